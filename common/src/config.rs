@@ -1,0 +1,167 @@
+//! The TOML configuration of each role. One file may hold several sections (`[namenode]`,
+//! `[datanode]`, `[client]`, `[topology]`); every field has a default except where a node must
+//! say who it is.
+
+use crate::error::{Error, IoContext, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A whole config file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    pub namenode: Option<NamenodeConfig>,
+    pub datanode: Option<DatanodeConfig>,
+    pub client: Option<ClientConfig>,
+    pub topology: TopologyConfig,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).at(path)?;
+        toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The named section, or an error naming the file that lacks it.
+    pub fn section<T: Clone>(path: &Path, s: &Option<T>, name: &str) -> Result<T> {
+        s.clone().ok_or_else(|| Error::Config {
+            path: path.into(),
+            message: format!("missing [{name}] section"),
+        })
+    }
+}
+
+/// The namenode's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamenodeConfig {
+    /// Address of the gRPC server (clients and datanodes).
+    pub rpc_addr: String,
+    /// Where the edit log and checkpoints live.
+    pub meta_dir: PathBuf,
+    pub default_replication: u32,
+    pub max_replication: u32,
+    pub default_block_size: u64,
+    /// Bytes covered by one CRC; every block size must be a multiple of it.
+    pub bytes_per_checksum: u32,
+    pub heartbeat_interval_ms: u64,
+    /// A datanode silent for this long is stale: read last, not chosen for new replicas.
+    pub stale_after_ms: u64,
+    /// A datanode silent for this long is dead: its replicas are re-created elsewhere.
+    pub dead_after_ms: u64,
+    pub block_report_interval_ms: u64,
+    /// Fraction of known blocks that must have a reported replica before safe mode ends.
+    pub safe_mode_threshold: f64,
+    /// How often the replication monitor looks for blocks to copy or delete.
+    pub replication_check_interval_ms: u64,
+    /// Concurrent copies one datanode may be asked to send.
+    pub max_replication_streams: u32,
+    /// A scheduled copy not reported done after this long is scheduled again.
+    pub pending_replication_timeout_ms: u64,
+    /// A writer that has not renewed its lease for this long loses it; its files are recovered.
+    pub lease_hard_limit_ms: u64,
+    /// Checkpoint after this many edits...
+    pub checkpoint_txns: u64,
+    /// ...or this much time with at least one edit.
+    pub checkpoint_period_ms: u64,
+}
+
+impl Default for NamenodeConfig {
+    fn default() -> Self {
+        NamenodeConfig {
+            rpc_addr: "127.0.0.1:9000".into(),
+            meta_dir: PathBuf::from("namenode-meta"),
+            default_replication: 3,
+            max_replication: 512,
+            default_block_size: 128 << 20,
+            bytes_per_checksum: 64 << 10,
+            heartbeat_interval_ms: 3_000,
+            stale_after_ms: 10_000,
+            dead_after_ms: 30_000,
+            block_report_interval_ms: 600_000,
+            safe_mode_threshold: 0.999,
+            replication_check_interval_ms: 1_000,
+            max_replication_streams: 4,
+            pending_replication_timeout_ms: 30_000,
+            lease_hard_limit_ms: 600_000,
+            checkpoint_txns: 1_000_000,
+            checkpoint_period_ms: 3_600_000,
+        }
+    }
+}
+
+/// A datanode's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatanodeConfig {
+    pub namenode_addr: String,
+    /// Address of the data transfer server; its host is how the topology finds the rack.
+    pub data_addr: String,
+    /// One directory per disk.
+    pub data_dirs: Vec<PathBuf>,
+    /// Block scanner rate, bytes per second.
+    pub scan_bytes_per_sec: u64,
+    /// Pause between two full passes of the block scanner.
+    pub scan_pass_interval_ms: u64,
+    /// Bytes per data dir never used for blocks.
+    pub reserved_bytes: u64,
+}
+
+impl Default for DatanodeConfig {
+    fn default() -> Self {
+        DatanodeConfig {
+            namenode_addr: "127.0.0.1:9000".into(),
+            data_addr: "127.0.0.1:9866".into(),
+            data_dirs: vec![PathBuf::from("datanode-data")],
+            scan_bytes_per_sec: 64 << 20,
+            scan_pass_interval_ms: 600_000,
+            reserved_bytes: 0,
+        }
+    }
+}
+
+/// What a client needs: where the namenode is, and defaults for files it writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    pub namenode_addr: String,
+    /// 0: the namenode's default.
+    pub replication: u32,
+    /// 0: the namenode's default.
+    pub block_size: u64,
+    /// The host the client runs on, for replica placement and nearest-first reads; empty: the
+    /// address the namenode sees.
+    pub host: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            namenode_addr: "127.0.0.1:9000".into(),
+            replication: 0,
+            block_size: 0,
+            host: String::new(),
+        }
+    }
+}
+
+/// Rack of each host or `host:port`; hosts absent from the table are on `default_rack`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopologyConfig {
+    pub default_rack: String,
+    pub racks: BTreeMap<String, String>,
+}
+
+impl Default for TopologyConfig {
+    fn default() -> Self {
+        TopologyConfig {
+            default_rack: "/default-rack".into(),
+            racks: BTreeMap::new(),
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The error type of the `common` crate.
+
+use std::path::PathBuf;
+
+/// Errors raised by the shared helpers; each names the file or peer it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("{path}: corrupt metadata: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("network: {0}")]
+    Net(#[from] std::io::Error),
+    #[error("internal error (this is a bug): {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches a path to an I/O error.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! Shared pieces of every daemon and client.
+//!
+//! A short tour:
+//! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`) so a block is never mistaken for a node.
+//! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change.
+//! - [`error`]: the crate's error type.
+//! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
+//! - [`journal`]: the durable, group-committed, checksummed log of records with checkpoints,
+//!   used by the namenode for its edits (and by the job tracker for job state).
+//! - [`checksum`]: CRC32 per chunk of block data.
+//! - [`topology`]: host to rack table and network distance.
+//! - [`transfer`]: the framed TCP protocol that carries block data.
+//! - [`logging`]: tracing setup for binaries.
+
+pub mod checksum;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod ids;
+pub mod journal;
+pub mod logging;
+pub mod topology;
+pub mod transfer;
+
+pub use error::{Error, Result};

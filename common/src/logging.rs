@@ -1,0 +1,12 @@
+//! Tracing setup shared by the binaries: `RUST_LOG` filters, `info` by default, to stderr.
+
+/// Installs the global subscriber; later calls are no-ops.
+pub fn init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

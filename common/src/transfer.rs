@@ -1,0 +1,241 @@
+//! The block transfer protocol: a framed TCP stream beside gRPC, for bulk data.
+//!
+//! A connection starts with an [`Op`] (postcard, length-prefixed), answered by a [`Reply`].
+//! Then data flows as packets: a fixed header (seqno, offset in block, data length, last flag),
+//! the CRC32 of each chunk, and the data. A write pipeline acks every packet upstream with
+//! one status per node from the acking node down the pipeline.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+/// Largest op or reply frame accepted: anything bigger is garbage, not a request.
+const MAX_FRAME: u32 = 1 << 20;
+/// Largest packet payload accepted.
+pub const MAX_PACKET: u32 = 16 << 20;
+const PROTOCOL_MAGIC: &[u8; 4] = b"MRDT";
+/// Data bytes per packet, rounded down to whole chunks.
+pub const PACKET_BYTES: usize = 512 << 10;
+
+/// A block as the transfer protocol names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRef {
+    pub id: u64,
+    pub gen: u64,
+}
+
+/// A node further down a write pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub node_id: u64,
+    pub addr: String,
+}
+
+/// How a write pipeline starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteStage {
+    /// A new replica written by a client.
+    Create,
+    /// A pipeline rebuilt after a failure: each node cuts its replica (of generation
+    /// `old_gen`) to `acked_len` bytes, restamps it with the op's generation, and carries on.
+    Recover { old_gen: u64, acked_len: u64 },
+    /// A copy sent by another datanode (re-replication); finalized when complete.
+    Replicate,
+}
+
+/// The first frame of a connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Op {
+    Write {
+        block: BlockRef,
+        stage: WriteStage,
+        /// The nodes after the receiving one.
+        targets: Vec<Target>,
+        bytes_per_checksum: u32,
+        client: String,
+    },
+    Read {
+        block: BlockRef,
+        offset: u64,
+        len: u64,
+    },
+    /// Lease recovery, step one: the replica's state, and stop any writer on it.
+    ReplicaState { block_id: u64 },
+    /// Lease recovery, step two: cut the replica to `len`, stamp `new_gen`, finalize it.
+    FinalizeRecovered { block_id: u64, new_gen: u64, len: u64 },
+}
+
+/// The answer to an [`Op`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// Write pipeline set up end to end.
+    WriteReady,
+    /// Packets follow; the first starts at `start` (chunk-aligned, at most the asked offset).
+    ReadReady {
+        bytes_per_checksum: u32,
+        start: u64,
+        replica_len: u64,
+    },
+    ReplicaState {
+        gen: u64,
+        len: u64,
+        finalized: bool,
+    },
+    Done,
+    /// `bad_node`: index of the failed node counted from the replying node (0 = itself).
+    Error {
+        message: String,
+        bad_node: Option<u32>,
+    },
+}
+
+fn write_frame<T: Serialize>(w: &mut impl Write, value: &T) -> Result<()> {
+    let bytes = postcard::to_stdvec(value).map_err(|e| Error::Internal(e.to_string()))?;
+    w.write_all(PROTOCOL_MAGIC)?;
+    w.write_all(&(bytes.len() as u32).to_le_bytes())?;
+    w.write_all(&bytes)?;
+    w.flush()?;
+    Ok(())
+}
+
+fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<T> {
+    let mut header = [0u8; 8];
+    r.read_exact(&mut header)?;
+    if &header[..4] != PROTOCOL_MAGIC {
+        return Err(Error::Protocol(
+            "not a block transfer request (bad magic)".into(),
+        ));
+    }
+    let len = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+    if len > MAX_FRAME {
+        return Err(Error::Protocol(format!("frame of {len} bytes is too large")));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)?;
+    postcard::from_bytes(&buf).map_err(|e| Error::Protocol(format!("malformed frame: {e}")))
+}
+
+pub fn write_op(w: &mut impl Write, op: &Op) -> Result<()> {
+    write_frame(w, op)
+}
+pub fn read_op(r: &mut impl Read) -> Result<Op> {
+    read_frame(r)
+}
+pub fn write_reply(w: &mut impl Write, reply: &Reply) -> Result<()> {
+    write_frame(w, reply)
+}
+pub fn read_reply(r: &mut impl Read) -> Result<Reply> {
+    read_frame(r)
+}
+
+/// One packet of block data with its checksums.
+#[derive(Clone, Debug, Default)]
+pub struct Packet {
+    pub seqno: u64,
+    pub offset: u64,
+    pub last: bool,
+    pub sums: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+const PACKET_HEADER: usize = 8 + 8 + 4 + 4 + 1;
+
+impl Packet {
+    /// Writes header, checksums and data.
+    pub fn write_to(&self, w: &mut impl Write) -> Result<()> {
+        let mut h = [0u8; PACKET_HEADER];
+        h[..8].copy_from_slice(&self.seqno.to_le_bytes());
+        h[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        h[16..20].copy_from_slice(&(self.data.len() as u32).to_le_bytes());
+        h[20..24].copy_from_slice(&(self.sums.len() as u32).to_le_bytes());
+        h[24] = self.last as u8;
+        w.write_all(&h)?;
+        w.write_all(&self.sums)?;
+        w.write_all(&self.data)?;
+        Ok(())
+    }
+
+    /// Reads a packet into `self`, reusing its buffers.
+    pub fn read_from(&mut self, r: &mut impl Read) -> Result<()> {
+        let mut h = [0u8; PACKET_HEADER];
+        r.read_exact(&mut h)?;
+        self.seqno = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
+        self.offset = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+        let data_len = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes"));
+        let sums_len = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes"));
+        if data_len > MAX_PACKET || sums_len > MAX_PACKET || h[24] > 1 {
+            return Err(Error::Protocol(format!(
+                "malformed packet header (data {data_len} bytes, sums {sums_len} bytes)"
+            )));
+        }
+        self.last = h[24] == 1;
+        self.sums.resize(sums_len as usize, 0);
+        r.read_exact(&mut self.sums)?;
+        self.data.resize(data_len as usize, 0);
+        r.read_exact(&mut self.data)?;
+        Ok(())
+    }
+}
+
+/// A write pipeline's ack of one packet: one status per node, from the acking node down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub seqno: u64,
+    pub ok: Vec<bool>,
+}
+
+impl Ack {
+    pub fn write_to(&self, w: &mut impl Write) -> Result<()> {
+        let mut buf = Vec::with_capacity(9 + self.ok.len());
+        buf.extend_from_slice(&self.seqno.to_le_bytes());
+        buf.push(self.ok.len() as u8);
+        buf.extend(self.ok.iter().map(|&ok| ok as u8));
+        w.write_all(&buf)?;
+        w.flush()?;
+        Ok(())
+    }
+
+    pub fn read_from(r: &mut impl Read) -> Result<Ack> {
+        let mut h = [0u8; 9];
+        r.read_exact(&mut h)?;
+        let mut ok = vec![0u8; h[8] as usize];
+        r.read_exact(&mut ok)?;
+        Ok(Ack {
+            seqno: u64::from_le_bytes(h[..8].try_into().expect("8 bytes")),
+            ok: ok.into_iter().map(|b| b == 1).collect(),
+        })
+    }
+
+    /// Index of the first failed node, if any.
+    pub fn first_bad(&self) -> Option<usize> {
+        self.ok.iter().position(|ok| !ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_a_protocol_error() {
+        let mut r: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+        let err = read_op(&mut r).expect_err("garbage");
+        assert!(err.to_string().contains("bad magic"), "{err}");
+    }
+
+    #[test]
+    fn packet_round_trip() {
+        let p = Packet {
+            seqno: 3,
+            offset: 1024,
+            last: true,
+            sums: vec![1, 2, 3, 4],
+            data: vec![9; 100],
+        };
+        let mut buf = Vec::new();
+        p.write_to(&mut buf).expect("write");
+        let mut q = Packet::default();
+        q.read_from(&mut buf.as_slice()).expect("read");
+        assert_eq!((q.seqno, q.offset, q.last, q.sums, q.data), (3, 1024, true, p.sums, p.data));
+    }
+}

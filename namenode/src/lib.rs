@@ -1,0 +1,17 @@
+//! The namenode: the namespace and the block manager of the block store.
+//!
+//! A short tour:
+//! - [`namespace`]: the directory tree, files, blocks, and the journaled [`namespace::Edit`]s.
+//! - [`namesystem`]: all state behind one lock and every operation; durability via the journal.
+//! - [`datanodes`]: registered datanodes, liveness, queued commands.
+//! - [`placement`]: the rack-aware replica placement rule and reader ordering.
+//! - [`rpc`]: the gRPC services for clients and datanodes.
+//! - [`service`]: start-up, the background monitors, serving.
+
+pub mod datanodes;
+pub mod error;
+pub mod namespace;
+pub mod namesystem;
+pub mod placement;
+pub mod rpc;
+pub mod service;

@@ -1,0 +1,756 @@
+//! The namespace: the directory tree, files and their blocks, and the edits that change them.
+//!
+//! Every mutation is an [`Edit`]. The live path validates a request, builds its edit and
+//! applies it with [`Namespace::apply`]; start-up applies the journaled edits with the same
+//! function, so replay cannot drift from what was acknowledged.
+
+use crate::error::{NnError, NnResult};
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, HashMap};
+
+pub type InodeId = u64;
+/// Index of a datanode in the datanode table (ids are interned to keep replica lists small).
+pub type NodeIdx = u32;
+
+const ROOT: InodeId = 1;
+
+/// Owner, group and permission bits of a file or directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Perm {
+    pub owner: String,
+    pub group: String,
+    pub mode: u16,
+}
+
+/// A change to the namespace, as journaled.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Edit {
+    Mkdirs {
+        path: String,
+        perm: Perm,
+        mtime: u64,
+    },
+    Create {
+        path: String,
+        perm: Perm,
+        mtime: u64,
+        replication: u16,
+        block_size: u64,
+        client: String,
+    },
+    /// Appends a new block; `prev_len` commits the length of the file's previous last block.
+    AddBlock {
+        path: String,
+        block: u64,
+        gen: u64,
+        prev_len: Option<u64>,
+    },
+    /// A pipeline or lease recovery restamped a block (and, from recovery, fixed its length).
+    UpdateBlock {
+        path: String,
+        block: u64,
+        gen: u64,
+        len: Option<u64>,
+    },
+    /// Closes a file under construction; `last_len` commits its last block, `drop_last` removes
+    /// a last block that no live node ever held.
+    Close {
+        path: String,
+        last_len: Option<u64>,
+        drop_last: bool,
+        mtime: u64,
+    },
+    Rename {
+        src: String,
+        dst: String,
+        mtime: u64,
+    },
+    Delete {
+        path: String,
+        mtime: u64,
+    },
+    SetReplication {
+        path: String,
+        replication: u16,
+    },
+    /// A generation stamp was handed out outside AddBlock.
+    GenStamp {
+        gen: u64,
+    },
+}
+
+/// One block's metadata and where its replicas are.
+#[derive(Debug)]
+pub struct BlockMeta {
+    pub inode: InodeId,
+    pub gen: u64,
+    pub len: u64,
+    /// Length is final (the writer moved past it or closed the file).
+    pub committed: bool,
+    /// Nodes holding a good finalized replica of this generation.
+    pub locations: SmallVec<[NodeIdx; 3]>,
+}
+
+#[derive(Debug)]
+pub struct Inode {
+    pub parent: InodeId,
+    pub owner: u32,
+    pub group: u32,
+    pub mode: u16,
+    pub mtime: u64,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    Dir(BTreeMap<Box<str>, InodeId>),
+    File(FileMeta),
+}
+
+#[derive(Debug)]
+pub struct FileMeta {
+    pub replication: u16,
+    pub block_size: u64,
+    pub blocks: Vec<u64>,
+    /// The lease holder while the file is being written.
+    pub client: Option<Box<str>>,
+}
+
+/// The whole namespace.
+#[derive(Debug)]
+pub struct Namespace {
+    pub inodes: HashMap<InodeId, Inode>,
+    pub blocks: HashMap<u64, BlockMeta>,
+    next_inode: InodeId,
+    pub next_block: u64,
+    pub next_gen: u64,
+    names: Vec<String>,
+    name_ids: HashMap<String, u32>,
+}
+
+/// Splits an absolute path into its components, rejecting what HDFS rejects.
+pub fn components(path: &str) -> NnResult<Vec<&str>> {
+    if !path.starts_with('/') {
+        return Err(NnError::InvalidPath(path.into(), "not absolute".into()));
+    }
+    let trimmed = path.trim_end_matches('/');
+    let mut out = Vec::new();
+    for c in trimmed.split('/').skip(1) {
+        match c {
+            "" => return Err(NnError::InvalidPath(path.into(), "empty path component".into())),
+            "." | ".." => {
+                return Err(NnError::InvalidPath(
+                    path.into(),
+                    format!("'{c}' is not allowed"),
+                ))
+            }
+            _ if c.contains('\0') || c.contains(':') => {
+                return Err(NnError::InvalidPath(
+                    path.into(),
+                    format!("'{c}' has a forbidden character"),
+                ))
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// The normal form of a valid path ("/" or "/a/b").
+pub fn normalize(path: &str) -> NnResult<String> {
+    let c = components(path)?;
+    Ok(if c.is_empty() {
+        "/".into()
+    } else {
+        format!("/{}", c.join("/"))
+    })
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Namespace {
+    pub fn new() -> Self {
+        let mut ns = Namespace {
+            inodes: HashMap::new(),
+            blocks: HashMap::new(),
+            next_inode: ROOT + 1,
+            next_block: 1 << 30,
+            next_gen: 1000,
+            names: Vec::new(),
+            name_ids: HashMap::new(),
+        };
+        let owner = ns.intern("root");
+        let group = ns.intern("supergroup");
+        ns.inodes.insert(
+            ROOT,
+            Inode {
+                parent: ROOT,
+                owner,
+                group,
+                mode: 0o755,
+                mtime: 0,
+                kind: Kind::Dir(BTreeMap::new()),
+            },
+        );
+        ns
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.name_ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.name_ids.insert(s.to_string(), i);
+        i
+    }
+
+    pub fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The inode at `path`, if any.
+    pub fn lookup(&self, path: &str) -> NnResult<Option<InodeId>> {
+        let mut cur = ROOT;
+        for c in components(path)? {
+            match &self.inode(cur)?.kind {
+                Kind::Dir(children) => match children.get(c) {
+                    Some(&id) => cur = id,
+                    None => return Ok(None),
+                },
+                Kind::File(_) => {
+                    return Err(NnError::NotDir(path.into()));
+                }
+            }
+        }
+        Ok(Some(cur))
+    }
+
+    pub fn inode(&self, id: InodeId) -> NnResult<&Inode> {
+        self.inodes
+            .get(&id)
+            .ok_or_else(|| NnError::Internal(format!("inode {id} vanished")))
+    }
+
+    fn inode_mut(&mut self, id: InodeId) -> NnResult<&mut Inode> {
+        self.inodes
+            .get_mut(&id)
+            .ok_or_else(|| NnError::Internal(format!("inode {id} vanished")))
+    }
+
+    /// The file at `path`, or an error naming the path.
+    pub fn file(&self, path: &str) -> NnResult<(InodeId, &FileMeta)> {
+        let id = self
+            .lookup(path)?
+            .ok_or_else(|| NnError::NotFound(path.into()))?;
+        match &self.inode(id)?.kind {
+            Kind::File(f) => Ok((id, f)),
+            Kind::Dir(_) => Err(NnError::IsDir(path.into())),
+        }
+    }
+
+    fn file_mut(&mut self, path: &str) -> NnResult<&mut FileMeta> {
+        let id = self.file(path)?.0;
+        match &mut self.inode_mut(id)?.kind {
+            Kind::File(f) => Ok(f),
+            Kind::Dir(_) => Err(NnError::IsDir(path.into())),
+        }
+    }
+
+    /// A file's length: the sum of its blocks' known lengths.
+    pub fn file_len(&self, f: &FileMeta) -> u64 {
+        f.blocks
+            .iter()
+            .filter_map(|b| self.blocks.get(b))
+            .map(|b| b.len)
+            .sum()
+    }
+
+    /// The parent directory of `path` and the last component.
+    fn parent_of<'p>(&self, path: &'p str) -> NnResult<(Option<InodeId>, &'p str)> {
+        let comps = components(path)?;
+        let Some((last, _)) = comps.split_last() else {
+            return Err(NnError::InvalidPath(path.into(), "is the root".into()));
+        };
+        let parent_path = &path[..path.trim_end_matches('/').len() - last.len()];
+        Ok((self.lookup(parent_path)?, last))
+    }
+
+    /// Applies one edit. Live requests are validated before; during replay a failure means the
+    /// journal contradicts itself.
+    pub fn apply(&mut self, edit: &Edit) -> NnResult<ApplyEffect> {
+        let mut effect = ApplyEffect::default();
+        match edit {
+            Edit::Mkdirs { path, perm, mtime } => {
+                self.mkdirs(path, perm, *mtime)?;
+            }
+            Edit::Create {
+                path,
+                perm,
+                mtime,
+                replication,
+                block_size,
+                client,
+            } => {
+                let (parent, name) = self.parent_of(path)?;
+                let parent = match parent {
+                    Some(p) => p,
+                    None => {
+                        let parent_path = path.trim_end_matches('/');
+                        let parent_path = &parent_path[..parent_path.len() - name.len()];
+                        self.mkdirs(parent_path, perm, *mtime)?
+                    }
+                };
+                let inode = Inode {
+                    parent,
+                    owner: self.intern(&perm.owner),
+                    group: self.intern(&perm.group),
+                    mode: perm.mode,
+                    mtime: *mtime,
+                    kind: Kind::File(FileMeta {
+                        replication: *replication,
+                        block_size: *block_size,
+                        blocks: Vec::new(),
+                        client: Some(client.as_str().into()),
+                    }),
+                };
+                self.link(parent, name, inode, path)?;
+            }
+            Edit::AddBlock {
+                path,
+                block,
+                gen,
+                prev_len,
+            } => {
+                let (inode, f) = self.file(path)?;
+                if let (Some(len), Some(&last)) = (prev_len, f.blocks.last()) {
+                    self.commit_block(last, *len)?;
+                }
+                self.file_mut(path)?.blocks.push(*block);
+                self.blocks.insert(
+                    *block,
+                    BlockMeta {
+                        inode,
+                        gen: *gen,
+                        len: 0,
+                        committed: false,
+                        locations: SmallVec::new(),
+                    },
+                );
+                self.next_block = self.next_block.max(block + 1);
+                self.next_gen = self.next_gen.max(gen + 1);
+            }
+            Edit::UpdateBlock {
+                block, gen, len, ..
+            } => {
+                let b = self
+                    .blocks
+                    .get_mut(block)
+                    .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
+                if *gen != b.gen {
+                    b.gen = *gen;
+                    effect.stale_locations = std::mem::take(&mut b.locations).into_vec();
+                }
+                if let Some(len) = len {
+                    b.len = *len;
+                    b.committed = true;
+                }
+                self.next_gen = self.next_gen.max(gen + 1);
+            }
+            Edit::Close {
+                path,
+                last_len,
+                drop_last,
+                mtime,
+            } => {
+                let last = self.file(path)?.1.blocks.last().copied();
+                if let (Some(last), Some(len)) = (last, last_len) {
+                    self.commit_block(last, *len)?;
+                }
+                if *drop_last {
+                    if let Some(last) = last {
+                        self.file_mut(path)?.blocks.pop();
+                        if let Some(b) = self.blocks.remove(&last) {
+                            effect.removed_blocks.push((last, b));
+                        }
+                    }
+                }
+                let id = self.file(path)?.0;
+                let inode = self.inode_mut(id)?;
+                inode.mtime = *mtime;
+                if let Kind::File(f) = &mut inode.kind {
+                    f.client = None;
+                }
+                effect.closed_blocks = self.file(path)?.1.blocks.clone();
+            }
+            Edit::Rename { src, dst, mtime } => {
+                let id = self
+                    .lookup(src)?
+                    .ok_or_else(|| NnError::NotFound(src.clone()))?;
+                let (old_parent, old_name) = self.parent_of(src)?;
+                let (new_parent, new_name) = self.parent_of(dst)?;
+                let new_parent = new_parent.ok_or_else(|| NnError::NotFound(dst.clone()))?;
+                let old_parent = old_parent.ok_or_else(|| NnError::NotFound(src.clone()))?;
+                if let Kind::Dir(ch) = &mut self.inode_mut(old_parent)?.kind {
+                    ch.remove(old_name);
+                }
+                self.inode_mut(old_parent)?.mtime = *mtime;
+                match &mut self.inode_mut(new_parent)?.kind {
+                    Kind::Dir(ch) => {
+                        if ch.insert(new_name.into(), id).is_some() {
+                            return Err(NnError::AlreadyExists(dst.clone()));
+                        }
+                    }
+                    Kind::File(_) => return Err(NnError::NotDir(dst.clone())),
+                }
+                let p = self.inode_mut(new_parent)?;
+                p.mtime = *mtime;
+                self.inode_mut(id)?.parent = new_parent;
+            }
+            Edit::Delete { path, mtime } => {
+                let id = self
+                    .lookup(path)?
+                    .ok_or_else(|| NnError::NotFound(path.clone()))?;
+                let (parent, name) = self.parent_of(path)?;
+                let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
+                let p = self.inode_mut(parent)?;
+                if let Kind::Dir(ch) = &mut p.kind {
+                    ch.remove(name);
+                }
+                p.mtime = *mtime;
+                let mut stack = vec![id];
+                while let Some(id) = stack.pop() {
+                    let Some(inode) = self.inodes.remove(&id) else {
+                        continue;
+                    };
+                    match inode.kind {
+                        Kind::Dir(ch) => stack.extend(ch.values()),
+                        Kind::File(f) => {
+                            for b in f.blocks {
+                                if let Some(meta) = self.blocks.remove(&b) {
+                                    effect.removed_blocks.push((b, meta));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Edit::SetReplication { path, replication } => {
+                let f = self.file_mut(path)?;
+                f.replication = *replication;
+                effect.closed_blocks = f.blocks.clone();
+            }
+            Edit::GenStamp { gen } => {
+                self.next_gen = self.next_gen.max(gen + 1);
+            }
+        }
+        Ok(effect)
+    }
+
+    fn commit_block(&mut self, block: u64, len: u64) -> NnResult<()> {
+        let b = self
+            .blocks
+            .get_mut(&block)
+            .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
+        b.len = len;
+        b.committed = true;
+        Ok(())
+    }
+
+    fn link(&mut self, parent: InodeId, name: &str, inode: Inode, path: &str) -> NnResult<InodeId> {
+        let id = self.next_inode;
+        let mtime = inode.mtime;
+        let p = self.inode_mut(parent)?;
+        match &mut p.kind {
+            Kind::Dir(ch) => {
+                if ch.contains_key(name) {
+                    return Err(NnError::AlreadyExists(path.into()));
+                }
+                ch.insert(name.into(), id);
+            }
+            Kind::File(_) => return Err(NnError::NotDir(path.into())),
+        }
+        p.mtime = p.mtime.max(mtime);
+        self.inodes.insert(id, inode);
+        self.next_inode += 1;
+        Ok(id)
+    }
+
+    /// Creates `path` and any missing parents; returns the directory's inode.
+    fn mkdirs(&mut self, path: &str, perm: &Perm, mtime: u64) -> NnResult<InodeId> {
+        let mut cur = ROOT;
+        let mut so_far = String::new();
+        for c in components(path)? {
+            so_far.push('/');
+            so_far.push_str(c);
+            let next = match &self.inode(cur)?.kind {
+                Kind::Dir(ch) => ch.get(c).copied(),
+                Kind::File(_) => return Err(NnError::NotDir(so_far)),
+            };
+            cur = match next {
+                Some(id) => id,
+                None => {
+                    let inode = Inode {
+                        parent: cur,
+                        owner: self.intern(&perm.owner),
+                        group: self.intern(&perm.group),
+                        mode: perm.mode,
+                        mtime,
+                        kind: Kind::Dir(BTreeMap::new()),
+                    };
+                    self.link(cur, c, inode, &so_far)?
+                }
+            };
+        }
+        if let Kind::File(_) = self.inode(cur)?.kind {
+            return Err(NnError::AlreadyExists(path.into()));
+        }
+        Ok(cur)
+    }
+
+    /// Visits `path` and everything under it, depth first, parents before children.
+    pub fn walk(
+        &self,
+        path: &str,
+        mut visit: impl FnMut(&str, &Inode) -> NnResult<()>,
+    ) -> NnResult<()> {
+        let start = self
+            .lookup(path)?
+            .ok_or_else(|| NnError::NotFound(path.into()))?;
+        let start_path = normalize(path)?;
+        let mut stack = vec![(start_path, start)];
+        while let Some((p, id)) = stack.pop() {
+            let inode = self.inode(id)?;
+            visit(&p, inode)?;
+            if let Kind::Dir(ch) = &inode.kind {
+                for (name, &child) in ch.iter().rev() {
+                    let cp = if p == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{p}/{name}")
+                    };
+                    stack.push((cp, child));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The namespace as checkpoint records: a header, then every inode, parents first.
+    pub fn image_records(&self) -> NnResult<Vec<Vec<u8>>> {
+        let mut out = vec![encode(&ImageRecord::Header {
+            next_block: self.next_block,
+            next_gen: self.next_gen,
+        })?];
+        self.walk("/", |path, inode| {
+            let perm = Perm {
+                owner: self.name(inode.owner).into(),
+                group: self.name(inode.group).into(),
+                mode: inode.mode,
+            };
+            let rec = match &inode.kind {
+                Kind::Dir(_) => ImageRecord::Dir {
+                    path: path.into(),
+                    perm,
+                    mtime: inode.mtime,
+                },
+                Kind::File(f) => ImageRecord::File {
+                    path: path.into(),
+                    perm,
+                    mtime: inode.mtime,
+                    replication: f.replication,
+                    block_size: f.block_size,
+                    blocks: f
+                        .blocks
+                        .iter()
+                        .filter_map(|b| self.blocks.get(b).map(|m| (*b, m.gen, m.len, m.committed)))
+                        .collect(),
+                    client: f.client.as_deref().map(String::from),
+                },
+            };
+            out.push(encode(&rec)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Rebuilds a namespace from checkpoint records.
+    pub fn from_image(records: &[Vec<u8>]) -> NnResult<Namespace> {
+        let mut ns = Namespace::new();
+        for r in records {
+            let rec: ImageRecord = postcard::from_bytes(r)
+                .map_err(|e| NnError::Internal(format!("undecodable image record: {e}")))?;
+            match rec {
+                ImageRecord::Header {
+                    next_block,
+                    next_gen,
+                } => {
+                    ns.next_block = next_block;
+                    ns.next_gen = next_gen;
+                }
+                ImageRecord::Dir { path, perm, mtime } => {
+                    if path == "/" {
+                        let owner = ns.intern(&perm.owner);
+                        let group = ns.intern(&perm.group);
+                        let root = ns.inode_mut(ROOT)?;
+                        (root.owner, root.group, root.mode, root.mtime) =
+                            (owner, group, perm.mode, mtime);
+                    } else {
+                        ns.mkdirs(&path, &perm, mtime)?;
+                    }
+                }
+                ImageRecord::File {
+                    path,
+                    perm,
+                    mtime,
+                    replication,
+                    block_size,
+                    blocks,
+                    client,
+                } => {
+                    let (parent, name) = ns.parent_of(&path)?;
+                    let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
+                    let inode = Inode {
+                        parent,
+                        owner: ns.intern(&perm.owner),
+                        group: ns.intern(&perm.group),
+                        mode: perm.mode,
+                        mtime,
+                        kind: Kind::File(FileMeta {
+                            replication,
+                            block_size,
+                            blocks: blocks.iter().map(|b| b.0).collect(),
+                            client: client.map(Into::into),
+                        }),
+                    };
+                    let id = ns.link(parent, name, inode, &path)?;
+                    for (b, gen, len, committed) in blocks {
+                        ns.blocks.insert(
+                            b,
+                            BlockMeta {
+                                inode: id,
+                                gen,
+                                len,
+                                committed,
+                                locations: SmallVec::new(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(ns)
+    }
+}
+
+/// What applying an edit did that the block manager must follow up on.
+#[derive(Debug, Default)]
+pub struct ApplyEffect {
+    /// Blocks gone from the namespace: their replicas are to be deleted.
+    pub removed_blocks: Vec<(u64, BlockMeta)>,
+    /// Blocks whose expected replication should be checked.
+    pub closed_blocks: Vec<u64>,
+    /// Nodes whose replicas of a restamped block are now stale.
+    pub stale_locations: Vec<NodeIdx>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum ImageRecord {
+    Header {
+        next_block: u64,
+        next_gen: u64,
+    },
+    Dir {
+        path: String,
+        perm: Perm,
+        mtime: u64,
+    },
+    File {
+        path: String,
+        perm: Perm,
+        mtime: u64,
+        replication: u16,
+        block_size: u64,
+        blocks: Vec<(u64, u64, u64, bool)>,
+        client: Option<String>,
+    },
+}
+
+pub fn encode<T: Serialize>(v: &T) -> NnResult<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|e| NnError::Internal(format!("encoding: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm() -> Perm {
+        Perm {
+            owner: "alice".into(),
+            group: "staff".into(),
+            mode: 0o755,
+        }
+    }
+
+    #[test]
+    fn bad_paths_are_rejected_with_the_reason() {
+        for (p, why) in [
+            ("a/b", "not absolute"),
+            ("/a/../b", "'..'"),
+            ("/a//b", "empty"),
+            ("/a/./b", "'.'"),
+        ] {
+            let e = components(p).expect_err(p).to_string();
+            assert!(e.contains(why), "{p}: {e}");
+        }
+        assert_eq!(normalize("/a/b/").expect("ok"), "/a/b");
+    }
+
+    #[test]
+    fn image_round_trip_keeps_tree_blocks_and_owners() {
+        let mut ns = Namespace::new();
+        let edits = [
+            Edit::Mkdirs {
+                path: "/x/y".into(),
+                perm: perm(),
+                mtime: 5,
+            },
+            Edit::Create {
+                path: "/x/y/f".into(),
+                perm: perm(),
+                mtime: 6,
+                replication: 2,
+                block_size: 1 << 20,
+                client: "c1".into(),
+            },
+            Edit::AddBlock {
+                path: "/x/y/f".into(),
+                block: 77,
+                gen: 2000,
+                prev_len: None,
+            },
+            Edit::Close {
+                path: "/x/y/f".into(),
+                last_len: Some(123),
+                drop_last: false,
+                mtime: 7,
+            },
+        ];
+        for e in &edits {
+            ns.apply(e).expect("apply");
+        }
+        let back = Namespace::from_image(&ns.image_records().expect("image")).expect("load");
+        let (_, f) = back.file("/x/y/f").expect("file");
+        assert_eq!(f.blocks, vec![77]);
+        assert!(f.client.is_none());
+        assert_eq!(back.file_len(f), 123);
+        let dir = back.inode(back.lookup("/x").expect("ok").expect("x")).expect("inode");
+        assert_eq!(back.name(dir.owner), "alice");
+        assert_eq!(back.next_block, 78);
+    }
+}

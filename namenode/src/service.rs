@@ -1,0 +1,65 @@
+//! Running a namenode: load the namespace, serve gRPC, and drive the background monitors
+//! (heartbeats, safe mode, replication, leases, checkpoints).
+
+use crate::error::NnResult;
+use crate::namesystem::Namesystem;
+use crate::rpc::Rpc;
+use common::config::{NamenodeConfig, TopologyConfig};
+use common::topology::Topology;
+use proto::dfs::client_protocol_server::ClientProtocolServer;
+use proto::dfs::datanode_protocol_server::DatanodeProtocolServer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads the namespace and serves until the process is stopped.
+pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Result<()> {
+    let addr: SocketAddr = config
+        .rpc_addr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("rpc_addr '{}': {e}", config.rpc_addr))?;
+    let ns = Arc::new(Namesystem::open(config, Topology::new(topology))?);
+    spawn_monitors(ns.clone());
+    let rpc = Rpc { ns: ns.clone() };
+    tracing::info!(%addr, meta_dir = %ns.meta_dir().display(), "namenode serving");
+    tonic::transport::Server::builder()
+        .add_service(ClientProtocolServer::new(rpc.clone()).max_decoding_message_size(256 << 20))
+        .add_service(DatanodeProtocolServer::new(rpc).max_decoding_message_size(256 << 20))
+        .serve(addr)
+        .await?;
+    Ok(())
+}
+
+fn spawn_monitors(ns: Arc<Namesystem>) {
+    let every = |ms: u64| Duration::from_millis(ms.max(50));
+    let tick = every(ns.config.heartbeat_interval_ms.min(1000) / 2);
+    let n = ns.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(tick).await;
+            n.check_heartbeats();
+            n.check_safe_mode();
+            n.check_leases();
+        }
+    });
+    let n = ns.clone();
+    let repl = every(ns.config.replication_check_interval_ms);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(repl).await;
+            n.check_replication();
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let n = ns.clone();
+            let r: NnResult<()> = tokio::task::spawn_blocking(move || n.maybe_checkpoint())
+                .await
+                .unwrap_or_else(|e| Err(crate::error::NnError::Internal(e.to_string())));
+            if let Err(e) = r {
+                tracing::error!(error = %e, "checkpoint failed");
+            }
+        }
+    });
+}

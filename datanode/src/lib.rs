@@ -1,0 +1,16 @@
+//! The datanode: stores block replicas on its data dirs and moves them over the network.
+//!
+//! A short tour:
+//! - [`storage`]: replica files and their checksum sidecars, the start-up scan.
+//! - [`xceiver`]: the data transfer server (reads, write pipelines, recovery steps).
+//! - [`nn`]: registration, heartbeats, block reports, and the namenode's commands.
+//! - [`commands`]: re-replication copies and lease recovery as the primary.
+//! - [`scanner`]: the background verification of finalized replicas.
+//! - [`service`]: wiring it all up.
+
+pub mod commands;
+pub mod nn;
+pub mod scanner;
+pub mod service;
+pub mod storage;
+pub mod xceiver;

@@ -1,0 +1,38 @@
+//! Running a datanode: open the data dirs, start the transfer server, the scanner and the
+//! namenode link.
+
+use crate::commands::Commands;
+use crate::nn::{self, NamenodeLink};
+use crate::storage::Storage;
+use crate::xceiver::Xceiver;
+use common::config::DatanodeConfig;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
+    let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
+    let listener = TcpListener::bind(&config.data_addr)
+        .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
+    let link = NamenodeLink::new(&config.namenode_addr, tokio::runtime::Handle::current(), storage.node_id)?;
+    tracing::info!(node = %storage.node_id, addr = %config.data_addr, "datanode serving");
+    let xceiver = Arc::new(Xceiver {
+        storage: storage.clone(),
+        link: link.clone(),
+    });
+    std::thread::Builder::new()
+        .name("xceiver-accept".into())
+        .spawn(move || xceiver.serve(listener))?;
+    let (s, l) = (storage.clone(), link.clone());
+    let rate = config.scan_bytes_per_sec;
+    let pass = Duration::from_millis(config.scan_pass_interval_ms);
+    std::thread::Builder::new()
+        .name("block-scanner".into())
+        .spawn(move || crate::scanner::run(s, l, rate, pass))?;
+    let runner = Arc::new(Commands {
+        storage: storage.clone(),
+        link: link.clone(),
+    });
+    nn::run(link, storage, config.data_addr.clone(), runner).await;
+    Ok(())
+}

@@ -1,0 +1,494 @@
+//! Replica files on the data dirs (one per disk).
+//!
+//! Layout of a data dir: `current/{finalized,rbw,tmp}/subdirNN/blk_<id>` with a sidecar
+//! `blk_<id>_<gen>.meta` holding a header and one CRC32 per chunk. Replicas being written by a
+//! client live in `rbw/`, copies arriving from another datanode in `tmp/`; both move to
+//! `finalized/` once complete. A start-up scan rebuilds the replica map: finalized replicas as
+//! they are, replicas being written cut back to their last whole verified chunk (and never
+//! reported as finalized), temporary copies deleted.
+
+use common::checksum::{self, META_HEADER_LEN};
+use common::error::{Error, IoContext, Result};
+use common::ids::NodeId;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Finalized,
+    /// Being written by a client pipeline.
+    Rbw,
+    /// A copy arriving from another datanode; invisible until finalized.
+    Temporary,
+}
+
+impl State {
+    fn folder(self) -> &'static str {
+        match self {
+            State::Finalized => "finalized",
+            State::Rbw => "rbw",
+            State::Temporary => "tmp",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub id: u64,
+    pub dir: usize,
+    pub gen: u64,
+    pub state: State,
+    pub bytes_per_checksum: u32,
+}
+
+pub struct Storage {
+    dirs: Vec<PathBuf>,
+    replicas: Mutex<HashMap<u64, Replica>>,
+    next_dir: AtomicUsize,
+    pub node_id: NodeId,
+    reserved: u64,
+}
+
+fn subdir(id: u64) -> String {
+    format!("subdir{:02x}", (id >> 8) & 0x3f)
+}
+
+impl Storage {
+    /// Opens (or initializes) the data dirs and scans them.
+    pub fn open(dirs: &[PathBuf], reserved: u64) -> Result<Storage> {
+        if dirs.is_empty() {
+            return Err(Error::Config {
+                path: PathBuf::new(),
+                message: "no data_dirs configured".into(),
+            });
+        }
+        let mut node_id = None;
+        for d in dirs {
+            for f in ["finalized", "rbw", "tmp"] {
+                fs::create_dir_all(d.join("current").join(f)).at(d)?;
+            }
+            let idf = d.join("node_id");
+            if let Ok(text) = fs::read_to_string(&idf) {
+                let id = u64::from_str_radix(text.trim(), 16).map_err(|_| Error::Corrupt {
+                    path: idf.clone(),
+                    message: "not a node id".into(),
+                })?;
+                if node_id.is_some_and(|n| n != id) {
+                    return Err(Error::Corrupt {
+                        path: idf,
+                        message: "data dirs belong to different datanodes".into(),
+                    });
+                }
+                node_id = Some(id);
+            }
+        }
+        let node_id = node_id.unwrap_or_else(rand::random::<u64>);
+        for d in dirs {
+            common::fsutil::atomic_write(&d.join("node_id"), format!("{node_id:016x}\n").as_bytes())?;
+        }
+        let s = Storage {
+            dirs: dirs.to_vec(),
+            replicas: Mutex::new(HashMap::new()),
+            next_dir: AtomicUsize::new(0),
+            node_id: NodeId(node_id),
+            reserved,
+        };
+        s.scan()?;
+        Ok(s)
+    }
+
+    pub fn data_path(&self, r: &Replica) -> PathBuf {
+        self.dirs[r.dir]
+            .join("current")
+            .join(r.state.folder())
+            .join(subdir(r.id))
+            .join(format!("blk_{}", r.id))
+    }
+
+    pub fn meta_path(&self, r: &Replica) -> PathBuf {
+        self.dirs[r.dir]
+            .join("current")
+            .join(r.state.folder())
+            .join(subdir(r.id))
+            .join(format!("blk_{}_{}.meta", r.id, r.gen))
+    }
+
+    fn scan(&self) -> Result<()> {
+        let mut map: HashMap<u64, Replica> = HashMap::new();
+        for (di, d) in self.dirs.iter().enumerate() {
+            for state in [State::Finalized, State::Rbw, State::Temporary] {
+                let root = d.join("current").join(state.folder());
+                for sub in fs::read_dir(&root).at(&root)? {
+                    let sub = sub.at(&root)?.path();
+                    if !sub.is_dir() {
+                        continue;
+                    }
+                    for entry in fs::read_dir(&sub).at(&sub)? {
+                        let p = entry.at(&sub)?.path();
+                        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                            continue;
+                        };
+                        let Some(rest) = name.strip_prefix("blk_").and_then(|r| r.strip_suffix(".meta"))
+                        else {
+                            continue;
+                        };
+                        let Some((id, gen)) = rest
+                            .split_once('_')
+                            .and_then(|(i, g)| Some((i.parse().ok()?, g.parse().ok()?)))
+                        else {
+                            continue;
+                        };
+                        let mut r = Replica {
+                            id,
+                            dir: di,
+                            gen,
+                            state,
+                            bytes_per_checksum: 0,
+                        };
+                        if state == State::Temporary {
+                            let _ = fs::remove_file(self.data_path(&r));
+                            let _ = fs::remove_file(&p);
+                            continue;
+                        }
+                        match self.load_replica(&mut r) {
+                            Ok(()) => {}
+                            Err(e) => {
+                                tracing::warn!(block = id, error = %e, "unreadable replica ignored");
+                                continue;
+                            }
+                        }
+                        match map.get(&id) {
+                            Some(old) if old.gen >= gen => self.remove_files(&r),
+                            Some(old) => {
+                                self.remove_files(old);
+                                map.insert(id, r);
+                            }
+                            None => {
+                                map.insert(id, r);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!(replicas = map.len(), "data dirs scanned");
+        *self.replicas.lock() = map;
+        Ok(())
+    }
+
+    /// Reads the meta header; a replica being written is cut to its last verified chunk.
+    fn load_replica(&self, r: &mut Replica) -> Result<()> {
+        let meta_path = self.meta_path(r);
+        let mut meta = File::open(&meta_path).at(&meta_path)?;
+        let mut h = [0u8; 8];
+        meta.read_exact(&mut h).at(&meta_path)?;
+        r.bytes_per_checksum = checksum::parse_meta_header(&h).ok_or_else(|| Error::Corrupt {
+            path: meta_path.clone(),
+            message: "bad meta header".into(),
+        })?;
+        if r.state == State::Rbw {
+            let data_path = self.data_path(r);
+            let data_len = fs::metadata(&data_path).at(&data_path)?.len();
+            let meta_len = meta.metadata().at(&meta_path)?.len();
+            let bpc = r.bytes_per_checksum as u64;
+            let sums = (meta_len - META_HEADER_LEN) / 4;
+            let mut len = data_len.min(sums * bpc);
+            // The last chunk may be half-written: keep it only if its checksum holds.
+            if len > 0 {
+                let last_start = (len - 1) / bpc * bpc;
+                let mut data = vec![0u8; (len - last_start) as usize];
+                let f = File::open(&data_path).at(&data_path)?;
+                f.read_exact_at(&mut data, last_start).at(&data_path)?;
+                let mut sum = [0u8; 4];
+                meta.read_exact_at(&mut sum, META_HEADER_LEN + last_start / bpc * 4)
+                    .at(&meta_path)?;
+                if checksum::verify(&data, &sum, bpc as usize).is_err() {
+                    len = last_start;
+                }
+            }
+            self.truncate_files(r, len)?;
+        }
+        Ok(())
+    }
+
+    fn remove_files(&self, r: &Replica) {
+        let _ = fs::remove_file(self.data_path(r));
+        let _ = fs::remove_file(self.meta_path(r));
+    }
+
+    /// Cuts a replica to `len` bytes, rewriting the checksum of a partial last chunk.
+    fn truncate_files(&self, r: &Replica, len: u64) -> Result<()> {
+        let bpc = r.bytes_per_checksum as u64;
+        let data_path = self.data_path(r);
+        let meta_path = self.meta_path(r);
+        let data = OpenOptions::new().read(true).write(true).open(&data_path).at(&data_path)?;
+        data.set_len(len).at(&data_path)?;
+        let meta = OpenOptions::new().write(true).open(&meta_path).at(&meta_path)?;
+        let chunks = len.div_ceil(bpc);
+        meta.set_len(META_HEADER_LEN + chunks * 4).at(&meta_path)?;
+        if len % bpc != 0 {
+            let start = len / bpc * bpc;
+            let mut buf = vec![0u8; (len - start) as usize];
+            data.read_exact_at(&mut buf, start).at(&data_path)?;
+            meta.write_all_at(&crc32fast::hash(&buf).to_le_bytes(), META_HEADER_LEN + start / bpc * 4)
+                .at(&meta_path)?;
+        }
+        Ok(())
+    }
+
+    /// Every replica, for a block report.
+    pub fn report(&self) -> Vec<(Replica, u64)> {
+        let all: Vec<Replica> = self
+            .replicas
+            .lock()
+            .values()
+            .filter(|r| r.state != State::Temporary)
+            .cloned()
+            .collect();
+        all.into_iter()
+            .filter_map(|r| {
+                let len = fs::metadata(self.data_path(&r)).ok()?.len();
+                Some((r, len))
+            })
+            .collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Replica> {
+        self.replicas.lock().get(&id).cloned()
+    }
+
+    pub fn finalized(&self) -> Vec<Replica> {
+        self.replicas
+            .lock()
+            .values()
+            .filter(|r| r.state == State::Finalized)
+            .cloned()
+            .collect()
+    }
+
+    /// Starts a new replica (a client write or an incoming copy).
+    pub fn create(&self, id: u64, gen: u64, bpc: u32, state: State) -> Result<ReplicaWriter> {
+        let mut map = self.replicas.lock();
+        if let Some(old) = map.get(&id) {
+            if old.state == State::Finalized || old.gen >= gen {
+                return Err(Error::Protocol(format!(
+                    "blk_{id}: a replica (generation {}) already exists",
+                    old.gen
+                )));
+            }
+            self.remove_files(old);
+        }
+        let dir = self.pick_dir();
+        let r = Replica {
+            id,
+            dir,
+            gen,
+            state,
+            bytes_per_checksum: bpc,
+        };
+        let data_path = self.data_path(&r);
+        let meta_path = self.meta_path(&r);
+        if let Some(parent) = data_path.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        let data = File::create(&data_path).at(&data_path)?;
+        let mut meta = File::create(&meta_path).at(&meta_path)?;
+        meta.write_all(&checksum::meta_header(bpc)).at(&meta_path)?;
+        map.insert(id, r.clone());
+        Ok(ReplicaWriter {
+            replica: r,
+            data,
+            meta,
+            len: 0,
+            data_path,
+            meta_path,
+        })
+    }
+
+    fn pick_dir(&self) -> usize {
+        // Round robin over dirs with room, like HDFS's default volume choice.
+        for _ in 0..self.dirs.len() {
+            let i = self.next_dir.fetch_add(1, Ordering::Relaxed) % self.dirs.len();
+            if common::fsutil::free_space(&self.dirs[i]) > self.reserved {
+                return i;
+            }
+        }
+        self.next_dir.fetch_add(1, Ordering::Relaxed) % self.dirs.len()
+    }
+
+    /// Rebuilds a replica for a recovered pipeline: cut to `len`, restamped with `new_gen`.
+    pub fn recover(&self, id: u64, old_gen: u64, new_gen: u64, len: u64) -> Result<ReplicaWriter> {
+        let mut map = self.replicas.lock();
+        let r = map
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
+        if r.gen != old_gen || r.state != State::Rbw {
+            return Err(Error::Protocol(format!(
+                "blk_{id}: replica is generation {} ({:?}), not {old_gen} being written",
+                r.gen, r.state
+            )));
+        }
+        let new = self.restamp(&r, new_gen, len, State::Rbw)?;
+        map.insert(id, new.clone());
+        let data_path = self.data_path(&new);
+        let meta_path = self.meta_path(&new);
+        let mut data = OpenOptions::new().write(true).open(&data_path).at(&data_path)?;
+        data.seek(SeekFrom::End(0)).at(&data_path)?;
+        let mut meta = OpenOptions::new().write(true).open(&meta_path).at(&meta_path)?;
+        meta.seek(SeekFrom::End(0)).at(&meta_path)?;
+        Ok(ReplicaWriter {
+            replica: new,
+            data,
+            meta,
+            len,
+            data_path,
+            meta_path,
+        })
+    }
+
+    /// Cuts, restamps and moves a replica; the caller holds the map lock.
+    fn restamp(&self, r: &Replica, new_gen: u64, len: u64, state: State) -> Result<Replica> {
+        let cur_len = fs::metadata(self.data_path(r)).at(self.data_path(r))?.len();
+        if cur_len < len {
+            return Err(Error::Protocol(format!(
+                "blk_{}: replica has {cur_len} bytes, fewer than the {len} asked for",
+                r.id
+            )));
+        }
+        self.truncate_files(r, len)?;
+        let new = Replica {
+            gen: new_gen,
+            state,
+            ..r.clone()
+        };
+        if let Some(parent) = self.data_path(&new).parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        fs::rename(self.meta_path(r), self.meta_path(&new)).at(self.meta_path(r))?;
+        fs::rename(self.data_path(r), self.data_path(&new)).at(self.data_path(r))?;
+        Ok(new)
+    }
+
+    /// Lease recovery's last step: cut to `len`, stamp `new_gen`, finalize.
+    pub fn finalize_recovered(&self, id: u64, new_gen: u64, len: u64) -> Result<Replica> {
+        let mut map = self.replicas.lock();
+        let r = map
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
+        let new = self.restamp(&r, new_gen, len, State::Finalized)?;
+        map.insert(id, new.clone());
+        Ok(new)
+    }
+
+    /// Moves a fully written replica to `finalized/`.
+    pub fn finalize(&self, w: ReplicaWriter) -> Result<Replica> {
+        drop((w.data, w.meta));
+        let mut map = self.replicas.lock();
+        match map.get(&w.replica.id) {
+            Some(cur) if cur.gen == w.replica.gen && cur.state == w.replica.state => {}
+            _ => {
+                return Err(Error::Protocol(format!(
+                    "blk_{}: replica changed while being written",
+                    w.replica.id
+                )))
+            }
+        }
+        let fin = Replica {
+            state: State::Finalized,
+            ..w.replica.clone()
+        };
+        if let Some(parent) = self.data_path(&fin).parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        fs::rename(&w.meta_path, self.meta_path(&fin)).at(&w.meta_path)?;
+        fs::rename(&w.data_path, self.data_path(&fin)).at(&w.data_path)?;
+        map.insert(fin.id, fin.clone());
+        Ok(fin)
+    }
+
+    /// Deletes a replica if its generation is at most `gen`; returns whether it did.
+    pub fn delete(&self, id: u64, gen: u64) -> bool {
+        let mut map = self.replicas.lock();
+        match map.get(&id) {
+            Some(r) if r.gen <= gen => {
+                self.remove_files(r);
+                map.remove(&id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Opens a replica for reading: data, meta, length, chunk size.
+    pub fn open_read(&self, id: u64, gen: u64) -> Result<(Replica, File, File, u64)> {
+        let r = self
+            .get(id)
+            .ok_or_else(|| Error::Protocol(format!("blk_{id}: no such replica here")))?;
+        if r.gen < gen || r.state == State::Temporary {
+            return Err(Error::Protocol(format!(
+                "blk_{id}: replica is generation {}, reader wants {gen}",
+                r.gen
+            )));
+        }
+        let data = File::open(self.data_path(&r)).at(self.data_path(&r))?;
+        let meta = File::open(self.meta_path(&r)).at(self.meta_path(&r))?;
+        let len = data.metadata().at(self.data_path(&r))?.len();
+        Ok((r, data, meta, len))
+    }
+
+    /// Total, used (by replicas) and remaining bytes over all dirs.
+    pub fn usage(&self) -> (u64, u64, u64) {
+        let mut seen = Vec::new();
+        let (mut cap, mut free) = (0, 0);
+        for d in &self.dirs {
+            if let Some((c, f)) = common::fsutil::disk_stats(d) {
+                // Several dirs on one file system count once.
+                if !seen.contains(&(c, f / (1 << 30))) {
+                    seen.push((c, f / (1 << 30)));
+                    cap += c;
+                    free += f.saturating_sub(self.reserved);
+                }
+            }
+        }
+        let used = self.report().iter().map(|(_, l)| *l).sum();
+        (cap, used, free)
+    }
+}
+
+/// Appends packets to a replica being written.
+pub struct ReplicaWriter {
+    pub replica: Replica,
+    data: File,
+    meta: File,
+    pub len: u64,
+    data_path: PathBuf,
+    meta_path: PathBuf,
+}
+
+impl ReplicaWriter {
+    /// Appends one packet's data and checksums; the packet must start where the replica ends
+    /// and on a chunk boundary.
+    pub fn append(&mut self, offset: u64, data: &[u8], sums: &[u8]) -> Result<()> {
+        if offset != self.len || offset % self.replica.bytes_per_checksum as u64 != 0 {
+            return Err(Error::Protocol(format!(
+                "blk_{}: packet at offset {offset}, replica has {} bytes",
+                self.replica.id, self.len
+            )));
+        }
+        self.data.write_all(data).at(&self.data_path)?;
+        self.meta.write_all(sums).at(&self.meta_path)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.data_path
+    }
+}

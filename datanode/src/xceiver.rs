@@ -1,0 +1,328 @@
+//! The data transfer server: one thread per connection, serving block reads, write pipelines
+//! (receive, mirror downstream, store, ack upstream), and the steps of lease recovery.
+
+use crate::nn::NamenodeLink;
+use crate::storage::{State, Storage};
+use common::checksum;
+use common::error::{Error, Result};
+use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage, PACKET_BYTES};
+use std::io::{BufReader, BufWriter};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest a peer may stay silent in the middle of a transfer.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Xceiver {
+    pub storage: Arc<Storage>,
+    pub link: NamenodeLink,
+}
+
+/// Connects to a datanode's transfer server.
+pub fn connect(addr: &str) -> Result<TcpStream> {
+    let sock = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| Error::Protocol(format!("{addr}: no address")))?;
+    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+impl Xceiver {
+    /// Accepts connections forever.
+    pub fn serve(self: Arc<Self>, listener: TcpListener) {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let me = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("xceiver".into())
+                .spawn(move || {
+                    let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                    if let Err(e) = me.handle(conn) {
+                        tracing::debug!(%peer, error = %e, "transfer connection ended with an error");
+                    }
+                });
+        }
+    }
+
+    fn handle(&self, conn: TcpStream) -> Result<()> {
+        conn.set_nodelay(true)?;
+        conn.set_read_timeout(Some(IO_TIMEOUT))?;
+        conn.set_write_timeout(Some(IO_TIMEOUT))?;
+        let mut input = BufReader::with_capacity(1 << 20, conn.try_clone()?);
+        let mut output = BufWriter::with_capacity(64 << 10, conn);
+        let op = match transfer::read_op(&mut input) {
+            Ok(op) => op,
+            Err(e) => {
+                let _ = transfer::write_reply(
+                    &mut output,
+                    &Reply::Error {
+                        message: e.to_string(),
+                        bad_node: None,
+                    },
+                );
+                return Err(e);
+            }
+        };
+        let result = match op {
+            Op::Read { block, offset, len } => self.read(block.id, block.gen, offset, len, &mut output),
+            Op::Write {
+                block,
+                stage,
+                targets,
+                bytes_per_checksum,
+                ..
+            } => self.write(block.id, block.gen, stage, targets, bytes_per_checksum, input, output),
+            Op::ReplicaState { block_id } => {
+                let reply = match self.storage.get(block_id) {
+                    Some(r) => Reply::ReplicaState {
+                        gen: r.gen,
+                        len: std::fs::metadata(self.storage.data_path(&r))
+                            .map(|m| m.len())
+                            .unwrap_or(0),
+                        finalized: r.state == State::Finalized,
+                    },
+                    None => error_reply(format!("blk_{block_id}: no replica here"), None),
+                };
+                transfer::write_reply(&mut output, &reply)
+            }
+            Op::FinalizeRecovered {
+                block_id,
+                new_gen,
+                len,
+            } => {
+                let reply = match self.storage.finalize_recovered(block_id, new_gen, len) {
+                    Ok(r) => {
+                        self.link.received(&r, len);
+                        Reply::Done
+                    }
+                    Err(e) => error_reply(e.to_string(), None),
+                };
+                transfer::write_reply(&mut output, &reply)
+            }
+        };
+        result
+    }
+
+    fn read(
+        &self,
+        id: u64,
+        gen: u64,
+        offset: u64,
+        len: u64,
+        out: &mut BufWriter<TcpStream>,
+    ) -> Result<()> {
+        let (_, data, meta, replica_len) = match self.storage.open_read(id, gen) {
+            Ok(x) => x,
+            Err(e) => return transfer::write_reply(out, &error_reply(e.to_string(), None)),
+        };
+        let bpc = match self.storage.get(id) {
+            Some(r) => r.bytes_per_checksum as u64,
+            None => return transfer::write_reply(out, &error_reply(format!("blk_{id} vanished"), None)),
+        };
+        if offset > replica_len {
+            let msg = format!("blk_{id}: offset {offset} is past the replica's {replica_len} bytes");
+            return transfer::write_reply(out, &error_reply(msg, None));
+        }
+        let start = offset / bpc * bpc;
+        let end = offset.saturating_add(len).min(replica_len);
+        transfer::write_reply(
+            out,
+            &Reply::ReadReady {
+                bytes_per_checksum: bpc as u32,
+                start,
+                replica_len,
+            },
+        )?;
+        let per_packet = (PACKET_BYTES as u64 / bpc).max(1) * bpc;
+        let mut p = Packet::default();
+        let mut pos = start;
+        loop {
+            let n = per_packet.min(end - pos);
+            p.offset = pos;
+            p.last = pos + n >= end;
+            p.data.resize(n as usize, 0);
+            data.read_exact_at(&mut p.data, pos)?;
+            p.sums.resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
+            meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + pos / bpc * 4)?;
+            p.write_to(out)?;
+            p.seqno += 1;
+            pos += n;
+            if p.last {
+                break;
+            }
+        }
+        use std::io::Write;
+        out.flush()?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        id: u64,
+        gen: u64,
+        stage: WriteStage,
+        targets: Vec<Target>,
+        bpc: u32,
+        mut input: BufReader<TcpStream>,
+        mut output: BufWriter<TcpStream>,
+    ) -> Result<()> {
+        if bpc == 0 || bpc > transfer::MAX_PACKET {
+            let msg = format!("blk_{id}: bad checksum chunk size {bpc}");
+            return transfer::write_reply(&mut output, &error_reply(msg, Some(0)));
+        }
+        let writer = match stage {
+            WriteStage::Create => self.storage.create(id, gen, bpc, State::Rbw),
+            WriteStage::Replicate => self.storage.create(id, gen, bpc, State::Temporary),
+            WriteStage::Recover { old_gen, acked_len } => {
+                self.storage.recover(id, old_gen, gen, acked_len)
+            }
+        };
+        let mut writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(block = id, error = %e, "cannot open replica for writing");
+                return transfer::write_reply(&mut output, &error_reply(e.to_string(), Some(0)));
+            }
+        };
+        // Set up the rest of the pipeline before answering.
+        let mut mirror = None;
+        if let Some(next) = targets.first() {
+            let down_op = Op::Write {
+                block: transfer::BlockRef { id, gen },
+                stage,
+                targets: targets[1..].to_vec(),
+                bytes_per_checksum: bpc,
+                client: String::new(),
+            };
+            let setup = connect(&next.addr).and_then(|s| {
+                let mut w = BufWriter::with_capacity(64 << 10, s.try_clone()?);
+                transfer::write_op(&mut w, &down_op)?;
+                let mut r = BufReader::new(s);
+                let reply = transfer::read_reply(&mut r)?;
+                Ok((w, r, reply))
+            });
+            match setup {
+                Ok((w, r, Reply::WriteReady)) => mirror = Some((w, r)),
+                Ok((_, _, Reply::Error { message, bad_node })) => {
+                    let bad = bad_node.map(|b| b + 1);
+                    return transfer::write_reply(&mut output, &error_reply(message, bad));
+                }
+                Ok((_, _, other)) => {
+                    let msg = format!("{}: unexpected reply {other:?}", next.addr);
+                    return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
+                }
+                Err(e) => {
+                    let msg = format!("{}: {e}", next.addr);
+                    return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
+                }
+            }
+        }
+        transfer::write_reply(&mut output, &Reply::WriteReady)?;
+        let downstream = targets.len();
+        let (mirror_out, mirror_in) = match mirror {
+            Some((w, r)) => (Some(w), Some(r)),
+            None => (None, None),
+        };
+        // The responder acks each packet once stored here and acked by everyone below.
+        let (tx, rx) = mpsc::channel::<(u64, bool)>();
+        let responder = std::thread::Builder::new()
+            .name("responder".into())
+            .spawn(move || respond(rx, mirror_in, output, downstream))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut mirror_out = mirror_out;
+        let mut p = Packet::default();
+        let result = loop {
+            if let Err(e) = p.read_from(&mut input) {
+                break Err(e);
+            }
+            if let Some(m) = mirror_out.as_mut() {
+                let sent = p.write_to(m).and_then(|_| {
+                    use std::io::Write;
+                    m.flush().map_err(Error::from)
+                });
+                if sent.is_err() {
+                    // The responder notices the missing ack and reports the node below as bad.
+                    mirror_out = None;
+                }
+            }
+            let stored = checksum::verify(&p.data, &p.sums, bpc as usize)
+                .map_err(|c| {
+                    Error::Protocol(format!("blk_{id}: checksum mismatch in chunk {c} of packet {}", p.seqno))
+                })
+                .and_then(|_| writer.append(p.offset, &p.data, &p.sums));
+            if let Err(e) = stored {
+                let _ = tx.send((p.seqno, false));
+                break Err(e);
+            }
+            if p.last {
+                break Ok(());
+            }
+            let _ = tx.send((p.seqno, true));
+        };
+        let last_seqno = p.seqno;
+        let len = writer.len;
+        match result {
+            Ok(()) => {
+                let ok = match self.storage.finalize(writer) {
+                    Ok(r) => {
+                        self.link.received(&r, len);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(block = id, error = %e, "finalizing failed");
+                        false
+                    }
+                };
+                let _ = tx.send((last_seqno, ok));
+                drop(tx);
+                let _ = responder.join();
+                tracing::debug!(block = id, len, ?stage, "replica written");
+                Ok(())
+            }
+            Err(e) => {
+                drop(tx);
+                let _ = responder.join();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn error_reply(message: String, bad_node: Option<u32>) -> Reply {
+    Reply::Error { message, bad_node }
+}
+
+/// Sends one ack upstream per stored packet, merged with the acks from downstream.
+fn respond(
+    rx: mpsc::Receiver<(u64, bool)>,
+    mut mirror_in: Option<BufReader<TcpStream>>,
+    mut upstream: BufWriter<TcpStream>,
+    downstream: usize,
+) {
+    while let Ok((seqno, ok_here)) = rx.recv() {
+        let mut ok = vec![ok_here];
+        match mirror_in.as_mut().map(Ack::read_from) {
+            None => ok.extend(std::iter::repeat_n(true, downstream)),
+            Some(Ok(a)) if a.seqno == seqno => ok.extend(a.ok),
+            Some(_) => {
+                // The node below is gone: report it bad and stop acking.
+                ok.push(false);
+                ok.extend(std::iter::repeat_n(true, downstream.saturating_sub(1)));
+                let _ = Ack { seqno, ok }.write_to(&mut upstream);
+                return;
+            }
+        }
+        let failed = ok.iter().any(|o| !o);
+        if (Ack { seqno, ok }).write_to(&mut upstream).is_err() || failed {
+            return;
+        }
+    }
+}

@@ -328,9 +328,10 @@ impl Storage {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
-        if r.gen != old_gen || r.state != State::Rbw {
+        // A replica restamped by an earlier, failed recovery attempt is fine too.
+        if r.gen < old_gen || r.gen >= new_gen || r.state != State::Rbw {
             return Err(Error::Protocol(format!(
-                "blk_{id}: replica is generation {} ({:?}), not {old_gen} being written",
+                "blk_{id}: replica is generation {} ({:?}), not one in {old_gen}..{new_gen} being written",
                 r.gen, r.state
             )));
         }

@@ -181,6 +181,10 @@ impl Xceiver {
         let writer = match stage {
             WriteStage::Create => self.storage.create(id, gen, bpc, State::Rbw),
             WriteStage::Replicate => self.storage.create(id, gen, bpc, State::Temporary),
+            // A node the failed setup never reached has nothing to recover: start afresh.
+            WriteStage::Recover { acked_len: 0, .. } if self.storage.get(id).is_none() => {
+                self.storage.create(id, gen, bpc, State::Rbw)
+            }
             WriteStage::Recover { old_gen, acked_len } => {
                 self.storage.recover(id, old_gen, gen, acked_len)
             }

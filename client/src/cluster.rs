@@ -1,0 +1,361 @@
+//! The local-cluster harness: a whole cluster on this machine as real background processes on
+//! loopback addresses, each daemon with its own config file and data dirs under one directory.
+//! `mrctl cluster up|down`, the demo, the integration tests and the benchmarks all use it.
+//!
+//! Layout of the directory: `cluster.toml` (what was asked for), `namenode.toml`,
+//! `datanode-N.toml`, `client.toml`, `logs/`, `pids/`, `namenode/` and `datanode-N/`.
+//! Starting on an existing directory restarts the same cluster on its metadata and blocks.
+
+use crate::dfs::DfsClient;
+use crate::error::{ClientError, ClientResult};
+use common::config::{ClientConfig, ConfigFile, DatanodeConfig, NamenodeConfig, TopologyConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a local cluster looks like; saved as `cluster.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterSpec {
+    pub datanodes: usize,
+    pub racks: usize,
+    /// Data dirs per datanode.
+    pub disks: usize,
+    pub namenode: NamenodeConfig,
+    /// Template for every datanode (addresses and dirs are filled in).
+    pub datanode: DatanodeConfig,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            datanodes: 4,
+            racks: 2,
+            disks: 1,
+            namenode: NamenodeConfig::default(),
+            datanode: DatanodeConfig::default(),
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// Short intervals, for tests: liveness and repairs within seconds.
+    pub fn fast(datanodes: usize, racks: usize) -> Self {
+        let mut s = ClusterSpec {
+            datanodes,
+            racks,
+            ..Default::default()
+        };
+        let n = &mut s.namenode;
+        n.heartbeat_interval_ms = 300;
+        n.stale_after_ms = 1_500;
+        n.dead_after_ms = 3_000;
+        n.replication_check_interval_ms = 200;
+        n.pending_replication_timeout_ms = 5_000;
+        n.block_report_interval_ms = 60_000;
+        n.lease_hard_limit_ms = 4_000;
+        n.default_block_size = 1 << 20;
+        n.bytes_per_checksum = 4096;
+        s
+    }
+}
+
+/// A running (or stopped) local cluster.
+#[derive(Debug)]
+pub struct LocalCluster {
+    pub dir: PathBuf,
+    pub spec: ClusterSpec,
+    bin_dir: PathBuf,
+    /// Stop the daemons when this handle is dropped (tests); cleared by [`LocalCluster::detach`].
+    owned: bool,
+}
+
+/// The loopback address of datanode `i` (the namenode and clients use 127.0.0.1).
+pub fn datanode_host(i: usize) -> String {
+    format!("127.0.0.{}", i + 2)
+}
+
+fn free_port(host: &str) -> ClientResult<u16> {
+    let l = std::net::TcpListener::bind((host, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Where the daemon binaries are: `MR_BIN_DIR`, else beside the running executable (or its
+/// parent, for test binaries under `target/*/deps`).
+pub fn bin_dir() -> ClientResult<PathBuf> {
+    if let Ok(d) = std::env::var("MR_BIN_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if !dir.join("namenode").exists() {
+        if let Some(p) = dir.parent() {
+            dir = p.to_path_buf();
+        }
+    }
+    if !dir.join("namenode").exists() || !dir.join("datanode").exists() {
+        return Err(ClientError::Config(format!(
+            "namenode and datanode binaries not found in {} (build with `cargo build --release` or set MR_BIN_DIR)",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+impl LocalCluster {
+    /// Starts the cluster in `dir`: a new one from `spec`, or the existing one found there.
+    pub fn up(dir: &Path, spec: ClusterSpec) -> ClientResult<LocalCluster> {
+        let c = Self::prepare(dir, spec)?;
+        c.start_all()?;
+        c.wait_healthy(Duration::from_secs(60))?;
+        Ok(c)
+    }
+
+    /// Writes the config files for a new cluster (or loads an existing one) without starting it.
+    pub fn prepare(dir: &Path, spec: ClusterSpec) -> ClientResult<LocalCluster> {
+        fs::create_dir_all(dir.join("logs"))?;
+        fs::create_dir_all(dir.join("pids"))?;
+        let dir = dir.canonicalize()?;
+        let spec_path = dir.join("cluster.toml");
+        let spec = if spec_path.exists() {
+            let text = fs::read_to_string(&spec_path)?;
+            toml::from_str(&text)
+                .map_err(|e| ClientError::Config(format!("{}: {e}", spec_path.display())))?
+        } else {
+            let c = LocalCluster {
+                dir: dir.clone(),
+                spec: spec.clone(),
+                bin_dir: PathBuf::new(),
+                owned: false,
+            };
+            c.write_configs()?;
+            let text = toml::to_string(&spec).map_err(|e| ClientError::Internal(e.to_string()))?;
+            common::fsutil::atomic_write(&spec_path, text.as_bytes())
+                .map_err(|e| ClientError::Config(e.to_string()))?;
+            spec
+        };
+        Ok(LocalCluster {
+            dir,
+            spec,
+            bin_dir: bin_dir()?,
+            owned: true,
+        })
+    }
+
+    fn write_configs(&self) -> ClientResult<()> {
+        let mut nn = self.spec.namenode.clone();
+        nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
+        nn.meta_dir = self.dir.join("namenode");
+        let mut racks = BTreeMap::new();
+        for i in 0..self.spec.datanodes {
+            racks.insert(
+                datanode_host(i),
+                format!("/rack{}", i % self.spec.racks.max(1)),
+            );
+        }
+        let topology = TopologyConfig {
+            racks,
+            ..Default::default()
+        };
+        write_toml(
+            &self.dir.join("namenode.toml"),
+            &ConfigFile {
+                namenode: Some(nn.clone()),
+                topology,
+                ..Default::default()
+            },
+        )?;
+        for i in 0..self.spec.datanodes {
+            let mut dn = self.spec.datanode.clone();
+            dn.namenode_addr = nn.rpc_addr.clone();
+            let host = datanode_host(i);
+            dn.data_addr = format!("{host}:{}", free_port(&host)?);
+            dn.data_dirs = (0..self.spec.disks.max(1))
+                .map(|d| self.dir.join(format!("datanode-{i}")).join(format!("disk{d}")))
+                .collect();
+            write_toml(
+                &self.dir.join(format!("datanode-{i}.toml")),
+                &ConfigFile {
+                    datanode: Some(dn),
+                    ..Default::default()
+                },
+            )?;
+        }
+        write_toml(
+            &self.dir.join("client.toml"),
+            &ConfigFile {
+                client: Some(ClientConfig {
+                    namenode_addr: nn.rpc_addr,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn client_config_path(&self) -> PathBuf {
+        self.dir.join("client.toml")
+    }
+
+    pub fn client_config(&self) -> ClientResult<ClientConfig> {
+        let p = self.client_config_path();
+        let f = ConfigFile::load(&p).map_err(|e| ClientError::Config(e.to_string()))?;
+        ConfigFile::section(&p, &f.client, "client").map_err(|e| ClientError::Config(e.to_string()))
+    }
+
+    pub fn client(&self) -> ClientResult<DfsClient> {
+        DfsClient::connect(self.client_config()?)
+    }
+
+    /// The config of datanode `i`.
+    pub fn datanode_config(&self, i: usize) -> ClientResult<DatanodeConfig> {
+        let p = self.dir.join(format!("datanode-{i}.toml"));
+        let f = ConfigFile::load(&p).map_err(|e| ClientError::Config(e.to_string()))?;
+        ConfigFile::section(&p, &f.datanode, "datanode").map_err(|e| ClientError::Config(e.to_string()))
+    }
+
+    /// Daemon names: `namenode`, `datanode-0`, ...
+    pub fn daemons(&self) -> Vec<String> {
+        let mut v = vec!["namenode".to_string()];
+        v.extend((0..self.spec.datanodes).map(|i| format!("datanode-{i}")));
+        v
+    }
+
+    pub fn start_all(&self) -> ClientResult<()> {
+        for d in self.daemons() {
+            self.start(&d)?;
+        }
+        Ok(())
+    }
+
+    /// Starts one daemon in the background unless it is already running.
+    pub fn start(&self, daemon: &str) -> ClientResult<()> {
+        if self.pid(daemon).is_some() {
+            return Ok(());
+        }
+        let binary = if daemon == "namenode" { "namenode" } else { "datanode" };
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("logs").join(format!("{daemon}.log")))?;
+        let mut cmd = Command::new(self.bin_dir.join(binary));
+        cmd.arg("--config")
+            .arg(self.dir.join(format!("{daemon}.toml")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // Own process group: the daemon outlives the command that started it.
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        let child = cmd.spawn().map_err(|e| {
+            ClientError::Config(format!("starting {}: {e}", self.bin_dir.join(binary).display()))
+        })?;
+        fs::write(self.pid_path(daemon), child.id().to_string())?;
+        Ok(())
+    }
+
+    fn pid_path(&self, daemon: &str) -> PathBuf {
+        self.dir.join("pids").join(daemon)
+    }
+
+    /// The pid of a running daemon.
+    pub fn pid(&self, daemon: &str) -> Option<i32> {
+        let pid: i32 = fs::read_to_string(self.pid_path(daemon)).ok()?.trim().parse().ok()?;
+        let alive = process_alive(pid);
+        alive.then_some(pid)
+    }
+
+    /// Stops a daemon with `signal` (SIGKILL for a crash, SIGTERM for a stop) and waits for it.
+    pub fn signal(&self, daemon: &str, signal: i32) -> ClientResult<()> {
+        if let Some(pid) = self.pid(daemon) {
+            // SAFETY: plain syscall on a pid we started.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, signal);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while process_alive(pid) {
+                if Instant::now() > deadline {
+                    return Err(ClientError::Internal(format!("{daemon} (pid {pid}) did not stop")));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = fs::remove_file(self.pid_path(daemon));
+        Ok(())
+    }
+
+    pub fn kill(&self, daemon: &str) -> ClientResult<()> {
+        self.signal(daemon, libc::SIGKILL)
+    }
+
+    /// Stops every daemon.
+    pub fn down(&self) -> ClientResult<()> {
+        for d in self.daemons().iter().rev() {
+            self.signal(d, libc::SIGTERM)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the namenode is out of safe mode and every datanode is live.
+    pub fn wait_healthy(&self, timeout: Duration) -> ClientResult<()> {
+        let client = self.client()?;
+        let want = self.spec.datanodes;
+        wait_for(timeout, "the cluster to become healthy", || {
+            let r = client.cluster_report().ok()?;
+            let live = r.datanodes.iter().filter(|d| d.state == "live").count();
+            (!r.safe_mode && live >= want).then_some(())
+        })
+    }
+}
+
+impl LocalCluster {
+    /// Leaves the daemons running after this handle is gone (`mrctl cluster up`).
+    pub fn detach(mut self) {
+        self.owned = false;
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = self.down();
+        }
+    }
+}
+
+fn process_alive(pid: i32) -> bool {
+    // A zombie counts as gone: read its state from /proc.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn write_toml(path: &Path, value: &ConfigFile) -> ClientResult<()> {
+    let text = toml::to_string(value).map_err(|e| ClientError::Internal(e.to_string()))?;
+    fs::write(path, text)?;
+    Ok(())
+}
+
+/// Polls `check` until it yields a value or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> ClientResult<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(ClientError::Internal(format!(
+                "timed out after {timeout:?} waiting for {what}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,255 @@
+//! The DFS client: a blocking handle on the namenode's namespace operations, opening files for
+//! writing ([`crate::writer`]) and reading ([`crate::reader`]). It owns a small runtime for
+//! gRPC and renews the leases of the files it writes.
+
+use crate::error::{ClientError, ClientResult};
+use common::config::ClientConfig;
+use proto::dfs::client_protocol_client::ClientProtocolClient;
+use proto::dfs::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+pub(crate) struct Inner {
+    pub rt: tokio::runtime::Runtime,
+    pub rpc: ClientProtocolClient<Channel>,
+    pub client_name: String,
+    pub caller: Caller,
+    pub config: ClientConfig,
+    pub open_writers: AtomicUsize,
+}
+
+/// A connection to the block store. Cheap to clone; blocking (call it from ordinary threads,
+/// or through `spawn_blocking` from async code).
+#[derive(Clone)]
+pub struct DfsClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Options for a new file.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// 0: the client config's, else the namenode's default.
+    pub replication: u32,
+    /// 0: the client config's, else the namenode's default.
+    pub block_size: u64,
+    /// Create missing parent directories.
+    pub create_parent: bool,
+}
+
+impl DfsClient {
+    pub fn connect(config: ClientConfig) -> ClientResult<DfsClient> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(ClientError::Io)?;
+        let endpoint = Channel::from_shared(format!("http://{}", config.namenode_addr))
+            .map_err(|e| ClientError::Config(format!("namenode_addr: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120));
+        let channel = {
+            let _guard = rt.enter();
+            endpoint.connect_lazy()
+        };
+        let rpc = ClientProtocolClient::new(channel).max_decoding_message_size(256 << 20);
+        let user = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
+        let client_name = format!(
+            "mrctl-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let inner = Arc::new(Inner {
+            rt,
+            rpc,
+            client_name,
+            caller: Caller {
+                user,
+                host: config.host.clone(),
+            },
+            config,
+            open_writers: AtomicUsize::new(0),
+        });
+        spawn_lease_renewer(&inner);
+        Ok(DfsClient { inner })
+    }
+
+    /// Runs one RPC to completion, turning a failure into an error naming `what`.
+    pub(crate) fn call<T, F>(&self, what: &str, f: impl FnOnce(ClientProtocolClient<Channel>) -> F) -> ClientResult<T>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let rpc = self.inner.rpc.clone();
+        self.inner
+            .rt
+            .block_on(f(rpc))
+            .map(|r| r.into_inner())
+            .map_err(|s| ClientError::from_status(what, s))
+    }
+
+    pub(crate) fn caller(&self) -> Option<Caller> {
+        Some(self.inner.caller.clone())
+    }
+
+    pub fn client_name(&self) -> &str {
+        &self.inner.client_name
+    }
+
+    pub fn mkdirs(&self, path: &str) -> ClientResult<()> {
+        let req = MkdirsRequest {
+            caller: self.caller(),
+            path: path.into(),
+            mode: 0,
+        };
+        self.call(path, |mut c| async move { c.mkdirs(req).await })
+            .map(|_| ())
+    }
+
+    pub fn create(&self, path: &str, opts: CreateOptions) -> ClientResult<crate::writer::DfsWriter> {
+        crate::writer::DfsWriter::create(self.clone(), path, opts)
+    }
+
+    pub fn open(&self, path: &str) -> ClientResult<crate::reader::DfsReader> {
+        crate::reader::DfsReader::open(self.clone(), path)
+    }
+
+    /// Writes `bytes` as a new file.
+    pub fn write_file(&self, path: &str, bytes: &[u8], opts: CreateOptions) -> ClientResult<()> {
+        use std::io::Write;
+        let mut w = self.create(path, opts)?;
+        w.write_all(bytes).map_err(|e| ClientError::Transfer {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        w.close()
+    }
+
+    /// Reads a whole file.
+    pub fn read_file(&self, path: &str) -> ClientResult<Vec<u8>> {
+        use std::io::Read;
+        let mut r = self.open(path)?;
+        let mut out = Vec::with_capacity(r.len() as usize);
+        r.read_to_end(&mut out).map_err(|e| ClientError::Transfer {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        Ok(out)
+    }
+
+    pub fn stat(&self, path: &str) -> ClientResult<FileStatus> {
+        let req = GetFileInfoRequest { path: path.into() };
+        self.call(path, |mut c| async move { c.get_file_info(req).await })?
+            .status
+            .ok_or_else(|| ClientError::NotFound(path.into()))
+    }
+
+    pub fn exists(&self, path: &str) -> ClientResult<bool> {
+        match self.stat(path) {
+            Ok(_) => Ok(true),
+            Err(ClientError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn list(&self, path: &str) -> ClientResult<Vec<FileStatus>> {
+        let req = GetListingRequest { path: path.into() };
+        Ok(self
+            .call(path, |mut c| async move { c.get_listing(req).await })?
+            .entries)
+    }
+
+    pub fn rename(&self, src: &str, dst: &str) -> ClientResult<()> {
+        let req = RenameRequest {
+            src: src.into(),
+            dst: dst.into(),
+        };
+        self.call(src, |mut c| async move { c.rename(req).await })
+            .map(|_| ())
+    }
+
+    pub fn delete(&self, path: &str, recursive: bool) -> ClientResult<()> {
+        let req = DeleteRequest {
+            path: path.into(),
+            recursive,
+        };
+        self.call(path, |mut c| async move { c.delete(req).await })
+            .map(|_| ())
+    }
+
+    pub fn set_replication(&self, path: &str, replication: u32) -> ClientResult<()> {
+        let req = SetReplicationRequest {
+            path: path.into(),
+            replication,
+        };
+        self.call(path, |mut c| async move { c.set_replication(req).await })
+            .map(|_| ())
+    }
+
+    pub fn content_summary(&self, path: &str) -> ClientResult<ContentSummaryResponse> {
+        let req = ContentSummaryRequest { path: path.into() };
+        self.call(path, |mut c| async move { c.content_summary(req).await })
+    }
+
+    pub fn fsck(&self, path: &str) -> ClientResult<FsckResponse> {
+        let req = FsckRequest { path: path.into() };
+        self.call(path, |mut c| async move { c.fsck(req).await })
+    }
+
+    pub fn cluster_report(&self) -> ClientResult<ClusterReportResponse> {
+        self.call("cluster report", |mut c| async move {
+            c.cluster_report(ClusterReportRequest {}).await
+        })
+    }
+
+    /// Block locations of a file, nearest first for this client.
+    pub fn block_locations(&self, path: &str) -> ClientResult<GetBlockLocationsResponse> {
+        let req = GetBlockLocationsRequest {
+            caller: self.caller(),
+            path: path.into(),
+        };
+        self.call(path, |mut c| async move { c.get_block_locations(req).await })
+    }
+
+    pub(crate) fn report_bad(&self, block: &Block, node_id: u64) {
+        let req = ReportBadBlocksRequest {
+            replicas: vec![report_bad_blocks_request::BadReplica {
+                block: Some(*block),
+                node_id,
+            }],
+        };
+        if let Err(e) = self.call("report bad block", |mut c| async move {
+            c.report_bad_blocks(req).await
+        }) {
+            tracing::warn!(block = block.id, error = %e, "could not report a corrupt replica");
+        }
+    }
+
+    pub(crate) fn writer_opened(&self) {
+        self.inner.open_writers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn writer_closed(&self) {
+        self.inner.open_writers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Renews this client's lease every few seconds while it has files open for writing.
+fn spawn_lease_renewer(inner: &Arc<Inner>) {
+    let weak = Arc::downgrade(inner);
+    inner.rt.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.open_writers.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            let mut rpc = inner.rpc.clone();
+            let name = inner.client_name.clone();
+            drop(inner);
+            if let Err(e) = rpc.renew_lease(RenewLeaseRequest { client_name: name }).await {
+                tracing::warn!(error = %e.message(), "lease renewal failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,20 @@
+//! The client side of the block store.
+//!
+//! A short tour:
+//! - [`dfs`]: [`DfsClient`], the blocking handle on the namespace and the entry point.
+//! - [`writer`]: [`writer::DfsWriter`], writing a file through datanode pipelines, recovering
+//!   from a failed datanode mid-block.
+//! - [`reader`]: [`reader::DfsReader`], reading nearest replica first, verifying checksums and
+//!   moving to another replica (and reporting the bad one) when a check fails.
+//! - [`cluster`]: the local-cluster harness behind `mrctl cluster up|down`, the demo, the
+//!   tests and the benchmarks.
+//! - [`error`]: the client's error type.
+
+pub mod cluster;
+pub mod dfs;
+pub mod error;
+pub mod reader;
+pub mod writer;
+
+pub use dfs::{CreateOptions, DfsClient};
+pub use error::{ClientError, ClientResult};

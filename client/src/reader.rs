@@ -1,0 +1,242 @@
+//! Reading a file: each block from its nearest replica, every packet checked against its
+//! checksums. A replica that fails a check is reported to the namenode and the read carries on
+//! from another replica at the same byte, so the caller never sees bad data.
+
+use crate::dfs::DfsClient;
+use crate::error::{ClientError, ClientResult};
+use common::checksum;
+use common::transfer::{self, BlockRef, Op, Packet, Reply};
+use proto::dfs::{Block, LocatedBlock};
+use std::collections::HashSet;
+use std::io::{BufReader, BufWriter, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// An open file being read. Implements [`std::io::Read`].
+pub struct DfsReader {
+    client: DfsClient,
+    path: String,
+    blocks: Vec<LocatedBlock>,
+    len: u64,
+    pos: u64,
+    cur: Option<BlockReader>,
+    /// Nodes that failed for this reader; tried again only when nothing else is left.
+    failed: HashSet<u64>,
+}
+
+struct BlockReader {
+    input: BufReader<TcpStream>,
+    block: Block,
+    node_id: u64,
+    bpc: usize,
+    packet: Packet,
+    /// Next byte of `packet.data` to hand out.
+    at: usize,
+}
+
+impl DfsReader {
+    pub(crate) fn open(client: DfsClient, path: &str) -> ClientResult<Self> {
+        let l = client.block_locations(path)?;
+        Ok(DfsReader {
+            client,
+            path: path.into(),
+            blocks: l.blocks,
+            len: l.file_length,
+            pos: 0,
+            cur: None,
+            failed: HashSet::new(),
+        })
+    }
+
+    /// The file's length.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves to byte `pos` of the file.
+    pub fn seek_to(&mut self, pos: u64) {
+        self.pos = pos.min(self.len);
+        self.cur = None;
+    }
+
+    fn err(&self, message: String) -> ClientError {
+        ClientError::Transfer {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Opens the block holding `self.pos` on the best replica that answers.
+    fn open_block(&mut self) -> ClientResult<BlockReader> {
+        let lb = self
+            .blocks
+            .iter()
+            .find(|b| {
+                let len = b.block.map_or(0, |x| x.num_bytes);
+                b.offset <= self.pos && self.pos < b.offset + len
+            })
+            .cloned()
+            .ok_or_else(|| self.err(format!("no block holds byte {}", self.pos)))?;
+        let block = lb
+            .block
+            .ok_or_else(|| ClientError::Internal("located block without block".into()))?;
+        if lb.locations.is_empty() {
+            return Err(self.err(format!(
+                "blk_{}: no replica is available (the block is missing)",
+                block.id
+            )));
+        }
+        let in_block = self.pos - lb.offset;
+        let mut errors = Vec::new();
+        let mut order = lb.locations.clone();
+        order.sort_by_key(|n| self.failed.contains(&n.node_id)); // stable: nearest first
+        for node in &order {
+            match read_op(&node.data_addr, &block, in_block) {
+                Ok((input, bpc, start)) => {
+                    // Skip the bytes of the first chunk before our position.
+                    let skip = (in_block - start) as usize;
+                    let mut r = BlockReader {
+                        input,
+                        block,
+                        node_id: node.node_id,
+                        bpc,
+                        packet: Packet::default(),
+                        at: 0,
+                    };
+                    match r.next_packet() {
+                        Ok(()) => {
+                            r.at = skip;
+                            return Ok(r);
+                        }
+                        Err(bad) => {
+                            self.replica_failed(&block, node.node_id, bad.corrupt);
+                            errors.push(format!("{}: {}", node.data_addr, bad.message));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.failed.insert(node.node_id);
+                    errors.push(format!("{}: {e}", node.data_addr));
+                }
+            }
+        }
+        Err(self.err(format!(
+            "could not read blk_{} from any of its {} replicas: {}",
+            block.id,
+            lb.locations.len(),
+            errors.join("; ")
+        )))
+    }
+
+    fn replica_failed(&mut self, block: &Block, node_id: u64, corrupt: bool) {
+        self.failed.insert(node_id);
+        if corrupt {
+            tracing::warn!(block = block.id, node_id, path = %self.path, "checksum mismatch; reading another replica");
+            self.client.report_bad(block, node_id);
+        }
+    }
+}
+
+fn read_op(addr: &str, block: &Block, offset: u64) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
+    let sock = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| common::Error::Protocol(format!("{addr}: no address")))?;
+    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_nodelay(true)?;
+    transfer::write_op(
+        &mut BufWriter::new(s.try_clone()?),
+        &Op::Read {
+            block: BlockRef {
+                id: block.id,
+                gen: block.gen_stamp,
+            },
+            offset,
+            len: block.num_bytes - offset,
+        },
+    )?;
+    let mut input = BufReader::with_capacity(1 << 20, s);
+    match transfer::read_reply(&mut input)? {
+        Reply::ReadReady {
+            bytes_per_checksum,
+            start,
+            replica_len,
+        } => {
+            if replica_len < block.num_bytes {
+                return Err(common::Error::Protocol(format!(
+                    "replica has {replica_len} bytes, the block {}",
+                    block.num_bytes
+                )));
+            }
+            Ok((input, bytes_per_checksum.max(1) as usize, start))
+        }
+        Reply::Error { message, .. } => Err(common::Error::Protocol(message)),
+        other => Err(common::Error::Protocol(format!("unexpected reply {other:?}"))),
+    }
+}
+
+struct PacketError {
+    corrupt: bool,
+    message: String,
+}
+
+impl BlockReader {
+    fn next_packet(&mut self) -> Result<(), PacketError> {
+        self.packet
+            .read_from(&mut self.input)
+            .map_err(|e| PacketError {
+                corrupt: false,
+                message: e.to_string(),
+            })?;
+        self.at = 0;
+        checksum::verify(&self.packet.data, &self.packet.sums, self.bpc).map_err(|chunk| {
+            PacketError {
+                corrupt: true,
+                message: format!(
+                    "checksum mismatch at byte {} of blk_{}",
+                    self.packet.offset + (chunk * self.bpc) as u64,
+                    self.block.id
+                ),
+            }
+        })
+    }
+}
+
+impl Read for DfsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.cur.is_none() {
+                self.cur = Some(self.open_block().map_err(std::io::Error::other)?);
+            }
+            let r = self.cur.as_mut().expect("just opened");
+            if r.at < r.packet.data.len() {
+                let n = buf.len().min(r.packet.data.len() - r.at);
+                buf[..n].copy_from_slice(&r.packet.data[r.at..r.at + n]);
+                r.at += n;
+                self.pos += n as u64;
+                if r.at == r.packet.data.len() && r.packet.last {
+                    self.cur = None;
+                }
+                return Ok(n);
+            }
+            if r.packet.last {
+                self.cur = None;
+                continue;
+            }
+            if let Err(e) = r.next_packet() {
+                let (block, node) = (r.block, r.node_id);
+                tracing::debug!(error = %e.message, "replica read failed; trying another");
+                self.cur = None;
+                self.replica_failed(&block, node, e.corrupt);
+            }
+        }
+    }
+}

@@ -174,7 +174,11 @@ impl LocalCluster {
             let host = datanode_host(i);
             dn.data_addr = format!("{host}:{}", free_port(&host)?);
             dn.data_dirs = (0..self.spec.disks.max(1))
-                .map(|d| self.dir.join(format!("datanode-{i}")).join(format!("disk{d}")))
+                .map(|d| {
+                    self.dir
+                        .join(format!("datanode-{i}"))
+                        .join(format!("disk{d}"))
+                })
                 .collect();
             write_toml(
                 &self.dir.join(format!("datanode-{i}.toml")),
@@ -214,7 +218,8 @@ impl LocalCluster {
     pub fn datanode_config(&self, i: usize) -> ClientResult<DatanodeConfig> {
         let p = self.dir.join(format!("datanode-{i}.toml"));
         let f = ConfigFile::load(&p).map_err(|e| ClientError::Config(e.to_string()))?;
-        ConfigFile::section(&p, &f.datanode, "datanode").map_err(|e| ClientError::Config(e.to_string()))
+        ConfigFile::section(&p, &f.datanode, "datanode")
+            .map_err(|e| ClientError::Config(e.to_string()))
     }
 
     /// Daemon names: `namenode`, `datanode-0`, ...
@@ -236,7 +241,11 @@ impl LocalCluster {
         if self.pid(daemon).is_some() {
             return Ok(());
         }
-        let binary = if daemon == "namenode" { "namenode" } else { "datanode" };
+        let binary = if daemon == "namenode" {
+            "namenode"
+        } else {
+            "datanode"
+        };
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -251,7 +260,10 @@ impl LocalCluster {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
         let child = cmd.spawn().map_err(|e| {
-            ClientError::Config(format!("starting {}: {e}", self.bin_dir.join(binary).display()))
+            ClientError::Config(format!(
+                "starting {}: {e}",
+                self.bin_dir.join(binary).display()
+            ))
         })?;
         fs::write(self.pid_path(daemon), child.id().to_string())?;
         Ok(())
@@ -263,7 +275,11 @@ impl LocalCluster {
 
     /// The pid of a running daemon.
     pub fn pid(&self, daemon: &str) -> Option<i32> {
-        let pid: i32 = fs::read_to_string(self.pid_path(daemon)).ok()?.trim().parse().ok()?;
+        let pid: i32 = fs::read_to_string(self.pid_path(daemon))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let alive = process_alive(pid);
         alive.then_some(pid)
     }
@@ -279,7 +295,9 @@ impl LocalCluster {
             let deadline = Instant::now() + Duration::from_secs(10);
             while process_alive(pid) {
                 if Instant::now() > deadline {
-                    return Err(ClientError::Internal(format!("{daemon} (pid {pid}) did not stop")));
+                    return Err(ClientError::Internal(format!(
+                        "{daemon} (pid {pid}) did not stop"
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -345,7 +363,11 @@ fn write_toml(path: &Path, value: &ConfigFile) -> ClientResult<()> {
 }
 
 /// Polls `check` until it yields a value or `timeout` passes.
-pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> ClientResult<T> {
+pub fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> ClientResult<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {

@@ -28,14 +28,24 @@ pub struct DfsClient {
 }
 
 /// Options for a new file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CreateOptions {
     /// 0: the client config's, else the namenode's default.
     pub replication: u32,
     /// 0: the client config's, else the namenode's default.
     pub block_size: u64,
-    /// Create missing parent directories.
+    /// Create missing parent directories (the default, as HDFS does).
     pub create_parent: bool,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            replication: 0,
+            block_size: 0,
+            create_parent: true,
+        }
+    }
 }
 
 impl DfsClient {
@@ -55,11 +65,7 @@ impl DfsClient {
         };
         let rpc = ClientProtocolClient::new(channel).max_decoding_message_size(256 << 20);
         let user = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
-        let client_name = format!(
-            "mrctl-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
+        let client_name = format!("mrctl-{}-{:08x}", std::process::id(), rand::random::<u32>());
         let inner = Arc::new(Inner {
             rt,
             rpc,
@@ -76,7 +82,11 @@ impl DfsClient {
     }
 
     /// Runs one RPC to completion, turning a failure into an error naming `what`.
-    pub(crate) fn call<T, F>(&self, what: &str, f: impl FnOnce(ClientProtocolClient<Channel>) -> F) -> ClientResult<T>
+    pub(crate) fn call<T, F>(
+        &self,
+        what: &str,
+        f: impl FnOnce(ClientProtocolClient<Channel>) -> F,
+    ) -> ClientResult<T>
     where
         F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
@@ -106,7 +116,11 @@ impl DfsClient {
             .map(|_| ())
     }
 
-    pub fn create(&self, path: &str, opts: CreateOptions) -> ClientResult<crate::writer::DfsWriter> {
+    pub fn create(
+        &self,
+        path: &str,
+        opts: CreateOptions,
+    ) -> ClientResult<crate::writer::DfsWriter> {
         crate::writer::DfsWriter::create(self.clone(), path, opts)
     }
 
@@ -208,7 +222,10 @@ impl DfsClient {
             caller: self.caller(),
             path: path.into(),
         };
-        self.call(path, |mut c| async move { c.get_block_locations(req).await })
+        self.call(
+            path,
+            |mut c| async move { c.get_block_locations(req).await },
+        )
     }
 
     pub(crate) fn report_bad(&self, block: &Block, node_id: u64) {
@@ -247,7 +264,10 @@ fn spawn_lease_renewer(inner: &Arc<Inner>) {
             let mut rpc = inner.rpc.clone();
             let name = inner.client_name.clone();
             drop(inner);
-            if let Err(e) = rpc.renew_lease(RenewLeaseRequest { client_name: name }).await {
+            if let Err(e) = rpc
+                .renew_lease(RenewLeaseRequest { client_name: name })
+                .await
+            {
                 tracing::warn!(error = %e.message(), "lease renewal failed");
             }
         }

@@ -141,7 +141,11 @@ impl DfsReader {
     }
 }
 
-fn read_op(addr: &str, block: &Block, offset: u64) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
+fn read_op(
+    addr: &str,
+    block: &Block,
+    offset: u64,
+) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
     let sock = addr
         .to_socket_addrs()?
         .next()
@@ -176,7 +180,9 @@ fn read_op(addr: &str, block: &Block, offset: u64) -> common::Result<(BufReader<
             Ok((input, bytes_per_checksum.max(1) as usize, start))
         }
         Reply::Error { message, .. } => Err(common::Error::Protocol(message)),
-        other => Err(common::Error::Protocol(format!("unexpected reply {other:?}"))),
+        other => Err(common::Error::Protocol(format!(
+            "unexpected reply {other:?}"
+        ))),
     }
 }
 

@@ -78,8 +78,16 @@ impl DfsWriter {
         let req = CreateRequest {
             caller: client.caller(),
             path: path.into(),
-            replication: if opts.replication == 0 { cfg.replication } else { opts.replication },
-            block_size: if opts.block_size == 0 { cfg.block_size } else { opts.block_size },
+            replication: if opts.replication == 0 {
+                cfg.replication
+            } else {
+                opts.replication
+            },
+            block_size: if opts.block_size == 0 {
+                cfg.block_size
+            } else {
+                opts.block_size
+            },
             mode: 0,
             client_name: client.client_name().into(),
             create_parent: opts.create_parent,
@@ -132,7 +140,10 @@ impl DfsWriter {
         let mut sums = Vec::with_capacity(checksum::chunks(data.len(), self.bpc) * 4);
         checksum::compute(&data, self.bpc, &mut sums);
         let (seqno, offset) = {
-            let b = self.block.as_mut().ok_or_else(|| ClientError::Internal("no block".into()))?;
+            let b = self
+                .block
+                .as_mut()
+                .ok_or_else(|| ClientError::Internal("no block".into()))?;
             let s = (b.seqno, b.next_offset);
             b.seqno += 1;
             b.next_offset += data.len() as u64;
@@ -154,7 +165,10 @@ impl DfsWriter {
 
     fn send(&mut self, packet: Arc<Packet>) -> ClientResult<()> {
         loop {
-            let b = self.block.as_mut().ok_or_else(|| ClientError::Internal("no block".into()))?;
+            let b = self
+                .block
+                .as_mut()
+                .ok_or_else(|| ClientError::Internal("no block".into()))?;
             {
                 let (lock, cv) = &*b.acks;
                 let mut st = lock.lock();
@@ -176,7 +190,13 @@ impl DfsWriter {
                 return Ok(());
             }
             // The packet is queued (or will be resent after recovery if it was not).
-            let queued = b.acks.0.lock().unacked.back().is_some_and(|p| Arc::ptr_eq(p, &packet));
+            let queued = b
+                .acks
+                .0
+                .lock()
+                .unacked
+                .back()
+                .is_some_and(|p| Arc::ptr_eq(p, &packet));
             self.recover_pipeline()?;
             if queued {
                 return Ok(());
@@ -187,7 +207,10 @@ impl DfsWriter {
     /// Waits for every packet of the block to be acked, recovering the pipeline if needed.
     fn finish_block(&mut self) -> ClientResult<()> {
         loop {
-            let b = self.block.as_ref().ok_or_else(|| ClientError::Internal("no block".into()))?;
+            let b = self
+                .block
+                .as_ref()
+                .ok_or_else(|| ClientError::Internal("no block".into()))?;
             let failed = {
                 let (lock, cv) = &*b.acks;
                 let mut st = lock.lock();
@@ -201,7 +224,10 @@ impl DfsWriter {
             }
             self.recover_pipeline()?;
         }
-        let b = self.block.take().ok_or_else(|| ClientError::Internal("no block".into()))?;
+        let b = self
+            .block
+            .take()
+            .ok_or_else(|| ClientError::Internal("no block".into()))?;
         self.prev = Some(Block {
             id: b.id,
             gen_stamp: b.gen,
@@ -286,7 +312,8 @@ impl DfsWriter {
         acks: &Arc<(Mutex<AckState>, Condvar)>,
     ) -> Result<BufWriter<TcpStream>, (usize, String)> {
         let first = &nodes[0];
-        let sock = connect(&first.data_addr).map_err(|e| (0, format!("{}: {e}", first.data_addr)))?;
+        let sock =
+            connect(&first.data_addr).map_err(|e| (0, format!("{}: {e}", first.data_addr)))?;
         let setup = (|| -> common::Result<(BufWriter<TcpStream>, BufReader<TcpStream>, Reply)> {
             let mut out = BufWriter::with_capacity(64 << 10, sock.try_clone()?);
             transfer::write_op(
@@ -315,7 +342,12 @@ impl DfsWriter {
             Reply::Error { message, bad_node } => {
                 return Err((bad_node.unwrap_or(0) as usize, message));
             }
-            other => return Err((0, format!("{}: unexpected reply {other:?}", first.data_addr))),
+            other => {
+                return Err((
+                    0,
+                    format!("{}: unexpected reply {other:?}", first.data_addr),
+                ))
+            }
         }
         let acks = acks.clone();
         let n = nodes.len();
@@ -330,7 +362,10 @@ impl DfsWriter {
     /// Rebuilds the current block's pipeline without the failed node and resends what was
     /// not acknowledged.
     fn recover_pipeline(&mut self) -> ClientResult<()> {
-        let mut b = self.block.take().ok_or_else(|| ClientError::Internal("no block".into()))?;
+        let mut b = self
+            .block
+            .take()
+            .ok_or_else(|| ClientError::Internal("no block".into()))?;
         let (bad, cause) = {
             let (lock, cv) = &*b.acks;
             let mut st = lock.lock();
@@ -338,7 +373,9 @@ impl DfsWriter {
             if st.failure.is_none() {
                 cv.wait_for(&mut st, Duration::from_secs(5));
             }
-            st.failure.clone().unwrap_or((Some(0), "connection to the pipeline lost".into()))
+            st.failure
+                .clone()
+                .unwrap_or((Some(0), "connection to the pipeline lost".into()))
         };
         let bad = bad.unwrap_or(0).min(b.nodes.len() - 1);
         tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, cause = %cause, "datanode failed in the write pipeline; carrying on without it");
@@ -369,7 +406,9 @@ impl DfsWriter {
             let path = self.path.clone();
             let new_gen = self
                 .client
-                .call(&path, |mut c| async move { c.update_block_for_pipeline(req).await })?
+                .call(&path, |mut c| async move {
+                    c.update_block_for_pipeline(req).await
+                })?
                 .new_gen_stamp;
             let (acked_len, resend) = {
                 let mut st = b.acks.0.lock();
@@ -426,7 +465,9 @@ impl DfsWriter {
                     self.excluded.push(b.nodes[bad].node_id);
                     b.nodes.remove(bad);
                     if b.nodes.is_empty() {
-                        return Err(self.err(format!("blk_{}: every datanode failed ({cause})", b.id)));
+                        return Err(
+                            self.err(format!("blk_{}: every datanode failed ({cause})", b.id))
+                        );
                     }
                 }
                 Err((bad, msg)) => {
@@ -435,7 +476,9 @@ impl DfsWriter {
                     self.excluded.push(b.nodes[bad].node_id);
                     b.nodes.remove(bad);
                     if b.nodes.is_empty() {
-                        return Err(self.err(format!("blk_{}: every datanode failed ({msg})", b.id)));
+                        return Err(
+                            self.err(format!("blk_{}: every datanode failed ({msg})", b.id))
+                        );
                     }
                     b.gen = new_gen;
                 }
@@ -516,7 +559,10 @@ fn read_acks(
                     return;
                 }
                 if a.ok.len() != nodes {
-                    st.failure = Some((None, format!("ack with {} statuses for {nodes} nodes", a.ok.len())));
+                    st.failure = Some((
+                        None,
+                        format!("ack with {} statuses for {nodes} nodes", a.ok.len()),
+                    ));
                     cv.notify_all();
                     return;
                 }

@@ -79,7 +79,11 @@ impl Journal {
             if *first > last + 1 {
                 return Err(corrupt(
                     path,
-                    format!("gap in the edit log: txids {} to {} are missing", last + 1, first - 1),
+                    format!(
+                        "gap in the edit log: txids {} to {} are missing",
+                        last + 1,
+                        first - 1
+                    ),
                 ));
             }
             let bytes = fs::read(path).at(path)?;
@@ -93,7 +97,10 @@ impl Journal {
             }
             let header_first = u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
             if header_first != *first {
-                return Err(corrupt(path, "segment header disagrees with its name".into()));
+                return Err(corrupt(
+                    path,
+                    "segment header disagrees with its name".into(),
+                ));
             }
             let (records, end) = parse_frames(&bytes, SEGMENT_HEADER);
             let mut txid = *first;
@@ -332,9 +339,8 @@ fn writer_loop(dir: PathBuf, mut file: File, rx: mpsc::Receiver<Command>) {
                     waiting.push(done);
                 }
                 Command::Roll(first_txid, done) => {
-                    let r = flush(&mut file, &mut buf, &mut waiting, &mut failed).and_then(|_| {
-                        create_segment(&dir, first_txid).map_err(|e| e.to_string())
-                    });
+                    let r = flush(&mut file, &mut buf, &mut waiting, &mut failed)
+                        .and_then(|_| create_segment(&dir, first_txid).map_err(|e| e.to_string()));
                     match r {
                         Ok(f) => {
                             file = f;

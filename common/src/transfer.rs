@@ -62,7 +62,11 @@ pub enum Op {
     /// Lease recovery, step one: the replica's state, and stop any writer on it.
     ReplicaState { block_id: u64 },
     /// Lease recovery, step two: cut the replica to `len`, stamp `new_gen`, finalize it.
-    FinalizeRecovered { block_id: u64, new_gen: u64, len: u64 },
+    FinalizeRecovered {
+        block_id: u64,
+        new_gen: u64,
+        len: u64,
+    },
 }
 
 /// The answer to an [`Op`].
@@ -108,7 +112,9 @@ fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<T> {
     }
     let len = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
     if len > MAX_FRAME {
-        return Err(Error::Protocol(format!("frame of {len} bytes is too large")));
+        return Err(Error::Protocol(format!(
+            "frame of {len} bytes is too large"
+        )));
     }
     let mut buf = vec![0u8; len as usize];
     r.read_exact(&mut buf)?;
@@ -236,6 +242,9 @@ mod tests {
         p.write_to(&mut buf).expect("write");
         let mut q = Packet::default();
         q.read_from(&mut buf.as_slice()).expect("read");
-        assert_eq!((q.seqno, q.offset, q.last, q.sums, q.data), (3, 1024, true, p.sums, p.data));
+        assert_eq!(
+            (q.seqno, q.offset, q.last, q.sums, q.data),
+            (3, 1024, true, p.sums, p.data)
+        );
     }
 }

@@ -21,12 +21,17 @@ pub struct Commands {
 impl CommandRunner for Commands {
     fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>) {
         let (storage, link) = (self.storage.clone(), self.link.clone());
-        let _ = std::thread::Builder::new()
-            .name("replicate".into())
-            .spawn(move || match send_copy(&storage, &link, &block, &targets) {
-                Ok(()) => tracing::info!(block = block.id, targets = targets.len(), "replica copied"),
-                Err(e) => tracing::warn!(block = block.id, error = %e, "copying a replica failed"),
-            });
+        let _ =
+            std::thread::Builder::new()
+                .name("replicate".into())
+                .spawn(move || match send_copy(&storage, &link, &block, &targets) {
+                    Ok(()) => {
+                        tracing::info!(block = block.id, targets = targets.len(), "replica copied")
+                    }
+                    Err(e) => {
+                        tracing::warn!(block = block.id, error = %e, "copying a replica failed")
+                    }
+                });
     }
 
     fn recover(&self, cmd: RecoverBlockCommand) {
@@ -91,11 +96,15 @@ fn send_copy(
         p.last = pos + n >= len;
         p.data.resize(n as usize, 0);
         data.read_exact_at(&mut p.data, pos)?;
-        p.sums.resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
+        p.sums
+            .resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
         meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + pos / bpc * 4)?;
         if checksum::verify(&p.data, &p.sums, bpc as usize).is_err() {
             link.report_bad(r.id, r.gen);
-            return Err(Error::Protocol(format!("blk_{}: local replica is corrupt", r.id)));
+            return Err(Error::Protocol(format!(
+                "blk_{}: local replica is corrupt",
+                r.id
+            )));
         }
         p.write_to(&mut out)?;
         p.seqno += 1;
@@ -172,7 +181,10 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
         }
     }
     if done.is_empty() {
-        return Err(Error::Protocol(format!("blk_{}: no replica could be finalized", block.id)));
+        return Err(Error::Protocol(format!(
+            "blk_{}: no replica could be finalized",
+            block.id
+        )));
     }
     link.commit_block_synchronization(block.id, cmd.new_gen_stamp, len, done)
         .map_err(|e| Error::Protocol(e.message().to_string()))?;

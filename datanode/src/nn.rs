@@ -84,16 +84,18 @@ impl NamenodeLink {
     ) -> Result<(), tonic::Status> {
         let mut c = self.client.clone();
         self.rt
-            .block_on(c.commit_block_synchronization(CommitBlockSynchronizationRequest {
-                old_block: Some(Block {
-                    id: block,
-                    gen_stamp: 0,
-                    num_bytes: 0,
+            .block_on(
+                c.commit_block_synchronization(CommitBlockSynchronizationRequest {
+                    old_block: Some(Block {
+                        id: block,
+                        gen_stamp: 0,
+                        num_bytes: 0,
+                    }),
+                    new_gen_stamp: new_gen,
+                    new_length: len,
+                    nodes,
                 }),
-                new_gen_stamp: new_gen,
-                new_length: len,
-                nodes,
-            }))
+            )
             .map(|_| ())
     }
 }

@@ -25,13 +25,24 @@ pub fn run(storage: Arc<Storage>, link: NamenodeLink, bytes_per_sec: u64, pass_i
                 Err(e) => tracing::debug!(block = r.id, error = %e, "replica not scanned"),
             }
         }
-        tracing::info!(bytes = scanned, corrupt = bad, secs = started.elapsed().as_secs(), "block scan pass done");
+        tracing::info!(
+            bytes = scanned,
+            corrupt = bad,
+            secs = started.elapsed().as_secs(),
+            "block scan pass done"
+        );
         std::thread::sleep(pass_interval);
     }
 }
 
 /// Checks one replica; Ok(false) when a checksum fails. Sleeps to keep to `rate` bytes/s.
-fn verify(storage: &Storage, id: u64, gen: u64, rate: u64, scanned: &mut u64) -> common::Result<bool> {
+fn verify(
+    storage: &Storage,
+    id: u64,
+    gen: u64,
+    rate: u64,
+    scanned: &mut u64,
+) -> common::Result<bool> {
     let (r, data, meta, len) = storage.open_read(id, gen)?;
     let bpc = r.bytes_per_checksum as u64;
     let step = (1u64 << 20) / bpc * bpc.max(1);

@@ -14,7 +14,11 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
-    let link = NamenodeLink::new(&config.namenode_addr, tokio::runtime::Handle::current(), storage.node_id)?;
+    let link = NamenodeLink::new(
+        &config.namenode_addr,
+        tokio::runtime::Handle::current(),
+        storage.node_id,
+    )?;
     tracing::info!(node = %storage.node_id, addr = %config.data_addr, "datanode serving");
     let xceiver = Arc::new(Xceiver {
         storage: storage.clone(),

@@ -89,7 +89,10 @@ impl Storage {
         }
         let node_id = node_id.unwrap_or_else(rand::random::<u64>);
         for d in dirs {
-            common::fsutil::atomic_write(&d.join("node_id"), format!("{node_id:016x}\n").as_bytes())?;
+            common::fsutil::atomic_write(
+                &d.join("node_id"),
+                format!("{node_id:016x}\n").as_bytes(),
+            )?;
         }
         let s = Storage {
             dirs: dirs.to_vec(),
@@ -133,7 +136,9 @@ impl Storage {
                         let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
                             continue;
                         };
-                        let Some(rest) = name.strip_prefix("blk_").and_then(|r| r.strip_suffix(".meta"))
+                        let Some(rest) = name
+                            .strip_prefix("blk_")
+                            .and_then(|r| r.strip_suffix(".meta"))
                         else {
                             continue;
                         };
@@ -226,17 +231,27 @@ impl Storage {
         let bpc = r.bytes_per_checksum as u64;
         let data_path = self.data_path(r);
         let meta_path = self.meta_path(r);
-        let data = OpenOptions::new().read(true).write(true).open(&data_path).at(&data_path)?;
+        let data = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&data_path)
+            .at(&data_path)?;
         data.set_len(len).at(&data_path)?;
-        let meta = OpenOptions::new().write(true).open(&meta_path).at(&meta_path)?;
+        let meta = OpenOptions::new()
+            .write(true)
+            .open(&meta_path)
+            .at(&meta_path)?;
         let chunks = len.div_ceil(bpc);
         meta.set_len(META_HEADER_LEN + chunks * 4).at(&meta_path)?;
         if len % bpc != 0 {
             let start = len / bpc * bpc;
             let mut buf = vec![0u8; (len - start) as usize];
             data.read_exact_at(&mut buf, start).at(&data_path)?;
-            meta.write_all_at(&crc32fast::hash(&buf).to_le_bytes(), META_HEADER_LEN + start / bpc * 4)
-                .at(&meta_path)?;
+            meta.write_all_at(
+                &crc32fast::hash(&buf).to_le_bytes(),
+                META_HEADER_LEN + start / bpc * 4,
+            )
+            .at(&meta_path)?;
         }
         Ok(())
     }
@@ -339,9 +354,15 @@ impl Storage {
         map.insert(id, new.clone());
         let data_path = self.data_path(&new);
         let meta_path = self.meta_path(&new);
-        let mut data = OpenOptions::new().write(true).open(&data_path).at(&data_path)?;
+        let mut data = OpenOptions::new()
+            .write(true)
+            .open(&data_path)
+            .at(&data_path)?;
         data.seek(SeekFrom::End(0)).at(&data_path)?;
-        let mut meta = OpenOptions::new().write(true).open(&meta_path).at(&meta_path)?;
+        let mut meta = OpenOptions::new()
+            .write(true)
+            .open(&meta_path)
+            .at(&meta_path)?;
         meta.seek(SeekFrom::End(0)).at(&meta_path)?;
         Ok(ReplicaWriter {
             replica: new,

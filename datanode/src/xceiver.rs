@@ -71,14 +71,24 @@ impl Xceiver {
             }
         };
         let result = match op {
-            Op::Read { block, offset, len } => self.read(block.id, block.gen, offset, len, &mut output),
+            Op::Read { block, offset, len } => {
+                self.read(block.id, block.gen, offset, len, &mut output)
+            }
             Op::Write {
                 block,
                 stage,
                 targets,
                 bytes_per_checksum,
                 ..
-            } => self.write(block.id, block.gen, stage, targets, bytes_per_checksum, input, output),
+            } => self.write(
+                block.id,
+                block.gen,
+                stage,
+                targets,
+                bytes_per_checksum,
+                input,
+                output,
+            ),
             Op::ReplicaState { block_id } => {
                 let reply = match self.storage.get(block_id) {
                     Some(r) => Reply::ReplicaState {
@@ -124,10 +134,13 @@ impl Xceiver {
         };
         let bpc = match self.storage.get(id) {
             Some(r) => r.bytes_per_checksum as u64,
-            None => return transfer::write_reply(out, &error_reply(format!("blk_{id} vanished"), None)),
+            None => {
+                return transfer::write_reply(out, &error_reply(format!("blk_{id} vanished"), None))
+            }
         };
         if offset > replica_len {
-            let msg = format!("blk_{id}: offset {offset} is past the replica's {replica_len} bytes");
+            let msg =
+                format!("blk_{id}: offset {offset} is past the replica's {replica_len} bytes");
             return transfer::write_reply(out, &error_reply(msg, None));
         }
         let start = offset / bpc * bpc;
@@ -149,7 +162,8 @@ impl Xceiver {
             p.last = pos + n >= end;
             p.data.resize(n as usize, 0);
             data.read_exact_at(&mut p.data, pos)?;
-            p.sums.resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
+            p.sums
+                .resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
             meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + pos / bpc * 4)?;
             p.write_to(out)?;
             p.seqno += 1;
@@ -259,7 +273,10 @@ impl Xceiver {
             }
             let stored = checksum::verify(&p.data, &p.sums, bpc as usize)
                 .map_err(|c| {
-                    Error::Protocol(format!("blk_{id}: checksum mismatch in chunk {c} of packet {}", p.seqno))
+                    Error::Protocol(format!(
+                        "blk_{id}: checksum mismatch in chunk {c} of packet {}",
+                        p.seqno
+                    ))
                 })
                 .and_then(|_| writer.append(p.offset, &p.data, &p.sums));
             if let Err(e) = stored {

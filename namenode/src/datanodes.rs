@@ -83,7 +83,13 @@ impl Datanodes {
     }
 
     /// Registers (or re-registers) a node; returns its index.
-    pub fn register(&mut self, id: NodeId, host: String, data_addr: String, rack: String) -> NodeIdx {
+    pub fn register(
+        &mut self,
+        id: NodeId,
+        host: String,
+        data_addr: String,
+        rack: String,
+    ) -> NodeIdx {
         let now = Instant::now();
         if let Some(&idx) = self.by_id.get(&id) {
             let n = self.get_mut(idx);

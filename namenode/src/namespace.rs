@@ -138,7 +138,12 @@ pub fn components(path: &str) -> NnResult<Vec<&str>> {
     let mut out = Vec::new();
     for c in trimmed.split('/').skip(1) {
         match c {
-            "" => return Err(NnError::InvalidPath(path.into(), "empty path component".into())),
+            "" => {
+                return Err(NnError::InvalidPath(
+                    path.into(),
+                    "empty path component".into(),
+                ))
+            }
             "." | ".." => {
                 return Err(NnError::InvalidPath(
                     path.into(),
@@ -211,7 +216,10 @@ impl Namespace {
     }
 
     pub fn name(&self, i: u32) -> &str {
-        self.names.get(i as usize).map(String::as_str).unwrap_or("?")
+        self.names
+            .get(i as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
     }
 
     /// The inode at `path`, if any.
@@ -749,8 +757,13 @@ mod tests {
         assert_eq!(f.blocks, vec![77]);
         assert!(f.client.is_none());
         assert_eq!(back.file_len(f), 123);
-        let dir = back.inode(back.lookup("/x").expect("ok").expect("x")).expect("inode");
+        let dir = back
+            .inode(back.lookup("/x").expect("ok").expect("x"))
+            .expect("inode");
         assert_eq!(back.name(dir.owner), "alice");
-        assert_eq!((back.next_block, back.next_gen), (ns.next_block, ns.next_gen));
+        assert_eq!(
+            (back.next_block, back.next_gen),
+            (ns.next_block, ns.next_gen)
+        );
     }
 }

@@ -353,14 +353,21 @@ impl Namesystem {
                 )));
             }
         }
-        let excluded: Vec<NodeIdx> = excluded.iter().filter_map(|&id| st.dns.index_of(id)).collect();
+        let excluded: Vec<NodeIdx> = excluded
+            .iter()
+            .filter_map(|&id| st.dns.index_of(id))
+            .collect();
         let writer = (!writer_host.is_empty()).then_some(writer_host);
         let targets =
             placement::choose_targets(&st.dns, replication, writer, &[], &excluded, block_size);
         if targets.is_empty() {
             return Err(NnError::NoDatanodes(format!(
                 "{path}: could not place any replica: no live datanode with space{}",
-                if excluded.is_empty() { "" } else { " (after excluding failed ones)" }
+                if excluded.is_empty() {
+                    ""
+                } else {
+                    " (after excluding failed ones)"
+                }
             )));
         }
         let (block, gen) = (st.ns.next_block, st.ns.next_gen);
@@ -486,11 +493,10 @@ impl Namesystem {
         let mut offset = 0;
         let mut blocks = Vec::with_capacity(f.blocks.len());
         for &b in &f.blocks {
-            let meta = st
-                .ns
-                .blocks
-                .get(&b)
-                .ok_or_else(|| NnError::Internal(format!("{path}: block {b} has no metadata")))?;
+            let meta =
+                st.ns.blocks.get(&b).ok_or_else(|| {
+                    NnError::Internal(format!("{path}: block {b} has no metadata"))
+                })?;
             let mut nodes: Vec<NodeIdx> = if meta.committed || !meta.locations.is_empty() {
                 meta.locations.to_vec()
             } else {
@@ -790,7 +796,9 @@ impl Namesystem {
         if let Some(idx) = st.dns.index_of(id) {
             st.drop_node_replicas(idx);
         }
-        let idx = st.dns.register(id, host.clone(), data_addr.clone(), rack.clone());
+        let idx = st
+            .dns
+            .register(id, host.clone(), data_addr.clone(), rack.clone());
         tracing::info!(node = %id, idx, %data_addr, %rack, "datanode registered");
         rack
     }
@@ -1013,7 +1021,11 @@ impl Namesystem {
             Some(Kind::File(f)) => f.replication as usize,
             _ => return false,
         };
-        let pending: Vec<NodeIdx> = st.pending.get(&b).map(|p| p.targets.clone()).unwrap_or_default();
+        let pending: Vec<NodeIdx> = st
+            .pending
+            .get(&b)
+            .map(|p| p.targets.clone())
+            .unwrap_or_default();
         let corrupt: Vec<NodeIdx> = st.corrupt.get(&b).map(|c| c.to_vec()).unwrap_or_default();
         let racks = st.dns.live_racks(Instant::now());
         let mis_replicated = expected >= 2 && racks >= 2 && rack_count(&st.dns, &live) < 2;
@@ -1081,11 +1093,18 @@ impl Namesystem {
                     .copied()
                     .filter(|&n| {
                         let rack = &st.dns.get(n).rack;
-                        keep.iter().filter(|&&m| &st.dns.get(m).rack == rack).count() > 1
+                        keep.iter()
+                            .filter(|&&m| &st.dns.get(m).rack == rack)
+                            .count()
+                            > 1
                             || rack_count(&st.dns, &keep) > 2
                     })
                     .min_by_key(|&n| st.dns.get(n).remaining)
-                    .or_else(|| keep.iter().copied().min_by_key(|&n| st.dns.get(n).remaining));
+                    .or_else(|| {
+                        keep.iter()
+                            .copied()
+                            .min_by_key(|&n| st.dns.get(n).remaining)
+                    });
                 let Some(v) = victim else { break };
                 keep.retain(|&n| n != v);
                 st.remove_location(b, v);
@@ -1112,7 +1131,8 @@ impl Namesystem {
         for (client, paths) in expired {
             if let Some(l) = st.leases.get_mut(&client) {
                 // Retry the recovery if it has not finished within a few heartbeats.
-                l.renewed = now - hard + Duration::from_millis(self.config.heartbeat_interval_ms * 5);
+                l.renewed =
+                    now - hard + Duration::from_millis(self.config.heartbeat_interval_ms * 5);
             }
             for path in paths {
                 if let Err(e) = self.recover_lease(&mut st, &client, &path) {
@@ -1125,7 +1145,8 @@ impl Namesystem {
     fn recover_lease(&self, st: &mut State, client: &str, path: &str) -> NnResult<()> {
         let (_, f) = st.ns.file(path)?;
         let last = f.blocks.last().copied();
-        let last_meta = last.and_then(|b| st.ns.blocks.get(&b).map(|m| (b, m.gen, m.len, m.committed)));
+        let last_meta =
+            last.and_then(|b| st.ns.blocks.get(&b).map(|m| (b, m.gen, m.len, m.committed)));
         tracing::info!(%path, %client, "lease expired; recovering the file");
         match last_meta {
             None | Some((_, _, _, true)) => {
@@ -1307,7 +1328,13 @@ impl State {
             return;
         }
         if gen > meta.gen || (meta.committed && len != meta.len) {
-            tracing::warn!(block = b, gen, len, expected_len = meta.len, "replica has the wrong length or generation");
+            tracing::warn!(
+                block = b,
+                gen,
+                len,
+                expected_len = meta.len,
+                "replica has the wrong length or generation"
+            );
             self.mark_corrupt(b, idx);
             return;
         }

@@ -57,8 +57,9 @@ pub fn choose_targets(
             [first, second] if rack(*first) == rack(*second) => {
                 pick_where(&|i| rack(i) != rack(*first)).or_else(|| pick_where(&|_| true))
             }
-            [_, second] => pick_where(&|i| rack(i) == rack(*second))
-                .or_else(|| pick_where(&|_| true)),
+            [_, second] => {
+                pick_where(&|i| rack(i) == rack(*second)).or_else(|| pick_where(&|_| true))
+            }
             _ => pick_where(&|_| true),
         };
         let Some(p) = pick else { break };

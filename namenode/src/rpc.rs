@@ -133,9 +133,13 @@ impl ClientProtocol for Rpc {
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
-        let (b, c) =
-            self.ns
-                .add_block(&r.path, &r.client_name, block_of(&r.previous), &excluded, &host)?;
+        let (b, c) = self.ns.add_block(
+            &r.path,
+            &r.client_name,
+            block_of(&r.previous),
+            &excluded,
+            &host,
+        )?;
         durable(c).await?;
         Ok(Response::new(AddBlockResponse {
             block: Some(self.located(b)),
@@ -325,8 +329,9 @@ impl ClientProtocol for Rpc {
                     used: d.used,
                     remaining: d.remaining,
                     blocks: per_node[i as usize],
-                    last_heartbeat_ms_ago: now.saturating_duration_since(d.last_heartbeat).as_millis()
-                        as u64,
+                    last_heartbeat_ms_ago: now
+                        .saturating_duration_since(d.last_heartbeat)
+                        .as_millis() as u64,
                 }
             })
             .collect();
@@ -477,9 +482,9 @@ impl DatanodeProtocol for Rpc {
         let r = req.into_inner();
         let old = required(r.old_block, "old_block")?;
         let nodes: Vec<NodeId> = r.nodes.iter().map(|&n| NodeId(n)).collect();
-        let c = self
-            .ns
-            .commit_block_synchronization(old.id, r.new_gen_stamp, r.new_length, &nodes)?;
+        let c =
+            self.ns
+                .commit_block_synchronization(old.id, r.new_gen_stamp, r.new_length, &nodes)?;
         durable(c).await?;
         Ok(Response::new(CommitBlockSynchronizationResponse {}))
     }

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mrctl", about = "Files and clusters of the MapReduce block store")]
+#[command(
+    name = "mrctl",
+    about = "Files and clusters of the MapReduce block store"
+)]
 struct Cli {
     /// Client config (a TOML file with a [client] section), e.g. DIR/client.toml written by
     /// `mrctl cluster up`. Defaults to $MRCTL_CONFIG, else a namenode on 127.0.0.1:9000.
@@ -206,8 +209,10 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb.set_message(what.to_string());
     pb
@@ -298,7 +303,11 @@ fn mode_string(is_dir: bool, mode: u32) -> String {
 
 fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> anyhow::Result<()> {
     for e in dfs.list(path)? {
-        let repl = if e.is_dir { "-".into() } else { e.replication.to_string() };
+        let repl = if e.is_dir {
+            "-".into()
+        } else {
+            e.replication.to_string()
+        };
         writeln!(
             out,
             "{} {:>3} {:<8} {:<10} {:>12} {} {}",
@@ -383,7 +392,12 @@ fn fs_command(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
             writeln!(out, "block_size: {}", s.block_size)?;
             writeln!(out, "owner: {}", s.owner)?;
             writeln!(out, "group: {}", s.group)?;
-            writeln!(out, "mode: {:o} ({})", s.mode, mode_string(s.is_dir, s.mode))?;
+            writeln!(
+                out,
+                "mode: {:o} ({})",
+                s.mode,
+                mode_string(s.is_dir, s.mode)
+            )?;
             writeln!(out, "mtime_ms: {}", s.mtime_ms)?;
             writeln!(out, "under_construction: {}", s.under_construction)?;
         }
@@ -405,7 +419,13 @@ fn fs_command(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fsck(dfs: &DfsClient, path: &str, json: bool, list: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+fn fsck(
+    dfs: &DfsClient,
+    path: &str,
+    json: bool,
+    list: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let r = dfs.fsck(path)?;
     let healthy = r.corrupt == 0 && r.missing == 0;
     if json {
@@ -486,7 +506,11 @@ fn fsck(dfs: &DfsClient, path: &str, json: bool, list: bool, out: &mut impl Writ
                 flags.join(" ")
             )?;
         }
-        writeln!(out, "Status: {}", if healthy { "HEALTHY" } else { "CORRUPT" })?;
+        writeln!(
+            out,
+            "Status: {}",
+            if healthy { "HEALTHY" } else { "CORRUPT" }
+        )?;
         writeln!(out, " Total size:\t{} B", r.total_bytes)?;
         writeln!(out, " Total dirs:\t{}", r.directories)?;
         writeln!(out, " Total files:\t{}", r.files)?;
@@ -496,7 +520,11 @@ fn fsck(dfs: &DfsClient, path: &str, json: bool, list: bool, out: &mut impl Writ
         writeln!(out, " Corrupt blocks:\t{}", r.corrupt)?;
         writeln!(out, " Missing blocks:\t{}", r.missing)?;
     }
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
@@ -509,12 +537,31 @@ fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
         .collect();
     racks.sort_unstable();
     racks.dedup();
-    let cap: u64 = r.datanodes.iter().filter(|d| d.state != "dead").map(|d| d.capacity).sum();
-    let used: u64 = r.datanodes.iter().filter(|d| d.state != "dead").map(|d| d.used).sum();
-    let remaining: u64 = r.datanodes.iter().filter(|d| d.state != "dead").map(|d| d.remaining).sum();
+    let cap: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.capacity)
+        .sum();
+    let used: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.used)
+        .sum();
+    let remaining: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.remaining)
+        .sum();
     println!(
         "Safe mode: {}",
-        if r.safe_mode { format!("ON ({})", r.safe_mode_reason) } else { "off".into() }
+        if r.safe_mode {
+            format!("ON ({})", r.safe_mode_reason)
+        } else {
+            "off".into()
+        }
     );
     println!(
         "Datanodes: {} live, {} stale, {} dead, on {} racks",
@@ -523,7 +570,12 @@ fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
         count("dead"),
         racks.len()
     );
-    println!("Capacity: {}  Used by blocks: {}  Remaining: {}", human(cap), human(used), human(remaining));
+    println!(
+        "Capacity: {}  Used by blocks: {}  Remaining: {}",
+        human(cap),
+        human(used),
+        human(remaining)
+    );
     println!(
         "Files: {}  Blocks: {}  Awaiting replication check: {}  Pending deletions: {}",
         r.files, r.total_blocks, r.under_replicated, r.pending_deletions
@@ -556,7 +608,10 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let mut spec = ClusterSpec::fast(4, 2);
     spec.namenode.default_block_size = 8 << 20;
-    println!("[demo] starting a local cluster: 1 namenode, 4 datanodes on 2 racks, in {}", dir.display());
+    println!(
+        "[demo] starting a local cluster: 1 namenode, 4 datanodes on 2 racks, in {}",
+        dir.display()
+    );
     let cluster = LocalCluster::up(dir, spec)?;
     let dfs = cluster.client()?;
     dfs.mkdirs("/demo")?;
@@ -566,20 +621,36 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
         let path = format!("/demo/file-{i}");
         let t = std::time::Instant::now();
         dfs.write_file(&path, &data, CreateOptions::default())?;
-        println!("[demo] wrote {path}: {} in {:.0?}", human(size as u64), t.elapsed());
+        println!(
+            "[demo] wrote {path}: {} in {:.0?}",
+            human(size as u64),
+            t.elapsed()
+        );
         files.push((path, data));
     }
     for (path, data) in &files {
         let back = dfs.read_file(path)?;
         if &back != data {
-            bail!("{path}: read back {} bytes that differ from what was written", back.len());
+            bail!(
+                "{path}: read back {} bytes that differ from what was written",
+                back.len()
+            );
         }
         println!("[demo] read back {path}: identical");
     }
     let r = dfs.fsck("/demo")?;
     for b in r.blocks.iter().take(4) {
-        let reps: Vec<String> = b.replicas.iter().map(|r| format!("{}{}", r.node, r.rack)).collect();
-        println!("[demo] {} blk_{}: {}", b.path, b.block.map_or(0, |x| x.id), reps.join(", "));
+        let reps: Vec<String> = b
+            .replicas
+            .iter()
+            .map(|r| format!("{}{}", r.node, r.rack))
+            .collect();
+        println!(
+            "[demo] {} blk_{}: {}",
+            b.path,
+            b.block.map_or(0, |x| x.id),
+            reps.join(", ")
+        );
     }
     println!(
         "[demo] fsck /demo: {} files, {} blocks, under-replicated {}, mis-replicated {}, corrupt {}, missing {}",

@@ -256,49 +256,35 @@ impl DfsWriter {
         let block = lb
             .block
             .ok_or_else(|| ClientError::Internal("add_block returned no block".into()))?;
-        let mut nodes = lb.locations;
-        let acks = Arc::new((Mutex::new(AckState::default()), Condvar::new()));
-        loop {
-            match self.open_pipeline(block.id, block.gen_stamp, WriteStage::Create, &nodes, &acks) {
-                Ok(out) => {
-                    return Ok(BlockStream {
-                        id: block.id,
-                        first_gen: block.gen_stamp,
-                        gen: block.gen_stamp,
-                        nodes,
-                        out: Some(out),
-                        acks,
-                        next_offset: 0,
-                        seqno: 0,
-                    })
+        let mut stream = BlockStream {
+            id: block.id,
+            first_gen: block.gen_stamp,
+            gen: block.gen_stamp,
+            nodes: lb.locations,
+            out: None,
+            acks: Arc::new((Mutex::new(AckState::default()), Condvar::new())),
+            next_offset: 0,
+            seqno: 0,
+        };
+        let b = &mut stream;
+        match self.open_pipeline(b.id, b.gen, WriteStage::Create, &b.nodes, &b.acks) {
+            Ok(out) => b.out = Some(out),
+            Err((bad, msg)) => {
+                // Drop the failed node and go on with the others under a new stamp.
+                let bad = bad.min(b.nodes.len() - 1);
+                tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, error = %msg, "pipeline setup failed");
+                self.excluded.push(b.nodes[bad].node_id);
+                b.nodes.remove(bad);
+                if b.nodes.is_empty() {
+                    return Err(self.err(format!(
+                        "blk_{}: every datanode of the pipeline failed (last: {msg})",
+                        b.id
+                    )));
                 }
-                Err((bad, msg)) => {
-                    // Drop the failed node and go on with the others under a new stamp.
-                    let bad = bad.min(nodes.len() - 1);
-                    tracing::warn!(block = block.id, node = %nodes[bad].data_addr, error = %msg, "pipeline setup failed");
-                    self.excluded.push(nodes[bad].node_id);
-                    nodes.remove(bad);
-                    if nodes.is_empty() {
-                        return Err(self.err(format!(
-                            "blk_{}: every datanode of the pipeline failed (last: {msg})",
-                            block.id
-                        )));
-                    }
-                    let mut stream = BlockStream {
-                        id: block.id,
-                        first_gen: block.gen_stamp,
-                        gen: block.gen_stamp,
-                        nodes,
-                        out: None,
-                        acks: acks.clone(),
-                        next_offset: 0,
-                        seqno: 0,
-                    };
-                    self.rebuild(&mut stream)?;
-                    return Ok(stream);
-                }
+                self.rebuild(b)?;
             }
         }
+        Ok(stream)
     }
 
     /// Connects to the first node and sends the write op down the pipeline; on success

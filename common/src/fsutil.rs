@@ -48,6 +48,8 @@ pub fn disk_stats(path: &Path) -> Option<(u64, u64)> {
     // SAFETY: statvfs returned 0, so it filled the struct.
     #[allow(unsafe_code)]
     let st = unsafe { st.assume_init() };
-    let frsize = st.f_frsize as u64;
-    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+    // The field types differ between platforms (u32 or u64): widen explicitly.
+    #[allow(clippy::unnecessary_cast)]
+    let (frsize, blocks, avail) = (st.f_frsize as u64, st.f_blocks as u64, st.f_bavail as u64);
+    Some((blocks * frsize, avail * frsize))
 }

@@ -103,13 +103,11 @@ impl Journal {
                 ));
             }
             let (records, end) = parse_frames(&bytes, SEGMENT_HEADER);
-            let mut txid = *first;
-            for payload in records {
+            for (txid, payload) in (*first..).zip(records) {
                 if txid > after_txid {
                     apply(txid, payload)?;
                 }
                 last = last.max(txid);
-                txid += 1;
             }
             if let FrameEnd::Bad(pos) = end {
                 if !is_last_segment {

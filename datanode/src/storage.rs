@@ -243,7 +243,7 @@ impl Storage {
             .at(&meta_path)?;
         let chunks = len.div_ceil(bpc);
         meta.set_len(META_HEADER_LEN + chunks * 4).at(&meta_path)?;
-        if len % bpc != 0 {
+        if !len.is_multiple_of(bpc) {
             let start = len / bpc * bpc;
             let mut buf = vec![0u8; (len - start) as usize];
             data.read_exact_at(&mut buf, start).at(&data_path)?;
@@ -498,7 +498,7 @@ impl ReplicaWriter {
     /// Appends one packet's data and checksums; the packet must start where the replica ends
     /// and on a chunk boundary.
     pub fn append(&mut self, offset: u64, data: &[u8], sums: &[u8]) -> Result<()> {
-        if offset != self.len || offset % self.replica.bytes_per_checksum as u64 != 0 {
+        if offset != self.len || !offset.is_multiple_of(self.replica.bytes_per_checksum as u64) {
             return Err(Error::Protocol(format!(
                 "blk_{}: packet at offset {offset}, replica has {} bytes",
                 self.replica.id, self.len

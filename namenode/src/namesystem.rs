@@ -119,6 +119,19 @@ pub struct BlockHealth {
 impl Namesystem {
     /// Loads the last checkpoint, replays the edit log and starts the journal.
     pub fn open(config: NamenodeConfig, topology: Topology) -> NnResult<Namesystem> {
+        let bpc = config.bytes_per_checksum as u64;
+        if bpc == 0 || !config.default_block_size.is_multiple_of(bpc) {
+            return Err(NnError::InvalidArgument(format!(
+                "config: default_block_size {} must be a positive multiple of bytes_per_checksum {bpc}",
+                config.default_block_size
+            )));
+        }
+        if config.default_replication == 0 || config.default_replication > config.max_replication {
+            return Err(NnError::InvalidArgument(format!(
+                "config: default_replication {} must be in 1..=max_replication ({})",
+                config.default_replication, config.max_replication
+            )));
+        }
         let dir = config.meta_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| {
             NnError::Journal(common::Error::Io {
@@ -279,7 +292,7 @@ impl Namesystem {
             )));
         }
         let bpc = self.config.bytes_per_checksum as u64;
-        if block_size % bpc != 0 {
+        if block_size == 0 || !block_size.is_multiple_of(bpc) {
             return Err(NnError::InvalidArgument(format!(
                 "{path}: block size {block_size} is not a multiple of the checksum chunk ({bpc} bytes)"
             )));

@@ -5,11 +5,13 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
-use common::transfer::{self, BlockRef, Op, Packet, Reply};
-use proto::dfs::{Block, LocatedBlock};
+use common::transfer::{self, BlockRef, Op, Packet, Reply, PACKET_BYTES};
+use proto::dfs::{Block, DatanodeInfo, LocatedBlock};
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 /// An open file being read. Implements [`std::io::Read`].
@@ -24,8 +26,16 @@ pub struct DfsReader {
     failed: HashSet<u64>,
 }
 
+/// Where a block's packets come from.
+enum Source {
+    /// Streamed by the datanode.
+    Remote(BufReader<TcpStream>),
+    /// Short-circuit: the replica's files, opened directly.
+    Local { data: File, meta: File, next: u64 },
+}
+
 struct BlockReader {
-    input: BufReader<TcpStream>,
+    source: Source,
     block: Block,
     node_id: u64,
     bpc: usize,
@@ -94,13 +104,22 @@ impl DfsReader {
         let mut errors = Vec::new();
         let mut order = lb.locations.clone();
         order.sort_by_key(|n| self.failed.contains(&n.node_id)); // stable: nearest first
+        let short_circuit = self.client.inner.config.short_circuit;
         for node in &order {
-            match read_op(&node.data_addr, &block, in_block) {
-                Ok((input, bpc, start)) => {
+            let opened = match short_circuit
+                .then(|| open_local(node, &block, in_block))
+                .flatten()
+            {
+                Some(local) => Ok(local),
+                None => read_op(&node.data_addr, &block, in_block)
+                    .map(|(input, bpc, start)| (Source::Remote(input), bpc, start)),
+            };
+            match opened {
+                Ok((source, bpc, start)) => {
                     // Skip the bytes of the first chunk before our position.
                     let skip = (in_block - start) as usize;
                     let mut r = BlockReader {
-                        input,
+                        source,
                         block,
                         node_id: node.node_id,
                         bpc,
@@ -141,6 +160,49 @@ impl DfsReader {
     }
 }
 
+/// Opens a replica of a datanode on this machine directly; None when that is not possible
+/// (remote node, refused, unreadable), and the caller streams it instead.
+fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source, usize, u64)> {
+    let addr: std::net::SocketAddr = node.data_addr.parse().ok()?;
+    if !transfer::is_local_ip(addr.ip()) {
+        return None;
+    }
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let op = Op::ReadLocal {
+        block: BlockRef {
+            id: block.id,
+            gen: block.gen_stamp,
+        },
+    };
+    transfer::write_op(&mut BufWriter::new(s.try_clone().ok()?), &op).ok()?;
+    let Reply::LocalReplica {
+        data_path,
+        meta_path,
+        bytes_per_checksum,
+        replica_len,
+    } = transfer::read_reply(&mut BufReader::new(s)).ok()?
+    else {
+        return None;
+    };
+    if replica_len < block.num_bytes || bytes_per_checksum == 0 {
+        return None;
+    }
+    let data = File::open(data_path).ok()?;
+    let meta = File::open(meta_path).ok()?;
+    let bpc = bytes_per_checksum as u64;
+    let start = offset / bpc * bpc;
+    Some((
+        Source::Local {
+            data,
+            meta,
+            next: start,
+        },
+        bpc as usize,
+        start,
+    ))
+}
+
 fn read_op(
     addr: &str,
     block: &Block,
@@ -164,7 +226,8 @@ fn read_op(
             len: block.num_bytes - offset,
         },
     )?;
-    let mut input = BufReader::with_capacity(1 << 20, s);
+    // A small buffer: packet bodies are larger and bypass it, saving a copy.
+    let mut input = BufReader::with_capacity(64 << 10, s);
     match transfer::read_reply(&mut input)? {
         Reply::ReadReady {
             bytes_per_checksum,
@@ -193,12 +256,30 @@ struct PacketError {
 
 impl BlockReader {
     fn next_packet(&mut self) -> Result<(), PacketError> {
-        self.packet
-            .read_from(&mut self.input)
-            .map_err(|e| PacketError {
-                corrupt: false,
-                message: e.to_string(),
-            })?;
+        let io_error = |e: String| PacketError {
+            corrupt: false,
+            message: e,
+        };
+        match &mut self.source {
+            Source::Remote(input) => self
+                .packet
+                .read_from(input)
+                .map_err(|e| io_error(e.to_string()))?,
+            Source::Local { data, meta, next } => {
+                let (bpc, end) = (self.bpc as u64, self.block.num_bytes);
+                let n = ((PACKET_BYTES as u64 / bpc).max(1) * bpc).min(end - *next);
+                let p = &mut self.packet;
+                p.offset = *next;
+                p.last = *next + n >= end;
+                p.data.resize(n as usize, 0);
+                data.read_exact_at(&mut p.data, *next)
+                    .map_err(|e| io_error(e.to_string()))?;
+                p.sums.resize(checksum::chunks(n as usize, self.bpc) * 4, 0);
+                meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + *next / bpc * 4)
+                    .map_err(|e| io_error(e.to_string()))?;
+                *next += n;
+            }
+        }
         self.at = 0;
         checksum::verify(&self.packet.data, &self.packet.sums, self.bpc).map_err(|chunk| {
             PacketError {

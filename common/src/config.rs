@@ -136,6 +136,9 @@ pub struct ClientConfig {
     /// The host the client runs on, for replica placement and nearest-first reads; empty: the
     /// address the namenode sees.
     pub host: String,
+    /// Read replicas of datanodes on this machine straight from their files (checksums are
+    /// still verified), as HDFS's short-circuit local reads do.
+    pub short_circuit: bool,
 }
 
 impl Default for ClientConfig {
@@ -145,6 +148,7 @@ impl Default for ClientConfig {
             replication: 0,
             block_size: 0,
             host: String::new(),
+            short_circuit: true,
         }
     }
 }

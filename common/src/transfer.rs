@@ -59,6 +59,9 @@ pub enum Op {
         offset: u64,
         len: u64,
     },
+    /// Short-circuit read: a client on the datanode's own machine asks where the replica's
+    /// files are, and reads them itself (still verifying every checksum).
+    ReadLocal { block: BlockRef },
     /// Lease recovery, step one: the replica's state, and stop any writer on it.
     ReplicaState { block_id: u64 },
     /// Lease recovery, step two: cut the replica to `len`, stamp `new_gen`, finalize it.
@@ -80,6 +83,13 @@ pub enum Reply {
         start: u64,
         replica_len: u64,
     },
+    /// Where a finalized replica lives, for a short-circuit read.
+    LocalReplica {
+        data_path: String,
+        meta_path: String,
+        bytes_per_checksum: u32,
+        replica_len: u64,
+    },
     ReplicaState {
         gen: u64,
         len: u64,
@@ -91,6 +101,12 @@ pub enum Reply {
         message: String,
         bad_node: Option<u32>,
     },
+}
+
+/// Whether `ip` is an address of this machine (so files of a datanode here can be opened
+/// directly): loopback, or an address a socket can be bound to.
+pub fn is_local_ip(ip: std::net::IpAddr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 fn write_frame<T: Serialize>(w: &mut impl Write, value: &T) -> Result<()> {

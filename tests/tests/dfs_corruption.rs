@@ -23,8 +23,20 @@ fn flip_bytes(path: &std::path::Path, at: u64) {
 }
 
 #[test]
-fn corrupt_replica_is_read_around_reported_and_replaced() {
+fn corrupt_replica_is_read_around_reported_and_replaced_streamed() {
+    corrupt_replica_is_read_around_reported_and_replaced(false);
+}
+
+#[test]
+fn corrupt_replica_is_read_around_reported_and_replaced_short_circuit() {
+    corrupt_replica_is_read_around_reported_and_replaced(true);
+}
+
+fn corrupt_replica_is_read_around_reported_and_replaced(short_circuit: bool) {
     let t = start(4, 2, |s| s.datanode.scan_pass_interval_ms = 3_600_000);
+    let mut cfg = t.cluster.client_config().unwrap();
+    cfg.short_circuit = short_circuit;
+    let reader = client::DfsClient::connect(cfg).unwrap();
     let bytes = data(700_000, 20);
     t.dfs
         .write_file("/rot/file", &bytes, CreateOptions::default())
@@ -39,7 +51,7 @@ fn corrupt_replica_is_read_around_reported_and_replaced() {
     flip_bytes(&files[0], 100_000);
 
     assert_eq!(
-        t.dfs.read_file("/rot/file").unwrap(),
+        reader.read_file("/rot/file").unwrap(),
         bytes,
         "the reader must not see bad bytes"
     );

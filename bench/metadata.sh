@@ -15,5 +15,11 @@ nn=$(sed -n 's/^namenode_addr = "\(.*\)"/\1/p' "$work/client.toml")
 pid=$(cat "$work/pids/namenode")
 echo "== durable mkdirs, 64 tasks"
 target/release/nnbench --namenode "$nn" --tasks 64 mkdirs --seconds 10
+# A fresh namenode for the memory figure: the mkdirs above must not count.
+$mrctl cluster down --dir "$work" >/dev/null
+rm -rf "$work" && mkdir -p "$work"
+$mrctl cluster up --dir "$work" --datanodes 3 --racks 2 >/dev/null
+nn=$(sed -n 's/^namenode_addr = "\(.*\)"/\1/p' "$work/client.toml")
+pid=$(cat "$work/pids/namenode")
 echo "== $files one-block files"
 target/release/nnbench --namenode "$nn" --tasks 64 files --count "$files" --pid "$pid"

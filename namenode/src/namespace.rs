@@ -5,15 +5,16 @@
 //! function, so replay cannot drift from what was acknowledged.
 
 use crate::error::{NnError, NnResult};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 
-pub type InodeId = u64;
+pub type InodeId = u32;
 /// Index of a datanode in the datanode table (ids are interned to keep replica lists small).
 pub type NodeIdx = u32;
 
-const ROOT: InodeId = 1;
+const ROOT: InodeId = 0;
 
 /// Owner, group and permission bits of a file or directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,10 +81,11 @@ pub enum Edit {
     },
 }
 
-/// One block's metadata and where its replicas are.
+/// One block's metadata and where its replicas are. Kept inside its file's inode; the
+/// namespace's block index finds the file from the block id.
 #[derive(Debug)]
 pub struct BlockMeta {
-    pub inode: InodeId,
+    pub id: u64,
     pub gen: u64,
     pub len: u64,
     /// Length is final (the writer moved past it or closed the file).
@@ -104,7 +106,7 @@ pub struct Inode {
 
 #[derive(Debug)]
 pub enum Kind {
-    Dir(BTreeMap<Box<str>, InodeId>),
+    Dir(BTreeMap<CompactString, InodeId>),
     File(FileMeta),
 }
 
@@ -112,17 +114,39 @@ pub enum Kind {
 pub struct FileMeta {
     pub replication: u16,
     pub block_size: u64,
-    pub blocks: Vec<u64>,
-    /// The lease holder while the file is being written.
-    pub client: Option<Box<str>>,
+    /// In allocation order, so block ids increase.
+    pub blocks: SmallVec<[BlockMeta; 1]>,
+    /// The lease holder while the file is being written (an interned name).
+    client: Option<u32>,
 }
 
-/// The whole namespace.
+impl FileMeta {
+    pub fn block(&self, id: u64) -> Option<&BlockMeta> {
+        let i = self.blocks.binary_search_by_key(&id, |b| b.id).ok()?;
+        self.blocks.get(i)
+    }
+
+    pub fn last_block(&self) -> Option<&BlockMeta> {
+        self.blocks.last()
+    }
+
+    /// The file's length: the sum of its blocks' known lengths.
+    pub fn len(&self) -> u64 {
+        self.blocks.iter().map(|b| b.len).sum()
+    }
+
+    pub fn under_construction(&self) -> bool {
+        self.client.is_some()
+    }
+}
+
+/// The whole namespace. Inodes live in a slab (memory follows the entries in use, not the
+/// slack of a hash table); blocks live in their files, found through a compact index.
 #[derive(Debug)]
 pub struct Namespace {
-    pub inodes: HashMap<InodeId, Inode>,
-    pub blocks: HashMap<u64, BlockMeta>,
-    next_inode: InodeId,
+    inodes: Vec<Option<Inode>>,
+    free: Vec<InodeId>,
+    block_index: HashMap<u64, InodeId>,
     pub next_block: u64,
     pub next_gen: u64,
     names: Vec<String>,
@@ -181,9 +205,9 @@ impl Default for Namespace {
 impl Namespace {
     pub fn new() -> Self {
         let mut ns = Namespace {
-            inodes: HashMap::new(),
-            blocks: HashMap::new(),
-            next_inode: ROOT + 1,
+            inodes: Vec::new(),
+            free: Vec::new(),
+            block_index: HashMap::new(),
             next_block: 1 << 30,
             next_gen: 1000,
             names: Vec::new(),
@@ -191,17 +215,14 @@ impl Namespace {
         };
         let owner = ns.intern("root");
         let group = ns.intern("supergroup");
-        ns.inodes.insert(
-            ROOT,
-            Inode {
-                parent: ROOT,
-                owner,
-                group,
-                mode: 0o755,
-                mtime: 0,
-                kind: Kind::Dir(BTreeMap::new()),
-            },
-        );
+        ns.inodes.push(Some(Inode {
+            parent: ROOT,
+            owner,
+            group,
+            mode: 0o755,
+            mtime: 0,
+            kind: Kind::Dir(BTreeMap::new()),
+        }));
         ns
     }
 
@@ -241,14 +262,75 @@ impl Namespace {
 
     pub fn inode(&self, id: InodeId) -> NnResult<&Inode> {
         self.inodes
-            .get(&id)
+            .get(id as usize)
+            .and_then(Option::as_ref)
             .ok_or_else(|| NnError::Internal(format!("inode {id} vanished")))
     }
 
     fn inode_mut(&mut self, id: InodeId) -> NnResult<&mut Inode> {
         self.inodes
-            .get_mut(&id)
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
             .ok_or_else(|| NnError::Internal(format!("inode {id} vanished")))
+    }
+
+    fn alloc_inode(&mut self, inode: Inode) -> InodeId {
+        match self.free.pop() {
+            Some(id) => {
+                self.inodes[id as usize] = Some(inode);
+                id
+            }
+            None => {
+                self.inodes.push(Some(inode));
+                (self.inodes.len() - 1) as InodeId
+            }
+        }
+    }
+
+    /// Every inode in use.
+    pub fn inodes(&self) -> impl Iterator<Item = &Inode> {
+        self.inodes.iter().flatten()
+    }
+
+    /// The lease holder of a file being written.
+    pub fn client_of(&self, f: &FileMeta) -> Option<&str> {
+        f.client.map(|c| self.name(c))
+    }
+
+    pub fn block(&self, id: u64) -> Option<&BlockMeta> {
+        self.block_file(id).map(|(_, b)| b)
+    }
+
+    /// A block and the file it belongs to.
+    pub fn block_file(&self, id: u64) -> Option<(&FileMeta, &BlockMeta)> {
+        let inode = *self.block_index.get(&id)?;
+        match &self.inodes.get(inode as usize)?.as_ref()?.kind {
+            Kind::File(f) => f.block(id).map(|b| (f, b)),
+            Kind::Dir(_) => None,
+        }
+    }
+
+    pub fn block_mut(&mut self, id: u64) -> Option<&mut BlockMeta> {
+        let inode = *self.block_index.get(&id)?;
+        match &mut self.inodes.get_mut(inode as usize)?.as_mut()?.kind {
+            Kind::File(f) => {
+                let i = f.blocks.binary_search_by_key(&id, |b| b.id).ok()?;
+                f.blocks.get_mut(i)
+            }
+            Kind::Dir(_) => None,
+        }
+    }
+
+    /// Every block of every file.
+    pub fn all_blocks(&self) -> impl Iterator<Item = &BlockMeta> {
+        self.inodes().flat_map(|i| match &i.kind {
+            Kind::File(f) => f.blocks.as_slice(),
+            Kind::Dir(_) => &[],
+        })
+    }
+
+    pub fn block_count(&self) -> usize {
+        self.block_index.len()
     }
 
     /// The file at `path`, or an error naming the path.
@@ -268,15 +350,6 @@ impl Namespace {
             Kind::File(f) => Ok(f),
             Kind::Dir(_) => Err(NnError::IsDir(path.into())),
         }
-    }
-
-    /// A file's length: the sum of its blocks' known lengths.
-    pub fn file_len(&self, f: &FileMeta) -> u64 {
-        f.blocks
-            .iter()
-            .filter_map(|b| self.blocks.get(b))
-            .map(|b| b.len)
-            .sum()
     }
 
     /// The parent directory of `path` and the last component.
@@ -314,6 +387,7 @@ impl Namespace {
                         self.mkdirs(parent_path, perm, *mtime)?
                     }
                 };
+                let client = Some(self.intern(client));
                 let inode = Inode {
                     parent,
                     owner: self.intern(&perm.owner),
@@ -323,8 +397,8 @@ impl Namespace {
                     kind: Kind::File(FileMeta {
                         replication: *replication,
                         block_size: *block_size,
-                        blocks: Vec::new(),
-                        client: Some(client.as_str().into()),
+                        blocks: SmallVec::new(),
+                        client,
                     }),
                 };
                 self.link(parent, name, inode, path)?;
@@ -335,21 +409,25 @@ impl Namespace {
                 gen,
                 prev_len,
             } => {
-                let (inode, f) = self.file(path)?;
-                if let (Some(len), Some(&last)) = (prev_len, f.blocks.last()) {
-                    self.commit_block(last, *len)?;
+                let inode = self.file(path)?.0;
+                let f = self.file_mut(path)?;
+                if f.blocks.last().is_some_and(|b| b.id >= *block) {
+                    return Err(NnError::Internal(format!(
+                        "{path}: block {block} is out of order"
+                    )));
                 }
-                self.file_mut(path)?.blocks.push(*block);
-                self.blocks.insert(
-                    *block,
-                    BlockMeta {
-                        inode,
-                        gen: *gen,
-                        len: 0,
-                        committed: false,
-                        locations: SmallVec::new(),
-                    },
-                );
+                if let (Some(len), Some(last)) = (prev_len, f.blocks.last_mut()) {
+                    last.len = *len;
+                    last.committed = true;
+                }
+                f.blocks.push(BlockMeta {
+                    id: *block,
+                    gen: *gen,
+                    len: 0,
+                    committed: false,
+                    locations: SmallVec::new(),
+                });
+                self.block_index.insert(*block, inode);
                 self.next_block = self.next_block.max(block + 1);
                 self.next_gen = self.next_gen.max(gen + 1);
             }
@@ -357,8 +435,7 @@ impl Namespace {
                 block, gen, len, ..
             } => {
                 let b = self
-                    .blocks
-                    .get_mut(block)
+                    .block_mut(*block)
                     .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
                 if *gen != b.gen {
                     b.gen = *gen;
@@ -376,25 +453,23 @@ impl Namespace {
                 drop_last,
                 mtime,
             } => {
-                let last = self.file(path)?.1.blocks.last().copied();
-                if let (Some(last), Some(len)) = (last, last_len) {
-                    self.commit_block(last, *len)?;
-                }
-                if *drop_last {
-                    if let Some(last) = last {
-                        self.file_mut(path)?.blocks.pop();
-                        if let Some(b) = self.blocks.remove(&last) {
-                            effect.removed_blocks.push((last, b));
-                        }
-                    }
-                }
                 let id = self.file(path)?.0;
                 let inode = self.inode_mut(id)?;
                 inode.mtime = *mtime;
-                if let Kind::File(f) = &mut inode.kind {
-                    f.client = None;
+                let Kind::File(f) = &mut inode.kind else {
+                    return Err(NnError::IsDir(path.clone()));
+                };
+                if let (Some(last), Some(len)) = (f.blocks.last_mut(), last_len) {
+                    last.len = *len;
+                    last.committed = true;
                 }
-                effect.closed_blocks = self.file(path)?.1.blocks.clone();
+                let dropped = if *drop_last { f.blocks.pop() } else { None };
+                f.client = None;
+                effect.closed_blocks = f.blocks.iter().map(|b| b.id).collect();
+                if let Some(b) = dropped {
+                    self.block_index.remove(&b.id);
+                    effect.removed_blocks.push(b);
+                }
             }
             Edit::Rename { src, dst, mtime } => {
                 let id = self
@@ -433,16 +508,17 @@ impl Namespace {
                 p.mtime = *mtime;
                 let mut stack = vec![id];
                 while let Some(id) = stack.pop() {
-                    let Some(inode) = self.inodes.remove(&id) else {
+                    let Some(inode) = self.inodes.get_mut(id as usize).and_then(Option::take)
+                    else {
                         continue;
                     };
+                    self.free.push(id);
                     match inode.kind {
                         Kind::Dir(ch) => stack.extend(ch.values()),
                         Kind::File(f) => {
                             for b in f.blocks {
-                                if let Some(meta) = self.blocks.remove(&b) {
-                                    effect.removed_blocks.push((b, meta));
-                                }
+                                self.block_index.remove(&b.id);
+                                effect.removed_blocks.push(b);
                             }
                         }
                     }
@@ -451,7 +527,7 @@ impl Namespace {
             Edit::SetReplication { path, replication } => {
                 let f = self.file_mut(path)?;
                 f.replication = *replication;
-                effect.closed_blocks = f.blocks.clone();
+                effect.closed_blocks = f.blocks.iter().map(|b| b.id).collect();
             }
             Edit::GenStamp { gen } => {
                 self.next_gen = self.next_gen.max(gen + 1);
@@ -460,32 +536,21 @@ impl Namespace {
         Ok(effect)
     }
 
-    fn commit_block(&mut self, block: u64, len: u64) -> NnResult<()> {
-        let b = self
-            .blocks
-            .get_mut(&block)
-            .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
-        b.len = len;
-        b.committed = true;
-        Ok(())
-    }
-
     fn link(&mut self, parent: InodeId, name: &str, inode: Inode, path: &str) -> NnResult<InodeId> {
-        let id = self.next_inode;
         let mtime = inode.mtime;
-        let p = self.inode_mut(parent)?;
-        match &mut p.kind {
-            Kind::Dir(ch) => {
-                if ch.contains_key(name) {
-                    return Err(NnError::AlreadyExists(path.into()));
-                }
-                ch.insert(name.into(), id);
+        match &self.inode(parent)?.kind {
+            Kind::Dir(ch) if ch.contains_key(name) => {
+                return Err(NnError::AlreadyExists(path.into()))
             }
+            Kind::Dir(_) => {}
             Kind::File(_) => return Err(NnError::NotDir(path.into())),
         }
+        let id = self.alloc_inode(inode);
+        let p = self.inode_mut(parent)?;
+        if let Kind::Dir(ch) = &mut p.kind {
+            ch.insert(name.into(), id);
+        }
         p.mtime = p.mtime.max(mtime);
-        self.inodes.insert(id, inode);
-        self.next_inode += 1;
         Ok(id)
     }
 
@@ -576,9 +641,9 @@ impl Namespace {
                     blocks: f
                         .blocks
                         .iter()
-                        .filter_map(|b| self.blocks.get(b).map(|m| (*b, m.gen, m.len, m.committed)))
+                        .map(|m| (m.id, m.gen, m.len, m.committed))
                         .collect(),
-                    client: f.client.as_deref().map(String::from),
+                    client: self.client_of(f).map(String::from),
                 },
             };
             out.push(encode(&rec)?);
@@ -623,6 +688,7 @@ impl Namespace {
                 } => {
                     let (parent, name) = ns.parent_of(&path)?;
                     let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
+                    let client = client.map(|c| ns.intern(&c));
                     let inode = Inode {
                         parent,
                         owner: ns.intern(&perm.owner),
@@ -632,22 +698,22 @@ impl Namespace {
                         kind: Kind::File(FileMeta {
                             replication,
                             block_size,
-                            blocks: blocks.iter().map(|b| b.0).collect(),
-                            client: client.map(Into::into),
+                            blocks: blocks
+                                .iter()
+                                .map(|&(id, gen, len, committed)| BlockMeta {
+                                    id,
+                                    gen,
+                                    len,
+                                    committed,
+                                    locations: SmallVec::new(),
+                                })
+                                .collect(),
+                            client,
                         }),
                     };
                     let id = ns.link(parent, name, inode, &path)?;
-                    for (b, gen, len, committed) in blocks {
-                        ns.blocks.insert(
-                            b,
-                            BlockMeta {
-                                inode: id,
-                                gen,
-                                len,
-                                committed,
-                                locations: SmallVec::new(),
-                            },
-                        );
+                    for (b, ..) in blocks {
+                        ns.block_index.insert(b, id);
                     }
                 }
             }
@@ -660,7 +726,7 @@ impl Namespace {
 #[derive(Debug, Default)]
 pub struct ApplyEffect {
     /// Blocks gone from the namespace: their replicas are to be deleted.
-    pub removed_blocks: Vec<(u64, BlockMeta)>,
+    pub removed_blocks: Vec<BlockMeta>,
     /// Blocks whose expected replication should be checked.
     pub closed_blocks: Vec<u64>,
     /// Nodes whose replicas of a restamped block are now stale.
@@ -720,6 +786,13 @@ mod tests {
     }
 
     #[test]
+    fn per_file_metadata_stays_compact() {
+        // The namenode's memory budget (1M one-block files in 250 MB) rests on these sizes.
+        assert!(std::mem::size_of::<BlockMeta>() <= 56);
+        assert!(std::mem::size_of::<Option<Inode>>() <= 112);
+    }
+
+    #[test]
     fn image_round_trip_keeps_tree_blocks_and_owners() {
         let mut ns = Namespace::new();
         let edits = [
@@ -754,9 +827,9 @@ mod tests {
         }
         let back = Namespace::from_image(&ns.image_records().expect("image")).expect("load");
         let (_, f) = back.file("/x/y/f").expect("file");
-        assert_eq!(f.blocks, vec![77]);
-        assert!(f.client.is_none());
-        assert_eq!(back.file_len(f), 123);
+        assert_eq!(f.blocks.iter().map(|b| b.id).collect::<Vec<_>>(), vec![77]);
+        assert!(!f.under_construction());
+        assert_eq!(f.len(), 123);
         let dir = back
             .inode(back.lookup("/x").expect("ok").expect("x"))
             .expect("inode");

@@ -161,7 +161,7 @@ impl Namesystem {
         let mut leases: HashMap<String, Lease> = HashMap::new();
         ns.walk("/", |path, inode| {
             if let Kind::File(f) = &inode.kind {
-                if let Some(c) = &f.client {
+                if let Some(c) = ns.client_of(f) {
                     leases
                         .entry(c.to_string())
                         .or_insert_with(|| Lease {
@@ -220,8 +220,8 @@ impl Namesystem {
 
     fn check_lease(st: &State, path: &str, client: &str) -> NnResult<()> {
         let (_, f) = st.ns.file(path)?;
-        match &f.client {
-            Some(c) if &**c == client => Ok(()),
+        match st.ns.client_of(f) {
+            Some(c) if c == client => Ok(()),
             _ => Err(NnError::NoLease(path.into(), client.into())),
         }
     }
@@ -348,7 +348,7 @@ impl Namesystem {
         Self::check_writable(&st)?;
         Self::check_lease(&st, &path, client)?;
         let (_, f) = st.ns.file(&path)?;
-        let last = f.blocks.last().copied();
+        let last = f.last_block().map(|b| b.id);
         let (replication, block_size) = (f.replication as usize, f.block_size);
         let prev_len = match (previous, last) {
             (Some((id, len)), Some(last)) if id == last => Some(len),
@@ -397,7 +397,7 @@ impl Namesystem {
             st.expected.remove(&prev);
         }
         st.expected.insert(block, targets.clone());
-        let offset = st.ns.file_len(st.ns.file(&path)?.1);
+        let offset = st.ns.file(&path)?.1.len();
         Ok((
             LocatedBlock {
                 id: block,
@@ -419,7 +419,7 @@ impl Namesystem {
             .ok_or_else(|| NnError::NoLease(format!("block {block}"), client.into()))?;
         for p in &lease.paths {
             if let Ok((_, f)) = st.ns.file(p) {
-                if f.blocks.last() == Some(&block) {
+                if f.last_block().map(|b| b.id) == Some(block) {
                     return Ok(p.clone());
                 }
             }
@@ -467,7 +467,7 @@ impl Namesystem {
         Self::check_writable(&st)?;
         Self::check_lease(&st, &path, client)?;
         let (_, f) = st.ns.file(&path)?;
-        let file_last = f.blocks.last().copied();
+        let file_last = f.last_block().map(|b| b.id);
         let last_len = match (last, file_last) {
             (Some((id, len)), Some(fl)) if id == fl => Some(len),
             (None, None) => None,
@@ -505,11 +505,8 @@ impl Namesystem {
         let (_, f) = st.ns.file(&path)?;
         let mut offset = 0;
         let mut blocks = Vec::with_capacity(f.blocks.len());
-        for &b in &f.blocks {
-            let meta =
-                st.ns.blocks.get(&b).ok_or_else(|| {
-                    NnError::Internal(format!("{path}: block {b} has no metadata"))
-                })?;
+        for meta in &f.blocks {
+            let b = meta.id;
             let mut nodes: Vec<NodeIdx> = if meta.committed || !meta.locations.is_empty() {
                 meta.locations.to_vec()
             } else {
@@ -537,7 +534,7 @@ impl Namesystem {
         Ok(Located {
             length: offset,
             blocks,
-            under_construction: f.client.is_some(),
+            under_construction: f.under_construction(),
         })
     }
 
@@ -566,10 +563,10 @@ impl Namesystem {
                 s.children = ch.len() as u64;
             }
             Kind::File(f) => {
-                s.length = st.ns.file_len(f);
+                s.length = f.len();
                 s.replication = f.replication as u32;
                 s.block_size = f.block_size;
-                s.under_construction = f.client.is_some();
+                s.under_construction = f.under_construction();
             }
         }
         Ok(s)
@@ -735,7 +732,7 @@ impl Namesystem {
             match &inode.kind {
                 Kind::Dir(_) => dirs += 1,
                 Kind::File(f) => {
-                    let l = st.ns.file_len(f);
+                    let l = f.len();
                     files += 1;
                     len += l;
                     space += l * f.replication as u64;
@@ -761,10 +758,8 @@ impl Namesystem {
                 Kind::File(f) => f,
             };
             files += 1;
-            for &b in &f.blocks {
-                let Some(meta) = st.ns.blocks.get(&b) else {
-                    continue;
-                };
+            for meta in &f.blocks {
+                let b = meta.id;
                 if !meta.committed {
                     continue; // still being written
                 }
@@ -850,10 +845,9 @@ impl Namesystem {
         let reported: std::collections::HashSet<u64> = replicas.iter().map(|r| r.0).collect();
         let gone: Vec<u64> = st
             .ns
-            .blocks
-            .iter()
-            .filter(|(b, m)| m.locations.contains(&idx) && !reported.contains(b))
-            .map(|(b, _)| *b)
+            .all_blocks()
+            .filter(|m| m.locations.contains(&idx) && !reported.contains(&m.id))
+            .map(|m| m.id)
             .collect();
         for b in gone {
             st.remove_location(b, idx);
@@ -894,7 +888,7 @@ impl Namesystem {
             let Some(idx) = st.dns.index_of(node) else {
                 continue;
             };
-            if st.ns.blocks.get(&b).is_some_and(|m| m.gen == gen) {
+            if st.ns.block(b).is_some_and(|m| m.gen == gen) {
                 tracing::warn!(block = b, node = %node, "corrupt replica reported");
                 st.mark_corrupt(b, idx);
             }
@@ -966,11 +960,10 @@ impl Namesystem {
         if st.safe_mode.is_none() {
             return;
         }
-        let total = st.ns.blocks.values().filter(|b| b.committed).count();
+        let total = st.ns.all_blocks().filter(|b| b.committed).count();
         let safe = st
             .ns
-            .blocks
-            .values()
+            .all_blocks()
             .filter(|b| b.committed && !b.locations.is_empty())
             .count();
         let live = st
@@ -981,7 +974,7 @@ impl Namesystem {
         if total == 0 || safe as f64 >= self.config.safe_mode_threshold * total as f64 {
             tracing::info!(safe, total, live, "leaving safe mode");
             st.safe_mode = None;
-            let all: Vec<u64> = st.ns.blocks.keys().copied().collect();
+            let all: Vec<u64> = st.ns.all_blocks().map(|b| b.id).collect();
             st.needed.extend(all);
         } else {
             st.safe_mode = Some(format!(
@@ -1022,18 +1015,14 @@ impl Namesystem {
 
     /// One block's replication decision; returns true when it must be looked at again later.
     fn check_block(&self, st: &mut State, b: u64, deadline: Instant) -> bool {
-        let Some(meta) = st.ns.blocks.get(&b) else {
+        let Some((f, meta)) = st.ns.block_file(b) else {
             return false;
         };
         if !meta.committed {
             return false;
         }
-        let (gen, len, inode) = (meta.gen, meta.len, meta.inode);
+        let (gen, len, expected) = (meta.gen, meta.len, f.replication as usize);
         let live: Vec<NodeIdx> = meta.locations.to_vec();
-        let expected = match st.ns.inodes.get(&inode).map(|i| &i.kind) {
-            Some(Kind::File(f)) => f.replication as usize,
-            _ => return false,
-        };
         let pending: Vec<NodeIdx> = st
             .pending
             .get(&b)
@@ -1057,7 +1046,9 @@ impl Namesystem {
                 .filter(|&n| st.dns.liveness(n, Instant::now()) == Liveness::Live)
                 .find(|&n| st.dns.get(n).transfers_scheduled < self.config.max_replication_streams);
             let Some(source) = source else {
-                return true; // missing, or every holder is busy
+                // Every holder is busy: later. No good replica at all: nothing to copy from
+                // until a report brings one, which queues the block again.
+                return !live.is_empty();
             };
             let mut existing = live.clone();
             existing.extend(&pending);
@@ -1157,9 +1148,7 @@ impl Namesystem {
 
     fn recover_lease(&self, st: &mut State, client: &str, path: &str) -> NnResult<()> {
         let (_, f) = st.ns.file(path)?;
-        let last = f.blocks.last().copied();
-        let last_meta =
-            last.and_then(|b| st.ns.blocks.get(&b).map(|m| (b, m.gen, m.len, m.committed)));
+        let last_meta = f.last_block().map(|m| (m.id, m.gen, m.len, m.committed));
         tracing::info!(%path, %client, "lease expired; recovering the file");
         match last_meta {
             None | Some((_, _, _, true)) => {
@@ -1251,7 +1240,8 @@ fn rack_count(dns: &Datanodes, nodes: &[NodeIdx]) -> usize {
 
 impl State {
     fn follow_up(&mut self, effect: ApplyEffect) {
-        for (b, meta) in effect.removed_blocks {
+        for meta in effect.removed_blocks {
+            let b = meta.id;
             for n in meta.locations {
                 self.dns.get_mut(n).commands.invalidate.push((b, meta.gen));
             }
@@ -1281,7 +1271,7 @@ impl State {
     }
 
     fn remove_location(&mut self, b: u64, idx: NodeIdx) {
-        if let Some(m) = self.ns.blocks.get_mut(&b) {
+        if let Some(m) = self.ns.block_mut(b) {
             if let Some(pos) = m.locations.iter().position(|&n| n == idx) {
                 m.locations.swap_remove(pos);
                 self.needed.insert(b);
@@ -1302,10 +1292,9 @@ impl State {
     fn drop_node_replicas(&mut self, idx: NodeIdx) {
         let held: Vec<u64> = self
             .ns
-            .blocks
-            .iter()
-            .filter(|(_, m)| m.locations.contains(&idx))
-            .map(|(b, _)| *b)
+            .all_blocks()
+            .filter(|m| m.locations.contains(&idx))
+            .map(|m| m.id)
             .collect();
         for b in held {
             self.remove_location(b, idx);
@@ -1321,7 +1310,7 @@ impl State {
 
     /// A replica a node says it has: record it, or mark it stale or corrupt.
     fn process_replica(&mut self, idx: NodeIdx, b: u64, gen: u64, len: u64, finalized: bool) {
-        let Some(meta) = self.ns.blocks.get(&b) else {
+        let Some(meta) = self.ns.block(b) else {
             self.dns.get_mut(idx).commands.invalidate.push((b, gen));
             return;
         };
@@ -1354,7 +1343,7 @@ impl State {
         if self.corrupt.get(&b).is_some_and(|c| c.contains(&idx)) {
             return;
         }
-        if let Some(m) = self.ns.blocks.get_mut(&b) {
+        if let Some(m) = self.ns.block_mut(b) {
             if !m.locations.contains(&idx) {
                 m.locations.push(idx);
                 self.needed.insert(b);

@@ -312,7 +312,7 @@ impl ClientProtocol for Rpc {
         let st = self.ns.state.lock();
         let now = Instant::now();
         let mut per_node = vec![0u64; st.dns.nodes.len()];
-        for m in st.ns.blocks.values() {
+        for m in st.ns.all_blocks() {
             for &n in &m.locations {
                 per_node[n as usize] += 1;
             }
@@ -337,15 +337,14 @@ impl ClientProtocol for Rpc {
             .collect();
         let files = st
             .ns
-            .inodes
-            .values()
+            .inodes()
             .filter(|i| matches!(i.kind, crate::namespace::Kind::File(_)))
             .count() as u64;
         Ok(Response::new(ClusterReportResponse {
             datanodes,
             safe_mode: st.safe_mode.is_some(),
             safe_mode_reason: st.safe_mode.clone().unwrap_or_default(),
-            total_blocks: st.ns.blocks.len() as u64,
+            total_blocks: st.ns.block_count() as u64,
             under_replicated: st.needed.len() as u64,
             pending_deletions: st
                 .dns

@@ -164,3 +164,31 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
     let f = t.dfs.fsck("/lease").unwrap();
     assert_eq!(f.blocks[0].replicas.len(), 3);
 }
+
+#[test]
+fn a_damaged_edit_log_is_a_clear_start_up_error() {
+    let t = start(1, 1, |_| {});
+    for i in 0..50 {
+        t.dfs.mkdirs(&format!("/edits/d{i}")).unwrap();
+    }
+    t.cluster.kill("namenode").unwrap();
+    let meta = t.cluster.dir.join("namenode");
+    let segment = std::fs::read_dir(&meta)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("edits_"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&segment, bytes).unwrap();
+    t.cluster.start("namenode").unwrap();
+    wait(Duration::from_secs(20), "the namenode to refuse to start", || {
+        t.cluster.pid("namenode").is_none().then_some(())
+    });
+    let log = std::fs::read_to_string(t.cluster.dir.join("logs/namenode.log")).unwrap();
+    let name = segment.file_name().unwrap().to_string_lossy().to_string();
+    assert!(log.contains(&name) && log.contains("corrupt"), "log must name the damaged file: {log}");
+}

@@ -5,14 +5,12 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
-use common::transfer::{self, BlockRef, Op, Packet, Reply, PACKET_BYTES};
+use common::transfer::{self, BlockRef, Op, Packet, Reply};
 use proto::dfs::{Block, DatanodeInfo, LocatedBlock};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::fs::FileExt;
-use std::time::Duration;
+use std::net::TcpStream;
 
 /// An open file being read. Implements [`std::io::Read`].
 pub struct DfsReader {
@@ -167,8 +165,7 @@ fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source
     if !transfer::is_local_ip(addr.ip()) {
         return None;
     }
-    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let s = transfer::connect(&node.data_addr).ok()?;
     let op = Op::ReadLocal {
         block: BlockRef {
             id: block.id,
@@ -208,13 +205,7 @@ fn read_op(
     block: &Block,
     offset: u64,
 ) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
-    let sock = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| common::Error::Protocol(format!("{addr}: no address")))?;
-    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.set_nodelay(true)?;
+    let s = transfer::connect(addr)?;
     transfer::write_op(
         &mut BufWriter::new(s.try_clone()?),
         &Op::Read {
@@ -266,18 +257,10 @@ impl BlockReader {
                 .read_from(input)
                 .map_err(|e| io_error(e.to_string()))?,
             Source::Local { data, meta, next } => {
-                let (bpc, end) = (self.bpc as u64, self.block.num_bytes);
-                let n = ((PACKET_BYTES as u64 / bpc).max(1) * bpc).min(end - *next);
-                let p = &mut self.packet;
-                p.offset = *next;
-                p.last = *next + n >= end;
-                p.data.resize(n as usize, 0);
-                data.read_exact_at(&mut p.data, *next)
+                self.packet
+                    .fill_from_replica(data, meta, self.bpc as u64, *next, self.block.num_bytes)
                     .map_err(|e| io_error(e.to_string()))?;
-                p.sums.resize(checksum::chunks(n as usize, self.bpc) * 4, 0);
-                meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + *next / bpc * 4)
-                    .map_err(|e| io_error(e.to_string()))?;
-                *next += n;
+                *next += self.packet.data.len() as u64;
             }
         }
         self.at = 0;

@@ -12,13 +12,12 @@ use parking_lot::{Condvar, Mutex};
 use proto::dfs::*;
 use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Packets in flight per pipeline before the writer waits for acks.
 const WINDOW: usize = 16;
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An open file being written. Call [`DfsWriter::close`] to make it durable and visible;
 /// dropping it without closing leaves the file to lease recovery.
@@ -58,18 +57,6 @@ struct BlockStream {
     acks: Arc<(Mutex<AckState>, Condvar)>,
     next_offset: u64,
     seqno: u64,
-}
-
-fn connect(addr: &str) -> std::io::Result<TcpStream> {
-    let sock = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("{addr}: no address")))?;
-    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
-    s.set_nodelay(true)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
 }
 
 impl DfsWriter {
@@ -298,8 +285,8 @@ impl DfsWriter {
         acks: &Arc<(Mutex<AckState>, Condvar)>,
     ) -> Result<BufWriter<TcpStream>, (usize, String)> {
         let first = &nodes[0];
-        let sock =
-            connect(&first.data_addr).map_err(|e| (0, format!("{}: {e}", first.data_addr)))?;
+        let sock = transfer::connect(&first.data_addr)
+            .map_err(|e| (0, format!("{}: {e}", first.data_addr)))?;
         let setup = (|| -> common::Result<(BufWriter<TcpStream>, BufReader<TcpStream>, Reply)> {
             let mut out = BufWriter::with_capacity(64 << 10, sock.try_clone()?);
             transfer::write_op(

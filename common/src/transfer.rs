@@ -199,6 +199,51 @@ impl Packet {
     }
 }
 
+impl Packet {
+    /// Fills this packet from a replica's files: the bytes from `pos` (on a chunk boundary)
+    /// up to one packet's worth or `end`, with their stored checksums. Used by every reader of
+    /// replica files: datanode reads, re-replication, and short-circuit client reads.
+    pub fn fill_from_replica(
+        &mut self,
+        data: &std::fs::File,
+        meta: &std::fs::File,
+        bytes_per_checksum: u64,
+        pos: u64,
+        end: u64,
+    ) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let bpc = bytes_per_checksum.max(1);
+        let n = ((PACKET_BYTES as u64 / bpc).max(1) * bpc).min(end.saturating_sub(pos));
+        self.offset = pos;
+        self.last = pos + n >= end;
+        self.data.resize(n as usize, 0);
+        data.read_exact_at(&mut self.data, pos)?;
+        self.sums
+            .resize(crate::checksum::chunks(n as usize, bpc as usize) * 4, 0);
+        meta.read_exact_at(
+            &mut self.sums,
+            crate::checksum::META_HEADER_LEN + pos / bpc * 4,
+        )
+    }
+}
+
+/// Connects to a datanode's transfer server, with the timeouts every transfer uses.
+pub fn connect(addr: &str) -> Result<std::net::TcpStream> {
+    use std::net::ToSocketAddrs;
+    let sock = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| Error::Protocol(format!("{addr}: no address")))?;
+    let s = std::net::TcpStream::connect_timeout(&sock, std::time::Duration::from_secs(5))?;
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+/// Longest a peer may stay silent in the middle of a transfer.
+pub const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A write pipeline's ack of one packet: one status per node, from the acking node down.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ack {

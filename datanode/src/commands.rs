@@ -4,13 +4,11 @@
 
 use crate::nn::{CommandRunner, NamenodeLink};
 use crate::storage::Storage;
-use crate::xceiver::connect;
 use common::checksum;
 use common::error::{Error, Result};
-use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, Target, WriteStage, PACKET_BYTES};
+use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, Target, WriteStage};
 use proto::dfs::{Block, DatanodeInfo, RecoverBlockCommand};
 use std::io::{BufReader, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 pub struct Commands {
@@ -59,7 +57,7 @@ fn send_copy(
     let first = targets
         .first()
         .ok_or_else(|| Error::Protocol("no targets".into()))?;
-    let sock = connect(&first.data_addr)?;
+    let sock = transfer::connect(&first.data_addr)?;
     let mut out = BufWriter::with_capacity(64 << 10, sock.try_clone()?);
     let mut input = BufReader::new(sock);
     transfer::write_op(
@@ -86,19 +84,12 @@ fn send_copy(
         other => return Err(Error::Protocol(format!("{}: {other:?}", first.data_addr))),
     }
     let bpc = r.bytes_per_checksum as u64;
-    let per_packet = (PACKET_BYTES as u64 / bpc).max(1) * bpc;
     let mut p = Packet::default();
     let mut pos = 0;
     let mut packets = 0;
     loop {
-        let n = per_packet.min(len - pos);
-        p.offset = pos;
-        p.last = pos + n >= len;
-        p.data.resize(n as usize, 0);
-        data.read_exact_at(&mut p.data, pos)?;
-        p.sums
-            .resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
-        meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + pos / bpc * 4)?;
+        p.fill_from_replica(&data, &meta, bpc, pos, len)?;
+        let n = p.data.len() as u64;
         if checksum::verify(&p.data, &p.sums, bpc as usize).is_err() {
             link.report_bad(r.id, r.gen);
             return Err(Error::Protocol(format!(
@@ -132,7 +123,7 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
         .as_ref()
         .ok_or_else(|| Error::Protocol("recover command without a block".into()))?;
     let ask = |addr: &str, op: Op| -> Result<Reply> {
-        let s = connect(addr)?;
+        let s = transfer::connect(addr)?;
         let mut w = BufWriter::new(s.try_clone()?);
         transfer::write_op(&mut w, &op)?;
         transfer::read_reply(&mut BufReader::new(s))

@@ -5,33 +5,15 @@ use crate::nn::NamenodeLink;
 use crate::storage::{State, Storage};
 use common::checksum;
 use common::error::{Error, Result};
-use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage, PACKET_BYTES};
+use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage};
 use std::io::{BufReader, BufWriter};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::os::unix::fs::FileExt;
+use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest a peer may stay silent in the middle of a transfer.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Xceiver {
     pub storage: Arc<Storage>,
     pub link: NamenodeLink,
-}
-
-/// Connects to a datanode's transfer server.
-pub fn connect(addr: &str) -> Result<TcpStream> {
-    let sock = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| Error::Protocol(format!("{addr}: no address")))?;
-    let s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
-    s.set_nodelay(true)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
 }
 
 impl Xceiver {
@@ -53,8 +35,8 @@ impl Xceiver {
 
     fn handle(&self, conn: TcpStream) -> Result<()> {
         conn.set_nodelay(true)?;
-        conn.set_read_timeout(Some(IO_TIMEOUT))?;
-        conn.set_write_timeout(Some(IO_TIMEOUT))?;
+        conn.set_read_timeout(Some(transfer::IO_TIMEOUT))?;
+        conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
         let peer_is_local = conn
             .peer_addr()
             .is_ok_and(|a| transfer::is_local_ip(a.ip()));
@@ -174,21 +156,13 @@ impl Xceiver {
                 replica_len,
             },
         )?;
-        let per_packet = (PACKET_BYTES as u64 / bpc).max(1) * bpc;
         let mut p = Packet::default();
         let mut pos = start;
         loop {
-            let n = per_packet.min(end - pos);
-            p.offset = pos;
-            p.last = pos + n >= end;
-            p.data.resize(n as usize, 0);
-            data.read_exact_at(&mut p.data, pos)?;
-            p.sums
-                .resize(checksum::chunks(n as usize, bpc as usize) * 4, 0);
-            meta.read_exact_at(&mut p.sums, checksum::META_HEADER_LEN + pos / bpc * 4)?;
+            p.fill_from_replica(&data, &meta, bpc, pos, end)?;
             p.write_to(out)?;
             p.seqno += 1;
-            pos += n;
+            pos += p.data.len() as u64;
             if p.last {
                 break;
             }
@@ -241,7 +215,7 @@ impl Xceiver {
                 bytes_per_checksum: bpc,
                 client: String::new(),
             };
-            let setup = connect(&next.addr).and_then(|s| {
+            let setup = transfer::connect(&next.addr).and_then(|s| {
                 let mut w = BufWriter::with_capacity(64 << 10, s.try_clone()?);
                 transfer::write_op(&mut w, &down_op)?;
                 let mut r = BufReader::new(s);

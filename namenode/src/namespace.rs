@@ -131,7 +131,7 @@ impl FileMeta {
     }
 
     /// The file's length: the sum of its blocks' known lengths.
-    pub fn len(&self) -> u64 {
+    pub fn length(&self) -> u64 {
         self.blocks.iter().map(|b| b.len).sum()
     }
 
@@ -829,7 +829,7 @@ mod tests {
         let (_, f) = back.file("/x/y/f").expect("file");
         assert_eq!(f.blocks.iter().map(|b| b.id).collect::<Vec<_>>(), vec![77]);
         assert!(!f.under_construction());
-        assert_eq!(f.len(), 123);
+        assert_eq!(f.length(), 123);
         let dir = back
             .inode(back.lookup("/x").expect("ok").expect("x"))
             .expect("inode");

@@ -397,7 +397,7 @@ impl Namesystem {
             st.expected.remove(&prev);
         }
         st.expected.insert(block, targets.clone());
-        let offset = st.ns.file(&path)?.1.len();
+        let offset = st.ns.file(&path)?.1.length();
         Ok((
             LocatedBlock {
                 id: block,
@@ -563,7 +563,7 @@ impl Namesystem {
                 s.children = ch.len() as u64;
             }
             Kind::File(f) => {
-                s.length = f.len();
+                s.length = f.length();
                 s.replication = f.replication as u32;
                 s.block_size = f.block_size;
                 s.under_construction = f.under_construction();
@@ -732,7 +732,7 @@ impl Namesystem {
             match &inode.kind {
                 Kind::Dir(_) => dirs += 1,
                 Kind::File(f) => {
-                    let l = f.len();
+                    let l = f.length();
                     files += 1;
                     len += l;
                     space += l * f.replication as u64;

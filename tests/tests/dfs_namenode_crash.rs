@@ -177,7 +177,12 @@ fn a_damaged_edit_log_is_a_clear_start_up_error() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("edits_"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("edits_")
+        })
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .unwrap();
     let mut bytes = std::fs::read(&segment).unwrap();
@@ -185,10 +190,15 @@ fn a_damaged_edit_log_is_a_clear_start_up_error() {
     bytes[mid] ^= 0xff;
     std::fs::write(&segment, bytes).unwrap();
     t.cluster.start("namenode").unwrap();
-    wait(Duration::from_secs(20), "the namenode to refuse to start", || {
-        t.cluster.pid("namenode").is_none().then_some(())
-    });
+    wait(
+        Duration::from_secs(20),
+        "the namenode to refuse to start",
+        || t.cluster.pid("namenode").is_none().then_some(()),
+    );
     let log = std::fs::read_to_string(t.cluster.dir.join("logs/namenode.log")).unwrap();
     let name = segment.file_name().unwrap().to_string_lossy().to_string();
-    assert!(log.contains(&name) && log.contains("corrupt"), "log must name the damaged file: {log}");
+    assert!(
+        log.contains(&name) && log.contains("corrupt"),
+        "log must name the damaged file: {log}"
+    );
 }

@@ -55,7 +55,9 @@ fn blocks_return_to_full_replication_after_a_datanode_is_killed() {
     assert_eq!(t.dfs.read_file("/loss/file").unwrap(), bytes);
     // Replicas are spread over both data dirs of a node.
     for disk in t.data_dirs(0) {
-        let blocks = std::fs::read_dir(disk.join("current/finalized")).unwrap().count();
+        let blocks = std::fs::read_dir(disk.join("current/finalized"))
+            .unwrap()
+            .count();
         assert!(blocks > 0, "{} holds no replica", disk.display());
     }
 }
@@ -101,15 +103,23 @@ fn a_put_survives_a_datanode_killed_in_the_middle() {
     // Restarted, the killed node finds its half-written replica: it is never reported as
     // finalized, so the namenode has it deleted and the file stays healthy.
     t.cluster.start(&format!("datanode-{victim}")).unwrap();
-    let rbw: Vec<std::path::PathBuf> = t.data_dirs(victim).iter().map(|d| d.join("current/rbw")).collect();
-    wait(Duration::from_secs(30), "the half-written replica to be deleted", || {
-        let left: usize = loc
-            .blocks
-            .iter()
-            .map(|b| tests::replica_files(&rbw, b.block.unwrap().id).len())
-            .sum();
-        (left == 0).then_some(())
-    });
+    let rbw: Vec<std::path::PathBuf> = t
+        .data_dirs(victim)
+        .iter()
+        .map(|d| d.join("current/rbw"))
+        .collect();
+    wait(
+        Duration::from_secs(30),
+        "the half-written replica to be deleted",
+        || {
+            let left: usize = loc
+                .blocks
+                .iter()
+                .map(|b| tests::replica_files(&rbw, b.block.unwrap().id).len())
+                .sum();
+            (left == 0).then_some(())
+        },
+    );
     let f = t.dfs.fsck("/midput").unwrap();
     assert_eq!(f.under_replicated + f.corrupt + f.missing, 0);
     assert_eq!(t.dfs.read_file("/midput/file").unwrap(), bytes);

@@ -177,14 +177,10 @@ impl Journal {
 
     /// Writes a checkpoint image of the state after `txid`, then deletes the segments and
     /// images it makes unnecessary (keeping one older image).
-    pub fn write_image(&self, txid: u64, records: &[Vec<u8>]) -> Result<()> {
-        let mut buf = Vec::with_capacity(records.iter().map(|r| r.len() + 8).sum::<usize>() + 32);
-        buf.extend_from_slice(IMAGE_MAGIC);
-        for r in records {
-            push_frame(&mut buf, r);
-        }
+    pub fn write_image(&self, txid: u64, image: ImageBuilder) -> Result<()> {
+        let mut buf = image.buf;
         buf.extend_from_slice(&END_FRAME.to_le_bytes());
-        buf.extend_from_slice(&(records.len() as u64).to_le_bytes());
+        buf.extend_from_slice(&image.count.to_le_bytes());
         let path = self.dir.join(format!("image_{txid:020}"));
         fsutil::atomic_write(&path, &buf)?;
         self.purge(txid)
@@ -214,8 +210,44 @@ impl Journal {
     }
 }
 
-/// The newest checkpoint image: its txid and records. None when no image exists yet.
-pub fn load_latest_image(dir: &Path) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
+/// Collects the records of a checkpoint image in one buffer, framed as they go to disk.
+#[derive(Debug)]
+pub struct ImageBuilder {
+    buf: Vec<u8>,
+    count: u64,
+}
+
+impl Default for ImageBuilder {
+    fn default() -> Self {
+        ImageBuilder {
+            buf: IMAGE_MAGIC.to_vec(),
+            count: 0,
+        }
+    }
+}
+
+impl ImageBuilder {
+    pub fn push(&mut self, record: &[u8]) {
+        push_frame(&mut self.buf, record);
+        self.count += 1;
+    }
+}
+
+/// A checkpoint image read back and checked whole.
+#[derive(Debug)]
+pub struct Image {
+    bytes: Vec<u8>,
+}
+
+impl Image {
+    /// The records, in the order they were pushed.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        parse_frames(&self.bytes, 4).0.into_iter()
+    }
+}
+
+/// The newest checkpoint image and its txid; None when no image exists yet.
+pub fn load_latest_image(dir: &Path) -> Result<Option<(u64, Image)>> {
     let Some((txid, path)) = list(dir, "image_")?.pop() else {
         return Ok(None);
     };
@@ -224,18 +256,18 @@ pub fn load_latest_image(dir: &Path) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
         return Err(corrupt(&path, "bad image header".into()));
     }
     let (records, end) = parse_frames(&bytes, 4);
-    let records: Vec<Vec<u8>> = records.into_iter().map(|r| r.to_vec()).collect();
+    let count = records.len();
     let FrameEnd::Bad(pos) = end else {
         return Err(corrupt(&path, "image has no end record (truncated)".into()));
     };
     let trailer = &bytes[pos..];
     let ok = trailer.len() == 12
         && trailer[..4] == END_FRAME.to_le_bytes()
-        && u64::from_le_bytes(trailer[4..].try_into().expect("8 bytes")) == records.len() as u64;
+        && u64::from_le_bytes(trailer[4..].try_into().expect("8 bytes")) == count as u64;
     if !ok {
         return Err(corrupt(&path, format!("damaged record at byte {pos}")));
     }
-    Ok(Some((txid, records)))
+    Ok(Some((txid, Image { bytes })))
 }
 
 fn corrupt(path: &Path, message: String) -> Error {
@@ -441,11 +473,14 @@ mod tests {
         j.append(b"a".to_vec()).1.wait().expect("durable");
         let (txid, rolled) = j.roll();
         rolled.wait().expect("roll");
-        j.write_image(txid, &[b"state-a".to_vec()]).expect("image");
+        let mut image = ImageBuilder::default();
+        image.push(b"state-a");
+        j.write_image(txid, image).expect("image");
         j.append(b"b".to_vec()).1.wait().expect("durable");
         drop(j);
-        let (img_txid, recs) = load_latest_image(dir.path()).expect("load").expect("image");
-        assert_eq!((img_txid, recs), (1, vec![b"state-a".to_vec()]));
+        let (img_txid, image) = load_latest_image(dir.path()).expect("load").expect("image");
+        assert_eq!(img_txid, 1);
+        assert_eq!(image.records().collect::<Vec<_>>(), vec![&b"state-a"[..]]);
         let mut after = Vec::new();
         let last = Journal::replay(dir.path(), img_txid, |t, r| {
             after.push((t, r.to_vec()));

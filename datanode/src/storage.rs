@@ -44,6 +44,9 @@ pub struct Replica {
     pub gen: u64,
     pub state: State,
     pub bytes_per_checksum: u32,
+    /// Bytes as of the last change of state (exact for finalized replicas; a replica being
+    /// written grows past it).
+    pub len: u64,
 }
 
 pub struct Storage {
@@ -154,6 +157,7 @@ impl Storage {
                             gen,
                             state,
                             bytes_per_checksum: 0,
+                            len: 0,
                         };
                         if state == State::Temporary {
                             let _ = fs::remove_file(self.data_path(&r));
@@ -217,6 +221,10 @@ impl Storage {
                 }
             }
             self.truncate_files(r, len)?;
+            r.len = len;
+        } else {
+            let data_path = self.data_path(r);
+            r.len = fs::metadata(&data_path).at(&data_path)?.len();
         }
         Ok(())
     }
@@ -256,7 +264,8 @@ impl Storage {
         Ok(())
     }
 
-    /// Every replica, for a block report.
+    /// Every replica with its length, for a block report. Only replicas still being written
+    /// are measured on disk.
     pub fn report(&self) -> Vec<(Replica, u64)> {
         let all: Vec<Replica> = self
             .replicas
@@ -267,7 +276,10 @@ impl Storage {
             .collect();
         all.into_iter()
             .filter_map(|r| {
-                let len = fs::metadata(self.data_path(&r)).ok()?.len();
+                let len = match r.state {
+                    State::Finalized => r.len,
+                    _ => fs::metadata(self.data_path(&r)).ok()?.len(),
+                };
                 Some((r, len))
             })
             .collect()
@@ -305,6 +317,7 @@ impl Storage {
             gen,
             state,
             bytes_per_checksum: bpc,
+            len: 0,
         };
         let data_path = self.data_path(&r);
         let meta_path = self.meta_path(&r);
@@ -387,6 +400,7 @@ impl Storage {
         let new = Replica {
             gen: new_gen,
             state,
+            len,
             ..r.clone()
         };
         if let Some(parent) = self.data_path(&new).parent() {
@@ -424,6 +438,7 @@ impl Storage {
         }
         let fin = Replica {
             state: State::Finalized,
+            len: w.len,
             ..w.replica.clone()
         };
         if let Some(parent) = self.data_path(&fin).parent() {
@@ -479,7 +494,7 @@ impl Storage {
                 }
             }
         }
-        let used = self.report().iter().map(|(_, l)| *l).sum();
+        let used = self.replicas.lock().values().map(|r| r.len).sum();
         (cap, used, free)
     }
 }

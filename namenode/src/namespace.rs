@@ -5,6 +5,7 @@
 //! function, so replay cannot drift from what was acknowledged.
 
 use crate::error::{NnError, NnResult};
+use common::journal::{Image, ImageBuilder};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -615,11 +616,12 @@ impl Namespace {
     }
 
     /// The namespace as checkpoint records: a header, then every inode, parents first.
-    pub fn image_records(&self) -> NnResult<Vec<Vec<u8>>> {
-        let mut out = vec![encode(&ImageRecord::Header {
+    pub fn image(&self) -> NnResult<ImageBuilder> {
+        let mut out = ImageBuilder::default();
+        out.push(&encode(&ImageRecord::Header {
             next_block: self.next_block,
             next_gen: self.next_gen,
-        })?];
+        })?);
         self.walk("/", |path, inode| {
             let perm = Perm {
                 owner: self.name(inode.owner).into(),
@@ -646,16 +648,16 @@ impl Namespace {
                     client: self.client_of(f).map(String::from),
                 },
             };
-            out.push(encode(&rec)?);
+            out.push(&encode(&rec)?);
             Ok(())
         })?;
         Ok(out)
     }
 
     /// Rebuilds a namespace from checkpoint records.
-    pub fn from_image(records: &[Vec<u8>]) -> NnResult<Namespace> {
+    pub fn from_image(image: &Image) -> NnResult<Namespace> {
         let mut ns = Namespace::new();
-        for r in records {
+        for r in image.records() {
             let rec: ImageRecord = postcard::from_bytes(r)
                 .map_err(|e| NnError::Internal(format!("undecodable image record: {e}")))?;
             match rec {
@@ -825,7 +827,13 @@ mod tests {
         for e in &edits {
             ns.apply(e).expect("apply");
         }
-        let back = Namespace::from_image(&ns.image_records().expect("image")).expect("load");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = common::journal::Journal::start(dir.path(), 0).expect("journal");
+        j.write_image(7, ns.image().expect("image")).expect("write");
+        let (_, image) = common::journal::load_latest_image(dir.path())
+            .expect("load")
+            .expect("image");
+        let back = Namespace::from_image(&image).expect("load");
         let (_, f) = back.file("/x/y/f").expect("file");
         assert_eq!(f.blocks.iter().map(|b| b.id).collect::<Vec<_>>(), vec![77]);
         assert!(!f.under_construction());

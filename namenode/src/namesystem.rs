@@ -140,7 +140,7 @@ impl Namesystem {
             })
         })?;
         let (image_txid, mut ns) = match common::journal::load_latest_image(&dir)? {
-            Some((txid, records)) => (txid, Namespace::from_image(&records)?),
+            Some((txid, image)) => (txid, Namespace::from_image(&image)?),
             None => (0, Namespace::new()),
         };
         let mut replayed = 0u64;
@@ -1202,7 +1202,7 @@ impl Namesystem {
 
     /// Writes a checkpoint when enough edits or time have accumulated.
     pub fn maybe_checkpoint(&self) -> NnResult<()> {
-        let (txid, records, roll) = {
+        let (txid, image, roll) = {
             let mut st = self.state.lock();
             let last = self.journal.last_txid();
             let edits = last - st.last_checkpoint_txid;
@@ -1214,19 +1214,15 @@ impl Namesystem {
                 return Ok(());
             }
             let (txid, roll) = self.journal.roll();
-            let records = st.ns.image_records()?;
+            let image = st.ns.image()?;
             st.last_checkpoint_txid = txid;
             st.last_checkpoint = Instant::now();
-            (txid, records, roll)
+            (txid, image, roll)
         };
         roll.wait()?;
-        self.journal.write_image(txid, &records)?;
-        tracing::info!(txid, inodes = records.len(), "checkpoint written");
+        self.journal.write_image(txid, image)?;
+        tracing::info!(txid, "checkpoint written");
         Ok(())
-    }
-
-    pub fn journal_txid(&self) -> u64 {
-        self.journal.last_txid()
     }
 }
 

@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests: a fast local cluster in a temp dir, test data,
 //! and waiting on a condition with a deadline (never sleeping and hoping).
+//!
+//! The tests run the release binaries of `namenode`, `datanode` and `mrctl` from
+//! `target/release` (or `MR_BIN_DIR`); `scripts/test.sh` builds them before testing, since
+//! `cargo test` alone does not rebuild other packages' binaries.
 
 #![allow(clippy::unwrap_used)]
 

@@ -92,6 +92,10 @@ fn cluster_and_fs_commands_work_end_to_end() {
     run_ok(&["get", "/data", out.to_str().unwrap()]);
     assert_eq!(std::fs::read(out.join("data/moved.bin")).unwrap(), bytes);
     assert_eq!(std::fs::read(out.join("data/sub/in.bin")).unwrap(), bytes);
+    let again = out.join("data/moved.bin");
+    assert!(
+        run_fail(&["get", "/data/moved.bin", again.to_str().unwrap()]).contains("already exists")
+    );
 
     // fsck --json for scripts.
     let json: serde_json::Value =

@@ -280,6 +280,9 @@ fn get(dfs: &DfsClient, src: &str, dst: &Path) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if target.exists() {
+        bail!("{}: already exists (remove it first)", target.display());
+    }
     let r = dfs.open(src)?;
     let pb = progress(r.len(), src);
     let tmp = target.with_extension("mrctl-partial");

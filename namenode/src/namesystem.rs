@@ -46,8 +46,8 @@ pub struct State {
     /// Blocks whose replication should be checked by the monitor.
     pub needed: BTreeSet<u64>,
     pub pending: HashMap<u64, PendingCopy>,
-    /// Blocks under lease recovery, with their file's path.
-    pub recovering: HashMap<u64, String>,
+    /// Blocks under lease recovery: their file's path and the generation the recovery stamps.
+    pub recovering: HashMap<u64, (String, u64)>,
     pub last_checkpoint_txid: u64,
     pub last_checkpoint: Instant,
 }
@@ -663,7 +663,7 @@ impl Namesystem {
                 lease.paths.insert(format!("{dst}{}", &p[src.len()..]));
             }
         }
-        for p in st.recovering.values_mut() {
+        for (p, _) in st.recovering.values_mut() {
             if *p == src || p.starts_with(&format!("{src}/")) {
                 *p = format!("{dst}{}", &p[src.len()..]);
             }
@@ -903,9 +903,20 @@ impl Namesystem {
         nodes: &[NodeId],
     ) -> NnResult<Commit> {
         let mut st = self.state.lock();
-        let path = st.recovering.remove(&block).ok_or_else(|| {
-            NnError::InvalidArgument(format!("block {block} is not under recovery"))
-        })?;
+        let path = match st.recovering.get(&block) {
+            Some((path, gen)) if *gen == new_gen => path.clone(),
+            Some((_, gen)) => {
+                return Err(NnError::InvalidArgument(format!(
+                    "block {block}: recovery with generation {new_gen} was superseded by {gen}"
+                )))
+            }
+            None => {
+                return Err(NnError::InvalidArgument(format!(
+                    "block {block} is not under recovery"
+                )))
+            }
+        };
+        st.recovering.remove(&block);
         self.log(
             &mut st,
             Edit::UpdateBlock {
@@ -1189,7 +1200,7 @@ impl Namesystem {
                 };
                 let new_gen = st.ns.next_gen;
                 self.log(st, Edit::GenStamp { gen: new_gen })?;
-                st.recovering.insert(b, path.into());
+                st.recovering.insert(b, (path.into(), new_gen));
                 st.dns
                     .get_mut(primary)
                     .commands

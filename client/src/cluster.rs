@@ -284,14 +284,25 @@ impl LocalCluster {
         alive.then_some(pid)
     }
 
+    /// Sends `signal` to a running daemon without waiting (SIGSTOP freezes it, SIGCONT wakes it).
+    pub fn send_signal(&self, daemon: &str, signal: i32) -> ClientResult<()> {
+        let pid = self
+            .pid(daemon)
+            .ok_or_else(|| ClientError::Internal(format!("{daemon} is not running")))?;
+        // SAFETY: plain syscall on a pid we started.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, signal);
+        }
+        Ok(())
+    }
+
     /// Stops a daemon with `signal` (SIGKILL for a crash, SIGTERM for a stop) and waits for it.
     pub fn signal(&self, daemon: &str, signal: i32) -> ClientResult<()> {
         if let Some(pid) = self.pid(daemon) {
-            // SAFETY: plain syscall on a pid we started.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::kill(pid, signal);
-            }
+            // A frozen process must run again to act on the signal.
+            self.send_signal(daemon, libc::SIGCONT)?;
+            self.send_signal(daemon, signal)?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while process_alive(pid) {
                 if Instant::now() > deadline {

@@ -160,3 +160,37 @@ fn setrep_up_and_down_is_carried_out() {
     });
     assert_eq!(t.dfs.read_file("/rep/f").unwrap(), data(300_000, 12));
 }
+
+#[test]
+fn a_silent_datanode_turns_stale_and_is_read_last_then_live_again() {
+    let t = start(3, 1, |_| {});
+    t.dfs
+        .write_file("/stale/f", &data(100_000, 13), CreateOptions::default())
+        .unwrap();
+    let frozen = t.cluster.datanode_config(0).unwrap().data_addr;
+    let state = |addr: &str| -> Option<String> {
+        let r = t.dfs.cluster_report().ok()?;
+        let d = r
+            .datanodes
+            .iter()
+            .find(|d| d.info.as_ref().unwrap().data_addr == addr)?;
+        Some(d.state.clone())
+    };
+    t.cluster.send_signal("datanode-0", libc::SIGSTOP).unwrap();
+    wait(
+        Duration::from_secs(10),
+        "the frozen datanode to be stale",
+        || (state(&frozen)? == "stale").then_some(()),
+    );
+    let loc = t.dfs.block_locations("/stale/f").unwrap();
+    let last = loc.blocks[0].locations.last().unwrap();
+    assert_eq!(last.data_addr, frozen, "a stale node is read last");
+    // Reads still work while it is frozen: the other replicas come first.
+    assert_eq!(t.dfs.read_file("/stale/f").unwrap(), data(100_000, 13));
+    t.cluster.send_signal("datanode-0", libc::SIGCONT).unwrap();
+    wait(
+        Duration::from_secs(10),
+        "the datanode to be live again",
+        || (state(&frozen)? == "live").then_some(()),
+    );
+}

@@ -258,16 +258,7 @@ impl DfsWriter {
             Ok(out) => b.out = Some(out),
             Err((bad, msg)) => {
                 // Drop the failed node and go on with the others under a new stamp.
-                let bad = bad.min(b.nodes.len() - 1);
-                tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, error = %msg, "pipeline setup failed");
-                self.excluded.push(b.nodes[bad].node_id);
-                b.nodes.remove(bad);
-                if b.nodes.is_empty() {
-                    return Err(self.err(format!(
-                        "blk_{}: every datanode of the pipeline failed (last: {msg})",
-                        b.id
-                    )));
-                }
+                self.drop_node(b, Some(bad), &msg)?;
                 self.rebuild(b)?;
             }
         }
@@ -339,28 +330,10 @@ impl DfsWriter {
             .block
             .take()
             .ok_or_else(|| ClientError::Internal("no block".into()))?;
-        let (bad, cause) = {
-            let (lock, cv) = &*b.acks;
-            let mut st = lock.lock();
-            // A failed send: give the ack reader a moment to say which node failed.
-            if st.failure.is_none() {
-                cv.wait_for(&mut st, Duration::from_secs(5));
-            }
-            st.failure
-                .clone()
-                .unwrap_or((Some(0), "connection to the pipeline lost".into()))
-        };
-        let bad = bad.unwrap_or(0).min(b.nodes.len() - 1);
-        tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, cause = %cause, "datanode failed in the write pipeline; carrying on without it");
-        self.excluded.push(b.nodes[bad].node_id);
-        b.nodes.remove(bad);
-        if b.nodes.is_empty() {
-            return Err(self.err(format!(
-                "blk_{}: every datanode of the pipeline failed (last: {cause})",
-                b.id
-            )));
-        }
-        let r = self.rebuild(&mut b);
+        let (bad, cause) = failure_of(&b, "connection to the pipeline lost");
+        let r = self
+            .drop_node(&mut b, bad, &cause)
+            .and_then(|_| self.rebuild(&mut b));
         self.block = Some(b);
         r
     }
@@ -424,39 +397,36 @@ impl DfsWriter {
                     if ok && out.flush().is_ok() {
                         return Ok(());
                     }
-                    let (lock, cv) = &*b.acks;
-                    let mut st = lock.lock();
-                    if st.failure.is_none() {
-                        cv.wait_for(&mut st, Duration::from_secs(5));
-                    }
-                    let (bad, cause) = st
-                        .failure
-                        .clone()
-                        .unwrap_or((Some(0), "connection lost while resending".into()));
-                    drop(st);
-                    let bad = bad.unwrap_or(0).min(b.nodes.len() - 1);
-                    self.excluded.push(b.nodes[bad].node_id);
-                    b.nodes.remove(bad);
-                    if b.nodes.is_empty() {
-                        return Err(
-                            self.err(format!("blk_{}: every datanode failed ({cause})", b.id))
-                        );
-                    }
+                    let (bad, cause) = failure_of(b, "connection lost while resending");
+                    self.drop_node(b, bad, &cause)?;
                 }
                 Err((bad, msg)) => {
-                    let bad = bad.min(b.nodes.len() - 1);
-                    tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, error = %msg, "pipeline recovery failed at a node");
-                    self.excluded.push(b.nodes[bad].node_id);
-                    b.nodes.remove(bad);
-                    if b.nodes.is_empty() {
-                        return Err(
-                            self.err(format!("blk_{}: every datanode failed ({msg})", b.id))
-                        );
-                    }
+                    self.drop_node(b, Some(bad), &msg)?;
                     b.gen = new_gen;
                 }
             }
         }
+    }
+
+    /// Takes a failed node out of `b`'s pipeline (and out of later ones); an error when no
+    /// node is left.
+    fn drop_node(
+        &mut self,
+        b: &mut BlockStream,
+        bad: Option<usize>,
+        cause: &str,
+    ) -> ClientResult<()> {
+        let bad = bad.unwrap_or(0).min(b.nodes.len() - 1);
+        tracing::warn!(block = b.id, node = %b.nodes[bad].data_addr, %cause, "datanode failed in the write pipeline; carrying on without it");
+        self.excluded.push(b.nodes[bad].node_id);
+        b.nodes.remove(bad);
+        if b.nodes.is_empty() {
+            return Err(self.err(format!(
+                "blk_{}: every datanode of the pipeline failed (last: {cause})",
+                b.id
+            )));
+        }
+        Ok(())
     }
 
     /// Flushes what is buffered, waits for every ack, and closes the file at the namenode.
@@ -508,6 +478,17 @@ impl Write for DfsWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The failure the ack reader saw; after a failed send, it is given a moment to say which
+/// node failed, else the first node is blamed.
+fn failure_of(b: &BlockStream, unknown: &str) -> (Option<usize>, String) {
+    let (lock, cv) = &*b.acks;
+    let mut st = lock.lock();
+    if st.failure.is_none() {
+        cv.wait_for(&mut st, Duration::from_secs(5));
+    }
+    st.failure.clone().unwrap_or((Some(0), unknown.into()))
 }
 
 /// Reads acks for one pipeline, retiring acknowledged packets.

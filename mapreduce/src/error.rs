@@ -1,0 +1,33 @@
+//! The SDK's error type.
+
+#[derive(Debug, thiserror::Error)]
+pub enum MrError {
+    #[error("decoding: {0}")]
+    Decode(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("corrupt intermediate data in {0}")]
+    Corrupt(String),
+    #[error("internal error (this is a bug): {0}")]
+    Internal(String),
+}
+
+pub type MrResult<T> = Result<T, MrError>;
+
+/// Attaches what was being done to an I/O error.
+pub trait IoContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> MrResult<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> MrResult<T> {
+        self.map_err(|source| MrError::Io {
+            context: context(),
+            source,
+        })
+    }
+}

@@ -293,9 +293,13 @@ impl Decimal {
     pub fn to_f64(self) -> f64 {
         self.0 as f64 / Self::ONE as f64
     }
+}
+
+impl std::ops::Mul for Decimal {
+    type Output = Decimal;
 
     /// The product, rounded half away from zero to 9 fraction digits.
-    pub fn mul(self, other: Decimal) -> Decimal {
+    fn mul(self, other: Decimal) -> Decimal {
         let p = self.0 * other.0;
         let half = Self::ONE / 2;
         Decimal(if p >= 0 {
@@ -482,6 +486,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Mul;
 
     fn assert_order_preserved<K: Key + Ord + Clone + fmt::Debug>(mut values: Vec<K>) {
         values.sort();

@@ -1,1 +1,559 @@
+//! The map side's output path: records go into an in-memory sort buffer of raw bytes; when it
+//! fills, it is sorted by (partition, key) and spilled to a local file, one sorted segment per
+//! partition, through the combiner if the job has one. At the end the spills are merged (and
+//! combined again) into one map output file with an index of its partition segments, which the
+//! shuffle serves to the reducers. Memory stays within the sort buffer, whatever the input.
 
+use crate::error::{IoContext, MrError, MrResult};
+use crate::ifile::{self, Compression, Writer};
+use crate::merge::{Grouper, Merger, RecordSource};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// One group of records with equal keys, handed to a combiner.
+pub trait GroupValues {
+    fn key(&self) -> &[u8];
+    /// The next value of the group, or None when the group is over.
+    fn next_value(&mut self) -> MrResult<Option<&[u8]>>;
+}
+
+/// Where a combiner puts its records.
+pub type Emit<'a> = dyn FnMut(&[u8], &[u8]) -> MrResult<()> + 'a;
+
+/// A combiner on raw records: reads one group and emits combined records (usually one).
+pub trait RawCombiner {
+    fn combine(&mut self, group: &mut dyn GroupValues, emit: &mut Emit<'_>) -> MrResult<()>;
+}
+
+impl<S: RecordSource> GroupValues for Grouper<'_, S> {
+    fn key(&self) -> &[u8] {
+        Grouper::group_key(self)
+    }
+    fn next_value(&mut self) -> MrResult<Option<&[u8]>> {
+        Ok(if self.next_in_group()? {
+            Some(self.value())
+        } else {
+            None
+        })
+    }
+}
+
+/// Settings of a map output collector.
+#[derive(Clone, Debug)]
+pub struct CollectorConfig {
+    pub partitions: u32,
+    /// Bytes of records (plus 16 bytes of index each) held before a spill.
+    pub sort_buffer_bytes: usize,
+    pub compression: Compression,
+    /// Local directory for spills.
+    pub spill_dir: PathBuf,
+    /// Combine again while merging when there were at least this many spills.
+    pub min_spills_for_combine: usize,
+}
+
+/// What the collector counted, as the job counters name it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    pub map_output_records: u64,
+    pub map_output_bytes: u64,
+    pub spilled_records: u64,
+    pub combine_input_records: u64,
+    pub combine_output_records: u64,
+    pub spills: u64,
+}
+
+/// A partition's segment in a map output (or spill) file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub offset: u64,
+    pub len: u64,
+    pub records: u64,
+    pub raw_bytes: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    partition: u32,
+    start: u32,
+    key_len: u32,
+    value_len: u32,
+}
+
+struct SortBuffer {
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl SortBuffer {
+    fn bytes(&self) -> usize {
+        self.data.len() + self.entries.len() * std::mem::size_of::<Entry>()
+    }
+
+    fn key(&self, e: &Entry) -> &[u8] {
+        &self.data[e.start as usize..(e.start + e.key_len) as usize]
+    }
+
+    fn value(&self, e: &Entry) -> &[u8] {
+        let s = (e.start + e.key_len) as usize;
+        &self.data[s..s + e.value_len as usize]
+    }
+
+    /// Sorts by partition, then key bytes; stable, so equal keys keep their emission order.
+    fn sort(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_by(|a, b| {
+            a.partition
+                .cmp(&b.partition)
+                .then_with(|| self.key(a).cmp(self.key(b)))
+        });
+        self.entries = entries;
+    }
+}
+
+/// The sorted entries of one partition, as a record source.
+struct BufferRun<'a> {
+    buf: &'a SortBuffer,
+    entries: &'a [Entry],
+    at: Option<usize>,
+}
+
+impl RecordSource for BufferRun<'_> {
+    fn advance(&mut self) -> MrResult<bool> {
+        let next = self.at.map_or(0, |i| i + 1);
+        self.at = Some(next);
+        Ok(next < self.entries.len())
+    }
+    fn key(&self) -> &[u8] {
+        self.buf.key(&self.entries[self.at.unwrap_or(0)])
+    }
+    fn value(&self) -> &[u8] {
+        self.buf.value(&self.entries[self.at.unwrap_or(0)])
+    }
+}
+
+/// A spill on disk: its file and the segment of each partition.
+struct Spill {
+    path: PathBuf,
+    segments: Vec<Segment>,
+}
+
+/// Collects a map task's output.
+pub struct Collector {
+    config: CollectorConfig,
+    buffer: SortBuffer,
+    spills: Vec<Spill>,
+    combiner: Option<Box<dyn RawCombiner>>,
+    stats: CollectorStats,
+}
+
+/// Groups by the whole key: the combiner sees runs of equal keys.
+fn whole_key(k: &[u8]) -> MrResult<usize> {
+    Ok(k.len())
+}
+
+impl Collector {
+    pub fn new(config: CollectorConfig, combiner: Option<Box<dyn RawCombiner>>) -> MrResult<Self> {
+        if config.partitions == 0 {
+            return Err(MrError::Internal(
+                "a map output needs at least one partition".into(),
+            ));
+        }
+        std::fs::create_dir_all(&config.spill_dir)
+            .ctx(|| format!("creating {}", config.spill_dir.display()))?;
+        Ok(Collector {
+            buffer: SortBuffer {
+                data: Vec::new(),
+                entries: Vec::new(),
+            },
+            config,
+            spills: Vec::new(),
+            combiner,
+            stats: CollectorStats::default(),
+        })
+    }
+
+    /// Adds one record for `partition`.
+    pub fn collect(&mut self, partition: u32, key: &[u8], value: &[u8]) -> MrResult<()> {
+        if partition >= self.config.partitions {
+            return Err(MrError::Internal(format!(
+                "partition {partition} out of {}",
+                self.config.partitions
+            )));
+        }
+        let start = self.buffer.data.len();
+        if start + key.len() + value.len() > u32::MAX as usize {
+            self.spill()?;
+        }
+        let start = self.buffer.data.len() as u32;
+        self.buffer.data.extend_from_slice(key);
+        self.buffer.data.extend_from_slice(value);
+        self.buffer.entries.push(Entry {
+            partition,
+            start,
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
+        self.stats.map_output_records += 1;
+        self.stats.map_output_bytes += (key.len() + value.len()) as u64;
+        if self.buffer.bytes() >= self.config.sort_buffer_bytes {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Writes `src` to `w`, through the combiner when there is one.
+    fn write_run(
+        combiner: &mut Option<Box<dyn RawCombiner>>,
+        stats: &mut CollectorStats,
+        src: impl RecordSource,
+        w: &mut Writer<impl Write>,
+    ) -> MrResult<()> {
+        match combiner {
+            None => {
+                let mut src = src;
+                while src.advance()? {
+                    w.append(src.key(), src.value())?;
+                }
+            }
+            Some(c) => {
+                let mut g = Grouper::new(src, &whole_key);
+                let mut inputs = 0u64;
+                let mut outputs = 0u64;
+                while g.next_group()? {
+                    let mut counted = Counted {
+                        inner: &mut g,
+                        n: &mut inputs,
+                    };
+                    c.combine(&mut counted, &mut |k, v| {
+                        outputs += 1;
+                        w.append(k, v)
+                    })?;
+                }
+                stats.combine_input_records += inputs;
+                stats.combine_output_records += outputs;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts the buffer and writes it out as a spill.
+    fn spill(&mut self) -> MrResult<()> {
+        if self.buffer.entries.is_empty() {
+            return Ok(());
+        }
+        self.buffer.sort();
+        let path = self
+            .config
+            .spill_dir
+            .join(format!("spill{}.out", self.spills.len()));
+        let segments = {
+            let file = File::create(&path).ctx(|| format!("creating {}", path.display()))?;
+            let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
+            let mut segments = Vec::with_capacity(self.config.partitions as usize);
+            let entries = &self.buffer.entries;
+            let mut from = 0;
+            for p in 0..self.config.partitions {
+                let to = from + entries[from..].partition_point(|e| e.partition == p);
+                let run = BufferRun {
+                    buf: &self.buffer,
+                    entries: &entries[from..to],
+                    at: None,
+                };
+                let offset = out.written;
+                let mut w = Writer::new(&mut out, self.config.compression);
+                Self::write_run(&mut self.combiner, &mut self.stats, run, &mut w)?;
+                let (_, written) = w.finish()?;
+                self.stats.spilled_records += written.records;
+                segments.push(Segment {
+                    offset,
+                    len: written.stored_bytes,
+                    records: written.records,
+                    raw_bytes: written.raw_bytes,
+                });
+                from = to;
+            }
+            out.inner
+                .flush()
+                .ctx(|| format!("writing {}", path.display()))?;
+            segments
+        };
+        self.spills.push(Spill { path, segments });
+        self.stats.spills += 1;
+        self.buffer.data.clear();
+        self.buffer.entries.clear();
+        Ok(())
+    }
+
+    /// Merges everything into `output` (the map output file) and writes its index beside it
+    /// (`output` + `.index`). Returns the segments and the counters.
+    pub fn finish(mut self, output: &Path) -> MrResult<(Vec<Segment>, CollectorStats)> {
+        self.spill()?;
+        let combine_again = self.spills.len() >= self.config.min_spills_for_combine.max(1);
+        let file = File::create(output).ctx(|| format!("creating {}", output.display()))?;
+        let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
+        let mut segments = Vec::with_capacity(self.config.partitions as usize);
+        for p in 0..self.config.partitions as usize {
+            let mut runs = Vec::with_capacity(self.spills.len());
+            for s in &self.spills {
+                runs.push(segment_reader(&s.path, s.segments[p])?);
+            }
+            let offset = out.written;
+            let mut w = Writer::new(&mut out, self.config.compression);
+            let mut combiner = if combine_again {
+                self.combiner.take()
+            } else {
+                None
+            };
+            Self::write_run(&mut combiner, &mut self.stats, Merger::new(runs), &mut w)?;
+            if combine_again {
+                self.combiner = combiner;
+            }
+            let (_, written) = w.finish()?;
+            segments.push(Segment {
+                offset,
+                len: written.stored_bytes,
+                records: written.records,
+                raw_bytes: written.raw_bytes,
+            });
+        }
+        out.inner
+            .flush()
+            .ctx(|| format!("writing {}", output.display()))?;
+        if self.spills.len() > 1 || combine_again {
+            self.stats.spilled_records += segments.iter().map(|s| s.records).sum::<u64>();
+        }
+        for s in &self.spills {
+            let _ = std::fs::remove_file(&s.path);
+        }
+        write_index(&index_path(output), &segments)?;
+        Ok((segments, self.stats))
+    }
+}
+
+struct Counted<'a, 'g, S: RecordSource> {
+    inner: &'a mut Grouper<'g, S>,
+    n: &'a mut u64,
+}
+
+impl<S: RecordSource> GroupValues for Counted<'_, '_, S> {
+    fn key(&self) -> &[u8] {
+        self.inner.group_key()
+    }
+    fn next_value(&mut self) -> MrResult<Option<&[u8]>> {
+        let v = self.inner.next_value()?;
+        if v.is_some() {
+            *self.n += 1;
+        }
+        Ok(v)
+    }
+}
+
+/// A writer that counts the bytes through it (segment offsets).
+struct Counting<W: Write> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Counting<W> {
+    fn new(inner: W) -> Self {
+        Counting { inner, written: 0 }
+    }
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads one partition's segment of a map output or spill file.
+pub fn segment_reader(
+    path: &Path,
+    seg: Segment,
+) -> MrResult<ifile::Reader<BufReader<std::io::Take<File>>>> {
+    let mut f = File::open(path).ctx(|| format!("opening {}", path.display()))?;
+    f.seek(SeekFrom::Start(seg.offset))
+        .ctx(|| format!("seeking in {}", path.display()))?;
+    Ok(ifile::Reader::new(
+        BufReader::with_capacity(256 << 10, f.take(seg.len)),
+        path.display().to_string(),
+    ))
+}
+
+/// Where the index of a map output file lives.
+pub fn index_path(output: &Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(".index");
+    PathBuf::from(p)
+}
+
+const INDEX_MAGIC: &[u8; 4] = b"MOI1";
+
+fn write_index(path: &Path, segments: &[Segment]) -> MrResult<()> {
+    let mut buf = INDEX_MAGIC.to_vec();
+    buf.extend_from_slice(&(segments.len() as u32).to_le_bytes());
+    for s in segments {
+        for v in [s.offset, s.len, s.records, s.raw_bytes] {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    buf.extend_from_slice(&crc32fast::hash(&buf).to_le_bytes());
+    std::fs::write(path, buf).ctx(|| format!("writing {}", path.display()))
+}
+
+/// Reads the index of a map output file.
+pub fn read_index(path: &Path) -> MrResult<Vec<Segment>> {
+    let buf = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
+    let bad = || MrError::Corrupt(format!("map output index {}", path.display()));
+    if buf.len() < 12 || &buf[..4] != INDEX_MAGIC {
+        return Err(bad());
+    }
+    let (body, crc) = buf.split_at(buf.len() - 4);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err(bad());
+    }
+    let n = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes")) as usize;
+    if body.len() != 8 + n * 32 {
+        return Err(bad());
+    }
+    Ok(body[8..]
+        .chunks_exact(32)
+        .map(|c| {
+            let f = |i: usize| u64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            Segment {
+                offset: f(0),
+                len: f(1),
+                records: f(2),
+                raw_bytes: f(3),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+
+    /// Sums u64 counts per key, as wordcount's combiner does.
+    struct SumCombiner;
+
+    impl RawCombiner for SumCombiner {
+        fn combine(&mut self, group: &mut dyn GroupValues, emit: &mut Emit<'_>) -> MrResult<()> {
+            let key = group.key().to_vec();
+            let mut sum = 0u64;
+            while let Some(v) = group.next_value()? {
+                sum +=
+                    u64::from_le_bytes(v.try_into().map_err(|_| MrError::Decode("count".into()))?);
+            }
+            emit(&key, &sum.to_le_bytes())
+        }
+    }
+
+    fn words(n: usize) -> Vec<String> {
+        let mut x = 12345u64;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                format!("w{}", (x >> 33) % 300)
+            })
+            .collect()
+    }
+
+    type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn read_partition(out: &Path, seg: Segment) -> Records {
+        let mut r = segment_reader(out, seg).expect("reader");
+        let mut v = Vec::new();
+        while r.advance().expect("advance") {
+            v.push((r.key().to_vec(), r.value().to_vec()));
+        }
+        v
+    }
+
+    fn collect_words(
+        dir: &Path,
+        buffer: usize,
+        combiner: Option<Box<dyn RawCombiner>>,
+        input: &[String],
+    ) -> (Vec<Records>, CollectorStats) {
+        let config = CollectorConfig {
+            partitions: 3,
+            sort_buffer_bytes: buffer,
+            compression: Compression::Snappy,
+            spill_dir: dir.join("spills"),
+            min_spills_for_combine: 3,
+        };
+        let mut c = Collector::new(config, combiner).expect("collector");
+        for w in input {
+            let k = w.to_key_bytes();
+            let p = (k.iter().map(|&b| b as u32).sum::<u32>()) % 3;
+            c.collect(p, &k, &1u64.to_le_bytes()).expect("collect");
+        }
+        let out = dir.join("file.out");
+        let (segments, stats) = c.finish(&out).expect("finish");
+        assert_eq!(read_index(&index_path(&out)).expect("index"), segments);
+        let parts = segments.iter().map(|s| read_partition(&out, *s)).collect();
+        (parts, stats)
+    }
+
+    #[test]
+    fn small_buffer_spills_and_the_merged_output_is_sorted_and_complete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = words(20_000);
+        let (parts, stats) = collect_words(dir.path(), 16 << 10, None, &input);
+        assert!(
+            stats.spills > 10,
+            "a 16 KiB buffer must spill many times: {stats:?}"
+        );
+        let mut total = 0;
+        for part in &parts {
+            assert!(
+                part.windows(2).all(|w| w[0].0 <= w[1].0),
+                "segment not sorted"
+            );
+            total += part.len();
+        }
+        assert_eq!(total, input.len());
+        assert_eq!(stats.map_output_records, input.len() as u64);
+        assert!(
+            std::fs::read_dir(dir.path().join("spills"))
+                .expect("dir")
+                .next()
+                .is_none(),
+            "spills must be removed"
+        );
+    }
+
+    #[test]
+    fn combiner_runs_on_spill_and_merge_and_counts_stay_exact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = words(20_000);
+        let (parts, stats) =
+            collect_words(dir.path(), 16 << 10, Some(Box::new(SumCombiner)), &input);
+        let mut expected = std::collections::BTreeMap::new();
+        for w in &input {
+            *expected.entry(w.clone()).or_insert(0u64) += 1;
+        }
+        let mut got = std::collections::BTreeMap::new();
+        for part in parts {
+            for (k, v) in part {
+                let word = String::decode(&mut k.as_slice()).expect("word");
+                let n = u64::from_le_bytes(v.try_into().expect("count"));
+                assert!(
+                    got.insert(word, n).is_none(),
+                    "a key must appear once after combining"
+                );
+            }
+        }
+        assert_eq!(got, expected);
+        assert!(stats.combine_input_records > stats.combine_output_records);
+        assert!(stats.spilled_records < input.len() as u64, "{stats:?}");
+    }
+}

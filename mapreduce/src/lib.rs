@@ -9,11 +9,16 @@
 //! - [`sort`]: the map side: an in-memory sort buffer of raw bytes, sorted partitioned spills,
 //!   the combiner on spill and merge, one output file plus index per map.
 //! - [`merge`]: k-way merge of sorted runs and grouping of a merged stream by key prefix.
+//! - [`partition`]: hash partitioning of the grouping prefix; total order from a sample.
+//! - [`input`]: reading a split: text lines and CSV records belong to the split where they
+//!   start; fixed-length records likewise.
 
 pub mod error;
 pub mod ifile;
+pub mod input;
 pub mod key;
 pub mod merge;
+pub mod partition;
 pub mod sort;
 
 pub use error::{MrError, MrResult};

@@ -9,6 +9,8 @@
 //! - [`sort`]: the map side: an in-memory sort buffer of raw bytes, sorted partitioned spills,
 //!   the combiner on spill and merge, one output file plus index per map.
 //! - [`merge`]: k-way merge of sorted runs and grouping of a merged stream by key prefix.
+//! - [`reduce_input`]: the reduce side's merge of fetched segments, in memory up to a budget
+//!   and on disk beyond it, into one sorted stream.
 //! - [`partition`]: hash partitioning of the grouping prefix; total order from a sample.
 //! - [`input`]: reading a split: text lines and CSV records belong to the split where they
 //!   start; fixed-length records likewise.
@@ -19,6 +21,7 @@ pub mod input;
 pub mod key;
 pub mod merge;
 pub mod partition;
+pub mod reduce_input;
 pub mod sort;
 
 pub use error::{MrError, MrResult};

@@ -64,7 +64,7 @@ impl DfsClient {
             endpoint.connect_lazy()
         };
         let rpc = ClientProtocolClient::new(channel).max_decoding_message_size(256 << 20);
-        let user = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
+        let user = common::user::current();
         let client_name = format!("mrctl-{}-{:08x}", std::process::id(), rand::random::<u32>());
         let inner = Arc::new(Inner {
             rt,

@@ -14,7 +14,7 @@ pub enum ClientError {
     Transfer { path: String, message: String },
     #[error("config: {0}")]
     Config(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("internal error (this is a bug): {0}")]
     Internal(String),

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 /// Errors raised by the shared helpers; each names the file or peer it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    // The cause is part of the message, not a separate `source`, so a chain prints it once.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
@@ -17,7 +17,7 @@ pub enum Error {
     Corrupt { path: PathBuf, message: String },
     #[error("protocol error: {0}")]
     Protocol(String),
-    #[error("network: {0}")]
+    #[error(transparent)]
     Net(#[from] std::io::Error),
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -32,9 +32,9 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| Error::Io {
+        self.map_err(|cause| Error::Io {
             path: path.into(),
-            source,
+            cause,
         })
     }
 }

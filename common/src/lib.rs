@@ -11,6 +11,7 @@
 //! - [`topology`]: host to rack table and network distance.
 //! - [`transfer`]: the framed TCP protocol that carries block data.
 //! - [`logging`]: tracing setup for binaries.
+//! - [`user`]: who the process runs as (the owner of what a client creates).
 
 pub mod checksum;
 pub mod config;
@@ -21,5 +22,6 @@ pub mod journal;
 pub mod logging;
 pub mod topology;
 pub mod transfer;
+pub mod user;
 
 pub use error::{Error, Result};

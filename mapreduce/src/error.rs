@@ -4,11 +4,11 @@
 pub enum MrError {
     #[error("decoding: {0}")]
     Decode(String),
-    #[error("{context}: {source}")]
+    // The cause is part of the message, not a separate `source`, so a chain prints it once.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("corrupt intermediate data in {0}")]
     Corrupt(String),
@@ -25,9 +25,9 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> MrResult<T> {
-        self.map_err(|source| MrError::Io {
+        self.map_err(|cause| MrError::Io {
             context: context(),
-            source,
+            cause,
         })
     }
 }

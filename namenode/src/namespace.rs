@@ -385,7 +385,11 @@ impl Namespace {
                     None => {
                         let parent_path = path.trim_end_matches('/');
                         let parent_path = &parent_path[..parent_path.len() - name.len()];
-                        self.mkdirs(parent_path, perm, *mtime)?
+                        let dir_perm = Perm {
+                            mode: 0o755,
+                            ..perm.clone()
+                        };
+                        self.mkdirs(parent_path, &dir_perm, *mtime)?
                     }
                 };
                 let client = Some(self.intern(client));

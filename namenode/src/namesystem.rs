@@ -136,7 +136,7 @@ impl Namesystem {
         std::fs::create_dir_all(&dir).map_err(|e| {
             NnError::Journal(common::Error::Io {
                 path: dir.clone(),
-                source: e,
+                cause: e,
             })
         })?;
         let (image_txid, mut ns) = match common::journal::load_latest_image(&dir)? {

@@ -103,11 +103,13 @@ fn restart_stays_in_safe_mode_until_blocks_are_reported() {
     assert_eq!(dfs.read_file("/safe/f").unwrap(), data(5000, 30));
     // Owner and group are kept across the restart.
     let st = dfs.stat("/safe/f").unwrap();
-    assert_eq!(
-        st.owner,
-        std::env::var("USER").unwrap_or_else(|_| "nobody".into())
-    );
+    assert_eq!(st.owner, common::user::current());
     assert_eq!(st.group, "supergroup");
+    assert_eq!(
+        (st.mode, dfs.stat("/safe").unwrap().mode),
+        (0o644, 0o755),
+        "a parent made by create is a 0755 directory"
+    );
 }
 
 #[test]

@@ -304,6 +304,13 @@ fn mode_string(is_dir: bool, mode: u32) -> String {
     s
 }
 
+/// `yyyy-mm-dd hh:mm` (UTC), as `hdfs dfs -ls` shows times.
+fn when(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    s.replace('T', " ").chars().take(16).collect()
+}
+
 fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> anyhow::Result<()> {
     for e in dfs.list(path)? {
         let repl = if e.is_dir {
@@ -319,7 +326,7 @@ fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> any
             e.owner,
             e.group,
             e.length,
-            e.mtime_ms,
+            when(e.mtime_ms),
             e.path
         )?;
         if recursive && e.is_dir {
@@ -401,7 +408,7 @@ fn fs_command(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
                 s.mode,
                 mode_string(s.is_dir, s.mode)
             )?;
-            writeln!(out, "mtime_ms: {}", s.mtime_ms)?;
+            writeln!(out, "modified: {} UTC", when(s.mtime_ms))?;
             writeln!(out, "under_construction: {}", s.under_construction)?;
         }
         Fs::Setrep { replication, path } => setrep(dfs, &path, replication)?,

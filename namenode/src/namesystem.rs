@@ -162,14 +162,7 @@ impl Namesystem {
         ns.walk("/", |path, inode| {
             if let Kind::File(f) = &inode.kind {
                 if let Some(c) = ns.client_of(f) {
-                    leases
-                        .entry(c.to_string())
-                        .or_insert_with(|| Lease {
-                            renewed: Instant::now(),
-                            paths: BTreeSet::new(),
-                        })
-                        .paths
-                        .insert(path.to_string());
+                    add_lease_path(&mut leases, c, path);
                 }
             }
             Ok(())
@@ -323,14 +316,7 @@ impl Namesystem {
             client: client.into(),
         };
         let commit = self.log(&mut st, edit)?;
-        st.leases
-            .entry(client.into())
-            .or_insert_with(|| Lease {
-                renewed: Instant::now(),
-                paths: BTreeSet::new(),
-            })
-            .paths
-            .insert(path.clone());
+        add_lease_path(&mut st.leases, client, &path);
         let status = self.status_of(&st, &path)?;
         Ok((status, commit))
     }
@@ -1235,6 +1221,18 @@ impl Namesystem {
         tracing::info!(txid, "checkpoint written");
         Ok(())
     }
+}
+
+/// Records that `client` holds the lease on `path` (a new lease starts now).
+fn add_lease_path(leases: &mut HashMap<String, Lease>, client: &str, path: &str) {
+    leases
+        .entry(client.into())
+        .or_insert_with(|| Lease {
+            renewed: Instant::now(),
+            paths: BTreeSet::new(),
+        })
+        .paths
+        .insert(path.into());
 }
 
 /// Distinct racks among `nodes`.

@@ -1,7 +1,7 @@
 //! Compiles the .proto files with protox (pure Rust), so no system `protoc` is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/dfs.proto"];
+    let files = ["proto/dfs.proto", "proto/jobs.proto"];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

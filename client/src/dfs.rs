@@ -173,6 +173,32 @@ impl DfsClient {
             .entries)
     }
 
+    /// The files of an input: the file itself, or every file under the directory, recursively,
+    /// in path order. Names starting with `_` or `.` (markers, temporary output) are skipped.
+    pub fn list_files(&self, path: &str) -> ClientResult<Vec<FileStatus>> {
+        let st = self.stat(path)?;
+        if !st.is_dir {
+            return Ok(vec![st]);
+        }
+        let mut out = Vec::new();
+        let mut dirs = vec![path.trim_end_matches('/').to_string()];
+        while let Some(d) = dirs.pop() {
+            for e in self.list(&d)? {
+                let name = e.path.rsplit('/').next().unwrap_or("");
+                if name.starts_with('_') || name.starts_with('.') {
+                    continue;
+                }
+                if e.is_dir {
+                    dirs.push(e.path.clone());
+                } else {
+                    out.push(e);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     pub fn rename(&self, src: &str, dst: &str) -> ClientResult<()> {
         let req = RenameRequest {
             src: src.into(),

@@ -14,6 +14,8 @@ pub struct ConfigFile {
     pub namenode: Option<NamenodeConfig>,
     pub datanode: Option<DatanodeConfig>,
     pub client: Option<ClientConfig>,
+    pub jobtracker: Option<JobTrackerConfig>,
+    pub worker: Option<WorkerConfig>,
     pub topology: TopologyConfig,
 }
 
@@ -149,6 +151,73 @@ impl Default for ClientConfig {
             block_size: 0,
             host: String::new(),
             short_circuit: true,
+        }
+    }
+}
+
+/// The job tracker's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobTrackerConfig {
+    /// Address of the gRPC server (clients and workers).
+    pub rpc_addr: String,
+    pub namenode_addr: String,
+    /// Where job state and history are journaled.
+    pub meta_dir: PathBuf,
+    /// A worker silent for this long is lost: its running attempts and unfetched map outputs
+    /// are run again elsewhere.
+    pub worker_expiry_ms: u64,
+    /// How long a task waits for a slot on a node holding its data, then on its rack.
+    pub locality_delay_ms: u64,
+    /// A running attempt this many times slower than its stage's median finished task gets a
+    /// speculative twin.
+    pub speculation_slowdown: f64,
+    /// Reports of one map output failing to fetch before the map runs again.
+    pub fetch_failures_before_rerun: u32,
+}
+
+impl Default for JobTrackerConfig {
+    fn default() -> Self {
+        JobTrackerConfig {
+            rpc_addr: "127.0.0.1:9010".into(),
+            namenode_addr: "127.0.0.1:9000".into(),
+            meta_dir: PathBuf::from("jobtracker-meta"),
+            worker_expiry_ms: 10_000,
+            locality_delay_ms: 300,
+            speculation_slowdown: 3.0,
+            fetch_failures_before_rerun: 3,
+        }
+    }
+}
+
+/// A worker's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    pub jobtracker_addr: String,
+    pub namenode_addr: String,
+    /// This node's host, as its datanode is known (for locality); also where the shuffle
+    /// server listens.
+    pub host: String,
+    /// Port of the shuffle server; 0 picks a free one.
+    pub shuffle_port: u16,
+    /// Scratch space: job binaries, map outputs, attempt logs.
+    pub local_dir: PathBuf,
+    /// Concurrent task attempts; 0: one per core.
+    pub slots: u32,
+    pub heartbeat_interval_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            jobtracker_addr: "127.0.0.1:9010".into(),
+            namenode_addr: "127.0.0.1:9000".into(),
+            host: "127.0.0.1".into(),
+            shuffle_port: 0,
+            local_dir: PathBuf::from("worker-local"),
+            slots: 0,
+            heartbeat_interval_ms: 200,
         }
     }
 }

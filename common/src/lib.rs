@@ -5,6 +5,8 @@
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change.
 //! - [`error`]: the crate's error type.
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
+//! - [`jobs`]: the job model every part shares: job and task specs, reports, heartbeats.
+//! - [`shuffle`]: the protocol reduce attempts fetch map outputs with.
 //! - [`journal`]: the durable, group-committed, checksummed log of records with checkpoints,
 //!   used by the namenode for its edits (and by the job tracker for job state).
 //! - [`checksum`]: CRC32 per chunk of block data.
@@ -18,8 +20,10 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod ids;
+pub mod jobs;
 pub mod journal;
 pub mod logging;
+pub mod shuffle;
 pub mod topology;
 pub mod transfer;
 pub mod user;

@@ -12,6 +12,11 @@ pub enum MrError {
     },
     #[error("corrupt intermediate data in {0}")]
     Corrupt(String),
+    /// An error raised by job code (a mapper, a reducer, the job's description).
+    #[error("{0}")]
+    User(String),
+    #[error("DFS: {0}")]
+    Dfs(String),
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
 }
@@ -30,4 +35,15 @@ impl<T> IoContext<T> for std::io::Result<T> {
             cause,
         })
     }
+}
+
+impl From<client::ClientError> for MrError {
+    fn from(e: client::ClientError) -> Self {
+        MrError::Dfs(e.to_string())
+    }
+}
+
+/// An error from job code, with a message: `return Err(mapreduce::fail("bad row"))`.
+pub fn fail(message: impl Into<String>) -> MrError {
+    MrError::User(message.into())
 }

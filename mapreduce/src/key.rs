@@ -232,6 +232,25 @@ tuple_key!(A, B, C);
 tuple_key!(A, B, C, D);
 tuple_key!(A, B, C, D, E);
 
+/// Fixed-length bytes compare as they are (terasort's 10-byte keys).
+impl<const N: usize> Key for [u8; N] {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+    fn decode(input: &mut &[u8]) -> MrResult<Self> {
+        let b = take(input, N, "fixed bytes")?;
+        Ok(b.try_into().expect("exact size"))
+    }
+}
+
+/// The empty key: every record in one group (a job-wide total).
+impl Key for () {
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> MrResult<Self> {
+        Ok(())
+    }
+}
+
 /// A fixed-point decimal with 9 fraction digits (exact for money and rates).
 #[derive(
     Clone,

@@ -65,6 +65,11 @@ impl TotalOrderPartitioner {
         TotalOrderPartitioner { boundaries }
     }
 
+    /// A partitioner from boundaries computed earlier (carried in the job spec).
+    pub fn from_boundaries(boundaries: Vec<Vec<u8>>) -> Self {
+        TotalOrderPartitioner { boundaries }
+    }
+
     pub fn boundaries(&self) -> &[Vec<u8>] {
         &self.boundaries
     }

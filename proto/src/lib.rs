@@ -7,3 +7,8 @@
 pub mod dfs {
     tonic::include_proto!("dfs");
 }
+
+/// The job control protocol (clients and workers to the job tracker).
+pub mod jobs {
+    tonic::include_proto!("jobs");
+}

@@ -1,0 +1,349 @@
+//! The job model every part shares: the job spec a job binary describes, the task spec a
+//! worker hands to a task attempt, what attempts report back, the worker heartbeat, and the job
+//! report clients read. All travel as JSON (inside gRPC messages, or as lines on a task's pipes).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Counters by group, then name. The built-in groups are [`TASK_COUNTERS`] and [`JOB_COUNTERS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters(pub BTreeMap<String, BTreeMap<String, u64>>);
+
+/// The group of the per-task counters Hadoop calls `TaskCounter`.
+pub const TASK_COUNTERS: &str = "Map-Reduce Framework";
+/// The group of the per-job counters Hadoop calls `JobCounter`.
+pub const JOB_COUNTERS: &str = "Job Counters";
+
+impl Counters {
+    pub fn add(&mut self, group: &str, name: &str, n: u64) {
+        *self
+            .0
+            .entry(group.to_string())
+            .or_default()
+            .entry(name.to_string())
+            .or_default() += n;
+    }
+
+    pub fn get(&self, group: &str, name: &str) -> u64 {
+        self.0
+            .get(group)
+            .and_then(|g| g.get(name))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn merge(&mut self, other: &Counters) {
+        for (g, names) in &other.0 {
+            for (n, v) in names {
+                self.add(g, n, *v);
+            }
+        }
+    }
+}
+
+/// How a stage's input files are read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputFormat {
+    /// Lines of text; a line crossing a split's end belongs to the split where it starts.
+    Text,
+    /// RFC 4180 CSV whose first line names the columns.
+    Csv,
+    /// Records of exactly `record_len` bytes.
+    Fixed { record_len: u64 },
+    /// The binary record files a previous stage wrote; never split.
+    Binary,
+}
+
+/// One input of a stage: a file, or a directory of files (names starting `_` or `.` skipped).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSpec {
+    pub path: String,
+    pub format: InputFormat,
+}
+
+/// How a stage's output files are written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// `key<TAB>value` lines.
+    Text,
+    /// CSV with a header line.
+    Csv { header: Vec<String> },
+    /// Key/value records in the IFile format, read back by a later stage.
+    Binary,
+    /// The key's and value's bytes as they are, no separators.
+    Raw,
+}
+
+/// One output directory of a stage; the main output has an empty name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    pub name: String,
+    pub path: String,
+    pub format: OutputFormat,
+}
+
+/// A file or directory every task of a stage may read whole (map-side joins).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideInputSpec {
+    pub name: String,
+    pub path: String,
+    pub format: InputFormat,
+}
+
+/// Which reducer a map output key goes to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionerSpec {
+    /// A hash of the key's grouping prefix.
+    #[default]
+    Hash,
+    /// Sorted boundaries from a sample of the map output keys (hex-encoded).
+    TotalOrder { boundaries: Vec<String> },
+}
+
+/// One stage: inputs, a mapper, optionally a combiner and a reducer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageSpec {
+    pub name: String,
+    pub inputs: Vec<InputSpec>,
+    pub has_combiner: bool,
+    pub has_reducer: bool,
+    /// Reduce tasks; 0 for a map-only stage.
+    pub reducers: u32,
+    pub partitioner: PartitionerSpec,
+    pub outputs: Vec<OutputSpec>,
+    pub side_inputs: Vec<SideInputSpec>,
+}
+
+/// Tunables of a job, with Hadoop-like defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// Intermediate compression: `zstd`, `snappy` or `none`.
+    pub compression: String,
+    pub sort_buffer_mb: u64,
+    /// Memory a reduce task holds fetched map output in before merging to disk.
+    pub reduce_memory_mb: u64,
+    pub merge_factor: usize,
+    /// Attempts per task before the job fails.
+    pub max_attempts: u32,
+    pub speculative: bool,
+    /// Bytes of side inputs a task may load (map-side joins check against it).
+    pub side_input_memory_mb: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            compression: "zstd".into(),
+            sort_buffer_mb: 100,
+            reduce_memory_mb: 256,
+            merge_factor: 32,
+            max_attempts: 4,
+            speculative: true,
+            side_input_memory_mb: 512,
+        }
+    }
+}
+
+/// The job binary in the DFS, named by its content hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// What a job binary's `describe` prints, completed by the submitter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: String,
+    pub stages: Vec<StageSpec>,
+    #[serde(default)]
+    pub settings: JobSettings,
+    /// The arguments the binary was described with; tasks rebuild the job from them.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub binary: BinaryRef,
+    #[serde(default)]
+    pub user: String,
+}
+
+impl JobSpec {
+    /// Indices of the earlier stages whose outputs stage `s` reads.
+    pub fn stage_deps(&self, s: usize) -> Vec<usize> {
+        let reads = |out: &str| {
+            self.stages[s]
+                .inputs
+                .iter()
+                .map(|i| i.path.as_str())
+                .chain(self.stages[s].side_inputs.iter().map(|i| i.path.as_str()))
+                .any(|p| is_under(p, out))
+        };
+        (0..s)
+            .filter(|&d| self.stages[d].outputs.iter().any(|o| reads(&o.path)))
+            .collect()
+    }
+}
+
+/// Whether `path` is `dir` or inside it.
+pub fn is_under(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+/// A map task's share of one input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    /// Index into the stage's inputs.
+    pub input: usize,
+    pub path: String,
+    pub start: u64,
+    pub len: u64,
+    /// Hosts holding a replica of the split's block.
+    pub hosts: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Map { index: u32, split: Split },
+    Reduce { partition: u32, maps: u32 },
+}
+
+/// Everything one task attempt needs; the first line on its stdin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub job_id: String,
+    pub attempt_id: String,
+    /// 0 for the first attempt of the task.
+    pub attempt: u32,
+    pub stage: usize,
+    pub kind: TaskKind,
+    pub job: JobSpec,
+    pub namenode_addr: String,
+    /// The worker's host: the client host for DFS locality.
+    pub host: String,
+    /// Local scratch and map output directory of this attempt.
+    pub local_dir: PathBuf,
+}
+
+/// Where a finished map's output can be fetched; sent to reduce attempts on their stdin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapOutputLocation {
+    pub map_index: u32,
+    pub attempt_id: String,
+    pub shuffle_addr: String,
+}
+
+/// What a task attempt writes on its report channel, one JSON line each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskReport {
+    Progress { progress: f32, counters: Counters },
+    /// A map output could not be fetched; the job tracker re-runs the map after repeats.
+    FetchFailed { map_index: u32, attempt_id: String },
+    Done { counters: Counters },
+    Failed { error: String },
+}
+
+/// How an attempt ended, as a worker reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed { error: String },
+    /// Stopped on the job tracker's order.
+    Killed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptStatus {
+    pub attempt_id: String,
+    pub progress: f32,
+    pub counters: Counters,
+    /// Set once the attempt is over.
+    pub outcome: Option<AttemptOutcome>,
+}
+
+/// A worker's periodic report to the job tracker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The worker's host (its datanode's host, for locality).
+    pub host: String,
+    pub shuffle_addr: String,
+    /// Changes at each worker start: a restarted worker is a new worker.
+    pub incarnation: u64,
+    pub slots: u32,
+    pub free_slots: u32,
+    pub attempts: Vec<AttemptStatus>,
+    /// (reduce attempt, map index, map attempt) whose output could not be fetched.
+    pub fetch_failures: Vec<(String, u32, String)>,
+}
+
+/// The job tracker's answer: work to start, attempts to stop, news for reduces.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    pub launch: Vec<TaskSpec>,
+    pub kill: Vec<String>,
+    /// For each running reduce attempt on this worker: every map output of its stage so far.
+    pub map_outputs: BTreeMap<String, Vec<MapOutputLocation>>,
+    /// Jobs that are over: their local files can go.
+    pub finished_jobs: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+    Killed,
+}
+
+impl JobState {
+    pub fn is_over(self) -> bool {
+        self != JobState::Running
+    }
+}
+
+/// Progress of one stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    pub name: String,
+    pub maps: u32,
+    pub maps_done: u32,
+    pub map_progress: f32,
+    pub reduces: u32,
+    pub reduces_done: u32,
+    pub reduce_progress: f32,
+    /// Milliseconds spent in the map phase, and from the last map to the last reduce.
+    pub map_ms: u64,
+    pub reduce_ms: u64,
+}
+
+/// What clients see of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub state: JobState,
+    /// For a failed job: the failing task and its error.
+    pub error: Option<String>,
+    pub submitted_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub stages: Vec<StageReport>,
+    pub counters: Counters,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

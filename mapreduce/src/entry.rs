@@ -1,0 +1,321 @@
+//! The job binary's entry point, [`run`]: `JOB describe ARGS` prints the job spec (sampling
+//! the input for total-order stages); `JOB task` runs one task attempt whose spec arrives on
+//! stdin, reporting progress and counters back to the worker as JSON lines.
+
+use crate::api::{NoNamedOutputs, RecordSink};
+use crate::context::{Reporter, TaskContext};
+use crate::error::{MrError, MrResult};
+use crate::fields::FieldStyle;
+use crate::job::{Job, Stage};
+use crate::partition::TotalOrderPartitioner;
+use crate::record::{open_stream, Record, RecordStream};
+use crate::sinks::hex_encode;
+use crate::task::{run_map, run_reduce};
+use client::DfsClient;
+use common::config::ClientConfig;
+use common::jobs::{JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec};
+use std::io::BufRead;
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+/// The environment variable `mrctl submit` sets to the namenode's address for `describe`.
+pub const NAMENODE_ENV: &str = "MR_NAMENODE";
+
+/// What a job's builder gets: the arguments, and the DFS when there is one.
+#[derive(Debug)]
+pub struct JobEnv {
+    args: Vec<String>,
+    namenode: Option<String>,
+    host: String,
+}
+
+impl JobEnv {
+    /// The arguments after `describe` (or the ones the job was submitted with).
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// A DFS client, to look at inputs while describing the job.
+    pub fn dfs(&self) -> MrResult<DfsClient> {
+        let addr = self.namenode.clone().ok_or_else(|| {
+            MrError::User(format!(
+                "no DFS here: set {NAMENODE_ENV} (mrctl submit does) to describe this job"
+            ))
+        })?;
+        Ok(DfsClient::connect(ClientConfig {
+            namenode_addr: addr,
+            host: self.host.clone(),
+            ..Default::default()
+        })?)
+    }
+
+    /// Total bytes of an input (a file or a directory's files).
+    pub fn input_size(&self, path: &str) -> MrResult<u64> {
+        Ok(self.dfs()?.list_files(path)?.iter().map(|f| f.length).sum())
+    }
+}
+
+/// Runs the job binary: call it from `main` with a function that builds the job from its
+/// arguments. Never returns.
+pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("describe") => {
+            let env = JobEnv {
+                args: args[1..].to_vec(),
+                namenode: std::env::var(NAMENODE_ENV).ok(),
+                host: String::new(),
+            };
+            match build(&env).and_then(|job| describe(&job, &env)) {
+                Ok(spec) => match serde_json::to_string_pretty(&spec) {
+                    Ok(json) => {
+                        println!("{json}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        2
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
+        }
+        Some("task") => run_task(&build),
+        _ => {
+            let me = std::env::args().next().unwrap_or_else(|| "JOB".into());
+            eprintln!(
+                "{me} is a MapReduce job. Submit it to a cluster with\n  mrctl submit {me} --wait -- ARGS\n\
+                 (it also answers `{me} describe ARGS`, printing the job spec)"
+            );
+            2
+        }
+    };
+    std::process::exit(code)
+}
+
+/// The job spec: stages, settings, and total-order boundaries from a sample of the input.
+pub fn describe(job: &Job, env: &JobEnv) -> MrResult<JobSpec> {
+    job.validate()?;
+    let mut stages = Vec::new();
+    for stage in &job.stages {
+        let mut spec = stage.spec.clone();
+        if let Some(n) = stage.sample_size {
+            let sample = sample_keys(stage, env, n)?;
+            let p = TotalOrderPartitioner::from_sample(sample, spec.reducers);
+            spec.partitioner = PartitionerSpec::TotalOrder {
+                boundaries: p.boundaries().iter().map(|b| hex_encode(b)).collect(),
+            };
+        }
+        stages.push(spec);
+    }
+    Ok(JobSpec {
+        name: job.name.clone(),
+        stages,
+        settings: job.settings.clone(),
+        args: env.args.clone(),
+        binary: Default::default(),
+        user: String::new(),
+    })
+}
+
+/// Keeps the keys a mapper emits.
+struct KeySample(Vec<Vec<u8>>);
+
+impl RecordSink for KeySample {
+    fn style(&self) -> Option<FieldStyle> {
+        None
+    }
+    fn write_encoded(&mut self, key: &[u8], _value: &[u8]) -> MrResult<()> {
+        self.0.push(key.to_vec());
+        Ok(())
+    }
+    fn write_line(&mut self, _line: &[u8]) -> MrResult<()> {
+        Ok(())
+    }
+}
+
+/// Stops a stream after `left` records.
+struct Limited<'a> {
+    inner: &'a mut dyn RecordStream,
+    left: usize,
+}
+
+impl RecordStream for Limited<'_> {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        self.inner.next_record()
+    }
+    fn progress(&self) -> f32 {
+        self.inner.progress()
+    }
+    fn bytes_read(&self) -> u64 {
+        self.inner.bytes_read()
+    }
+    fn position(&self) -> String {
+        self.inner.position()
+    }
+}
+
+/// Map output keys of records read at ten evenly spaced places of every input file, as
+/// Hadoop's input sampler does.
+fn sample_keys(stage: &Stage, env: &JobEnv, n: usize) -> MrResult<Vec<Vec<u8>>> {
+    const PLACES: u64 = 10;
+    let dfs = env.dfs()?;
+    let mut files = Vec::new();
+    for (i, input) in stage.spec.inputs.iter().enumerate() {
+        for f in dfs.list_files(&input.path)? {
+            files.push((i, input.format.clone(), f));
+        }
+    }
+    let per_place = n.div_ceil(files.len().max(1) * PLACES as usize).max(1);
+    let mut ctx = TaskContext::detached(env.args.clone());
+    ctx.dfs = Some(dfs.clone());
+    ctx.side_inputs = stage.spec.side_inputs.clone();
+    ctx.side_input_budget = u64::MAX;
+    let mut sample = KeySample(Vec::new());
+    for (i, format, f) in files {
+        let places = if f.length < (1 << 20) { 1 } else { PLACES };
+        for p in 0..places {
+            let start = f.length * p / places;
+            let len = f.length * (p + 1) / places - start;
+            let mut stream = open_stream(&dfs, &format, i, &f.path, start, len)?;
+            let mut limited = Limited {
+                inner: stream.as_mut(),
+                left: per_place,
+            };
+            (stage.map)(&mut limited, &mut sample, &mut NoNamedOutputs, &mut ctx)?;
+        }
+    }
+    Ok(sample.0)
+}
+
+/// `JOB task`: runs the attempt described on stdin. Returns the exit code.
+fn run_task(build: &dyn Fn(&JobEnv) -> MrResult<Job>) -> i32 {
+    // The report channel is what was stdout; job code printing goes to the attempt's log.
+    let report = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(|fd| rustix::stdio::dup2_stdout(std::io::stderr().as_fd()).map(|_| fd).map_err(Into::into))
+    {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(e) => {
+            eprintln!("error: setting up the report channel: {e}");
+            return 2;
+        }
+    };
+    let mut reporter = Reporter {
+        out: report,
+        last: Instant::now(),
+    };
+    let mut lines = std::io::stdin().lock().lines();
+    let spec: TaskSpec = match lines.next() {
+        Some(Ok(line)) => match serde_json::from_str(&line) {
+            Ok(s) => s,
+            Err(e) => {
+                reporter.send(&TaskReport::Failed {
+                    error: format!("bad task spec on stdin: {e}"),
+                });
+                return 2;
+            }
+        },
+        _ => {
+            eprintln!("error: `task` expects a task spec on stdin (workers run this)");
+            return 2;
+        }
+    };
+    drop(lines);
+    // Further lines bring map output locations. When the worker goes away stdin ends, and so
+    // does the attempt: it must not outlive its worker.
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<MapOutputLocation>>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if let Ok(list) = serde_json::from_str(&line) {
+                if tx.send(list).is_err() {
+                    return;
+                }
+            }
+        }
+        std::process::exit(3);
+    });
+    let result = run_attempt(build, &spec, &mut reporter, &rx);
+    match result {
+        Ok(counters) => {
+            reporter.send(&TaskReport::Done { counters });
+            0
+        }
+        Err(e) => {
+            reporter.send(&TaskReport::Failed {
+                error: e.to_string(),
+            });
+            1
+        }
+    }
+}
+
+fn run_attempt(
+    build: &dyn Fn(&JobEnv) -> MrResult<Job>,
+    spec: &TaskSpec,
+    reporter: &mut Reporter,
+    locations: &std::sync::mpsc::Receiver<Vec<MapOutputLocation>>,
+) -> MrResult<common::jobs::Counters> {
+    let env = JobEnv {
+        args: spec.job.args.clone(),
+        namenode: Some(spec.namenode_addr.clone()),
+        host: spec.host.clone(),
+    };
+    let job = build(&env)?;
+    let stage = job.stages.get(spec.stage).ok_or_else(|| {
+        MrError::Internal(format!(
+            "the job has {} stages, the task is of stage {}",
+            job.stages.len(),
+            spec.stage
+        ))
+    })?;
+    let stage_spec = spec
+        .job
+        .stages
+        .get(spec.stage)
+        .ok_or_else(|| MrError::Internal("task of a stage the spec lacks".into()))?;
+    // The described spec (with sampled boundaries) is the one to follow.
+    let stage = Stage {
+        spec: stage_spec.clone(),
+        map: stage.map.clone(),
+        combiner: stage.combiner.clone(),
+        reduce: stage.reduce.clone(),
+        group_prefix: stage.group_prefix.clone(),
+        sample_size: None,
+    };
+    std::fs::create_dir_all(&spec.local_dir)
+        .map_err(|e| MrError::Internal(format!("{}: {e}", spec.local_dir.display())))?;
+    let dfs = env.dfs()?;
+    let mut ctx = TaskContext::detached(spec.job.args.clone());
+    ctx.attempt = spec.attempt;
+    ctx.dfs = Some(dfs.clone());
+    ctx.side_inputs = stage.spec.side_inputs.clone();
+    ctx.side_input_budget = spec.job.settings.side_input_memory_mb << 20;
+    ctx.reporter = Some(Reporter {
+        out: reporter
+            .out
+            .try_clone()
+            .map_err(|e| MrError::Internal(format!("report channel: {e}")))?,
+        last: Instant::now(),
+    });
+    match &spec.kind {
+        TaskKind::Map { index, split } => {
+            ctx.task = *index;
+            run_map(&stage, spec, *index, split, &dfs, &mut ctx)?;
+        }
+        TaskKind::Reduce { partition, maps } => {
+            ctx.task = *partition;
+            run_reduce(&stage, spec, *partition, *maps, locations, &dfs, &mut ctx)?;
+        }
+    }
+    Ok(ctx.counters)
+}

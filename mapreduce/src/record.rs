@@ -1,0 +1,435 @@
+//! Input records as a mapper sees them, and the streams that read them from a split of a DFS
+//! file in each input format (text lines, CSV with a header, fixed-length, binary records).
+
+use crate::error::{MrError, MrResult};
+use crate::fields::{decode_value, Value};
+use crate::ifile;
+use crate::input::{
+    fixed_split_read_from, line_split_read_from, parse_csv_record, FixedSplit, LineSplit,
+};
+use crate::key::Key;
+use client::reader::DfsReader;
+use client::DfsClient;
+use common::jobs::InputFormat;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+
+/// One input record.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// Which of the stage's inputs it came from (in the order they were declared).
+    pub input: usize,
+    /// Byte offset in its file (for binary records: the record's number).
+    pub offset: u64,
+    data: RecordData<'a>,
+}
+
+#[derive(Debug)]
+enum RecordData<'a> {
+    Bytes(&'a [u8]),
+    Csv {
+        columns: &'a Columns,
+        fields: Result<&'a [String], &'a str>,
+        raw: &'a [u8],
+    },
+    Binary {
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+}
+
+/// The header of a CSV file: column names and where each is.
+#[derive(Debug, Default)]
+pub struct Columns {
+    pub names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Columns {
+    fn new(names: Vec<String>) -> Self {
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.trim().to_string(), i))
+            .collect();
+        Columns { names, index }
+    }
+
+    /// Position of a column.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+}
+
+impl<'a> Record<'a> {
+    /// The record's bytes: a text line (no newline), a CSV record's text, a fixed-length
+    /// record, or a binary record's value.
+    pub fn bytes(&self) -> &'a [u8] {
+        match self.data {
+            RecordData::Bytes(b) => b,
+            RecordData::Csv { raw, .. } => raw,
+            RecordData::Binary { value, .. } => value,
+        }
+    }
+
+    /// The record as UTF-8 text; an error names the offset when it is not.
+    pub fn line(&self) -> MrResult<&'a str> {
+        std::str::from_utf8(self.bytes()).map_err(|e| {
+            MrError::User(format!(
+                "record at offset {} is not UTF-8: {e}",
+                self.offset
+            ))
+        })
+    }
+
+    /// The record as text, invalid UTF-8 replaced.
+    pub fn line_lossy(&self) -> std::borrow::Cow<'a, str> {
+        String::from_utf8_lossy(self.bytes())
+    }
+
+    /// A CSV record's fields, or why the record is malformed (bad quoting, a column count
+    /// that differs from the header's).
+    pub fn fields(&self) -> Result<&'a [String], String> {
+        match &self.data {
+            RecordData::Csv { fields, .. } => fields.map_err(str::to_string),
+            _ => Err("not a CSV record".into()),
+        }
+    }
+
+    /// The CSV file's header.
+    pub fn columns(&self) -> Option<&'a Columns> {
+        match &self.data {
+            RecordData::Csv { columns, .. } => Some(columns),
+            _ => None,
+        }
+    }
+
+    /// The field of a CSV record in the column `name`.
+    pub fn field(&self, name: &str) -> MrResult<&'a str> {
+        let RecordData::Csv { columns, fields, .. } = &self.data else {
+            return Err(MrError::User(format!(
+                "field {name:?} asked of a record that is not CSV"
+            )));
+        };
+        let fields = fields.map_err(|e| {
+            MrError::User(format!("malformed CSV record at offset {}: {e}", self.offset))
+        })?;
+        let i = columns.position(name).ok_or_else(|| {
+            MrError::User(format!(
+                "no column {name:?} (the header has {})",
+                columns.names.join(",")
+            ))
+        })?;
+        Ok(fields[i].as_str())
+    }
+
+    /// A binary record's key and value, decoded.
+    pub fn decode<K: Key, V: Value>(&self) -> MrResult<(K, V)> {
+        let RecordData::Binary { key, value } = self.data else {
+            return Err(MrError::User(
+                "decode asked of a record that is not from a binary record file".into(),
+            ));
+        };
+        let mut k = key;
+        Ok((K::decode(&mut k)?, decode_value(value)?))
+    }
+
+    /// A binary record's encoded key.
+    pub fn raw_key(&self) -> &'a [u8] {
+        match self.data {
+            RecordData::Binary { key, .. } => key,
+            _ => &[],
+        }
+    }
+}
+
+/// A split's records, one at a time.
+pub(crate) trait RecordStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>>;
+    /// Fraction of the split read.
+    fn progress(&self) -> f32;
+    /// Bytes read so far.
+    fn bytes_read(&self) -> u64;
+    /// Where the stream is, for errors: `path at offset N`.
+    fn position(&self) -> String;
+}
+
+/// Opens `[start, start + len)` of `path` as records of `format`.
+pub(crate) fn open_stream(
+    dfs: &DfsClient,
+    format: &InputFormat,
+    input: usize,
+    path: &str,
+    start: u64,
+    len: u64,
+) -> MrResult<Box<dyn RecordStream>> {
+    let end = start + len;
+    let open_at = |pos: u64| -> MrResult<BufReader<DfsReader>> {
+        let mut r = dfs.open(path)?;
+        r.seek_to(pos);
+        Ok(BufReader::with_capacity(1 << 20, r))
+    };
+    Ok(match format {
+        InputFormat::Text => Box::new(TextStream {
+            split: LineSplit::new(open_at(line_split_read_from(start))?, start, end, path),
+            input,
+            start,
+            len,
+            last: start,
+            path: path.to_string(),
+        }),
+        InputFormat::Csv => {
+            let mut first = String::new();
+            open_at(0)?
+                .read_line(&mut first)
+                .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
+            let columns = Arc::new(header_columns(path, first.trim_end_matches(['\n', '\r']))?);
+            Box::new(CsvStream {
+                split: LineSplit::new(open_at(line_split_read_from(start))?, start, end, path),
+                input,
+                start,
+                len,
+                columns,
+                skip_header: start == 0,
+                last: start,
+                text: String::new(),
+                fields: Vec::new(),
+                error: String::new(),
+                path: path.to_string(),
+            })
+        }
+        InputFormat::Fixed { record_len } => Box::new(FixedStream {
+            split: FixedSplit::new(
+                open_at(fixed_split_read_from(start, *record_len))?,
+                start,
+                end,
+                *record_len as usize,
+                path,
+            ),
+            input,
+            start,
+            len,
+            last: start,
+            path: path.to_string(),
+        }),
+        InputFormat::Binary => Box::new(BinaryStream {
+            reader: ifile::Reader::new(open_at(0)?, path),
+            input,
+            n: 0,
+            len,
+            path: path.to_string(),
+        }),
+    })
+}
+
+fn header_columns(path: &str, line: &str) -> MrResult<Columns> {
+    match parse_csv_record(line) {
+        Ok(Some(names)) => Ok(Columns::new(names)),
+        Ok(None) => Err(MrError::User(format!(
+            "{path}: the CSV header has an unclosed quote"
+        ))),
+        Err(e) => Err(MrError::User(format!("{path}: bad CSV header: {e}"))),
+    }
+}
+
+fn fraction(done: u64, len: u64) -> f32 {
+    if len == 0 {
+        1.0
+    } else {
+        (done as f64 / len as f64).min(1.0) as f32
+    }
+}
+
+struct TextStream {
+    split: LineSplit<BufReader<DfsReader>>,
+    input: usize,
+    start: u64,
+    len: u64,
+    last: u64,
+    path: String,
+}
+
+impl RecordStream for TextStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        Ok(match self.split.next_line()? {
+            Some((offset, line)) => {
+                self.last = offset;
+                Some(Record {
+                    input: self.input,
+                    offset,
+                    data: RecordData::Bytes(line),
+                })
+            }
+            None => None,
+        })
+    }
+    fn progress(&self) -> f32 {
+        fraction(self.last - self.start, self.len)
+    }
+    fn bytes_read(&self) -> u64 {
+        self.last - self.start
+    }
+    fn position(&self) -> String {
+        format!("{} at offset {}", self.path, self.last)
+    }
+}
+
+/// CSV records; a quoted field may span lines. A record whose column count differs from the
+/// header's is handed to the mapper as malformed rather than failing the task.
+struct CsvStream {
+    split: LineSplit<BufReader<DfsReader>>,
+    input: usize,
+    start: u64,
+    len: u64,
+    columns: Arc<Columns>,
+    /// The split starts the file: its first record is the header.
+    skip_header: bool,
+    last: u64,
+    text: String,
+    fields: Vec<String>,
+    error: String,
+    path: String,
+}
+
+impl RecordStream for CsvStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        loop {
+            let Some((offset, line)) = self.split.next_line()? else {
+                return Ok(None);
+            };
+            self.last = offset;
+            self.text.clear();
+            self.text.push_str(&String::from_utf8_lossy(line));
+            let mut parsed = parse_csv_record(&self.text);
+            // An open quote: the record goes on over the next lines.
+            while let Ok(None) = parsed {
+                let Some((_, more)) = self.split.next_line()? else {
+                    parsed = Err("unclosed quote at the end of the file".into());
+                    break;
+                };
+                self.text.push('\n');
+                self.text.push_str(&String::from_utf8_lossy(more));
+                parsed = parse_csv_record(&self.text);
+            }
+            if self.skip_header {
+                self.skip_header = false;
+                continue;
+            }
+            let columns = &*self.columns;
+            let ok = match parsed {
+                Ok(Some(fields)) if fields.len() == columns.names.len() => {
+                    self.fields = fields;
+                    true
+                }
+                Ok(Some(fields)) => {
+                    self.error = format!(
+                        "{} fields where the header has {}",
+                        fields.len(),
+                        columns.names.len()
+                    );
+                    false
+                }
+                Ok(None) => unreachable!("loop above ends open quotes"),
+                Err(e) => {
+                    self.error = e;
+                    false
+                }
+            };
+            if self.text.is_empty() {
+                continue; // blank line
+            }
+            return Ok(Some(Record {
+                input: self.input,
+                offset,
+                data: RecordData::Csv {
+                    columns,
+                    fields: if ok {
+                        Ok(&self.fields)
+                    } else {
+                        Err(&self.error)
+                    },
+                    raw: self.text.as_bytes(),
+                },
+            }));
+        }
+    }
+    fn progress(&self) -> f32 {
+        fraction(self.last - self.start, self.len)
+    }
+    fn bytes_read(&self) -> u64 {
+        self.last - self.start
+    }
+    fn position(&self) -> String {
+        format!("{} at offset {}", self.path, self.last)
+    }
+}
+
+struct FixedStream {
+    split: FixedSplit<BufReader<DfsReader>>,
+    input: usize,
+    start: u64,
+    len: u64,
+    last: u64,
+    path: String,
+}
+
+impl RecordStream for FixedStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        Ok(match self.split.next_record()? {
+            Some((offset, rec)) => {
+                self.last = offset;
+                Some(Record {
+                    input: self.input,
+                    offset,
+                    data: RecordData::Bytes(rec),
+                })
+            }
+            None => None,
+        })
+    }
+    fn progress(&self) -> f32 {
+        fraction(self.last.saturating_sub(self.start), self.len)
+    }
+    fn bytes_read(&self) -> u64 {
+        self.last.saturating_sub(self.start)
+    }
+    fn position(&self) -> String {
+        format!("{} at offset {}", self.path, self.last)
+    }
+}
+
+struct BinaryStream {
+    reader: ifile::Reader<BufReader<DfsReader>>,
+    input: usize,
+    n: u64,
+    len: u64,
+    path: String,
+}
+
+impl RecordStream for BinaryStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        if !self.reader.advance()? {
+            return Ok(None);
+        }
+        self.n += 1;
+        Ok(Some(Record {
+            input: self.input,
+            offset: self.n - 1,
+            data: RecordData::Binary {
+                key: self.reader.key(),
+                value: self.reader.value(),
+            },
+        }))
+    }
+    fn progress(&self) -> f32 {
+        // Records, not bytes, are counted here; the map's end says 1.0.
+        0.5
+    }
+    fn bytes_read(&self) -> u64 {
+        self.len
+    }
+    fn position(&self) -> String {
+        format!("{} at record {}", self.path, self.n)
+    }
+}

@@ -1,0 +1,243 @@
+//! Where a task's records go: the map output collector (partition, sort, spill), or output
+//! files in the DFS in the stage's format, written under the attempt's temporary directory
+//! until the job tracker commits them.
+
+use crate::api::{NamedSinks, RecordSink};
+use crate::error::{MrError, MrResult};
+use crate::fields::FieldStyle;
+use crate::ifile;
+use crate::merge::GroupPrefix;
+use crate::partition::{fnv1a, Partitioner, TotalOrderPartitioner};
+use crate::sort::Collector;
+use client::writer::DfsWriter;
+use client::{CreateOptions, DfsClient};
+use common::jobs::{Counters, OutputFormat, OutputSpec, PartitionerSpec};
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+/// The counter group of records written per output.
+pub const OUTPUT_RECORDS: &str = "Output Records";
+
+/// Where an attempt writes its file of output `out`: under `_temporary/<attempt>/`.
+pub fn attempt_file(out: &OutputSpec, attempt_id: &str, kind: char, task: u32) -> String {
+    let base = if out.name.is_empty() {
+        "part"
+    } else {
+        out.name.as_str()
+    };
+    format!(
+        "{}/_temporary/{attempt_id}/{base}-{kind}-{task:05}",
+        out.path.trim_end_matches('/')
+    )
+}
+
+/// Hashes the grouping prefix of the key.
+pub(crate) struct PrefixHash(pub Arc<GroupPrefix>);
+
+impl Partitioner for PrefixHash {
+    fn partition(&self, key: &[u8], partitions: u32) -> u32 {
+        let n = (self.0)(key).unwrap_or(key.len()).min(key.len());
+        (fnv1a(&key[..n]) % partitions.max(1) as u64) as u32
+    }
+}
+
+/// The partitioner a stage's spec names.
+pub(crate) fn partitioner(
+    spec: &PartitionerSpec,
+    prefix: Arc<GroupPrefix>,
+) -> MrResult<Box<dyn Partitioner>> {
+    Ok(match spec {
+        PartitionerSpec::Hash => Box::new(PrefixHash(prefix)),
+        PartitionerSpec::TotalOrder { boundaries } => {
+            let b = boundaries
+                .iter()
+                .map(|h| hex_decode(h))
+                .collect::<MrResult<Vec<_>>>()?;
+            Box::new(TotalOrderPartitioner::from_boundaries(b))
+        }
+    })
+}
+
+pub(crate) fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> MrResult<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| MrError::Decode(format!("bad partition boundary {s:?}")))
+        })
+        .collect()
+}
+
+/// Map output going to reducers: partitioned, then into the collector's sort buffer.
+pub(crate) struct CollectorSink {
+    pub collector: Collector,
+    pub partitioner: Box<dyn Partitioner>,
+    pub partitions: u32,
+}
+
+impl RecordSink for CollectorSink {
+    fn style(&self) -> Option<FieldStyle> {
+        None
+    }
+    fn write_encoded(&mut self, key: &[u8], value: &[u8]) -> MrResult<()> {
+        let p = self.partitioner.partition(key, self.partitions);
+        self.collector.collect(p, key, value)
+    }
+    fn write_line(&mut self, _line: &[u8]) -> MrResult<()> {
+        Err(MrError::Internal("map output to reducers is encoded".into()))
+    }
+}
+
+enum FileWriter {
+    Lines(BufWriter<DfsWriter>),
+    Records(ifile::Writer<BufWriter<DfsWriter>>),
+}
+
+/// One output file in the DFS.
+pub(crate) struct DfsSink {
+    writer: FileWriter,
+    style: Option<FieldStyle>,
+    newline: bool,
+    path: String,
+    pub records: u64,
+}
+
+impl DfsSink {
+    pub fn create(dfs: &DfsClient, out: &OutputSpec, path: String) -> MrResult<DfsSink> {
+        let w = BufWriter::with_capacity(1 << 20, dfs.create(&path, CreateOptions::default())?);
+        let (writer, style, newline) = match &out.format {
+            OutputFormat::Text => (FileWriter::Lines(w), Some(FieldStyle::Tab), true),
+            OutputFormat::Raw => (FileWriter::Lines(w), Some(FieldStyle::Raw), false),
+            OutputFormat::Csv { header } => {
+                let mut w = w;
+                let mut line = crate::fields::FieldWriter::new(FieldStyle::Csv);
+                for h in header {
+                    line.str(h);
+                }
+                w.write_all(line.line())
+                    .and_then(|_| w.write_all(b"\n"))
+                    .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
+                (FileWriter::Lines(w), Some(FieldStyle::Csv), true)
+            }
+            OutputFormat::Binary => (
+                FileWriter::Records(ifile::Writer::new(w, ifile::Compression::Zstd)),
+                None,
+                false,
+            ),
+        };
+        Ok(DfsSink {
+            writer,
+            style,
+            newline,
+            path,
+            records: 0,
+        })
+    }
+
+    pub fn close(self) -> MrResult<()> {
+        let path = self.path;
+        let buffered = match self.writer {
+            FileWriter::Lines(w) => w,
+            FileWriter::Records(w) => w.finish()?.0,
+        };
+        let w = buffered
+            .into_inner()
+            .map_err(|e| MrError::Dfs(format!("{path}: {}", e.error())))?;
+        w.close()?;
+        Ok(())
+    }
+}
+
+impl RecordSink for DfsSink {
+    fn style(&self) -> Option<FieldStyle> {
+        self.style
+    }
+    fn write_encoded(&mut self, key: &[u8], value: &[u8]) -> MrResult<()> {
+        match &mut self.writer {
+            FileWriter::Records(w) => {
+                self.records += 1;
+                w.append(key, value)
+            }
+            FileWriter::Lines(_) => Err(MrError::Internal("encoded record to a text file".into())),
+        }
+    }
+    fn write_line(&mut self, line: &[u8]) -> MrResult<()> {
+        let FileWriter::Lines(w) = &mut self.writer else {
+            return Err(MrError::Internal("a line to a binary record file".into()));
+        };
+        self.records += 1;
+        let r = if self.newline {
+            w.write_all(line).and_then(|_| w.write_all(b"\n"))
+        } else {
+            w.write_all(line)
+        };
+        r.map_err(|e| MrError::Dfs(format!("{}: {e}", self.path)))
+    }
+}
+
+/// The named outputs of one attempt, each file created on its first record.
+pub(crate) struct DfsNamedSinks {
+    dfs: DfsClient,
+    outputs: Vec<OutputSpec>,
+    attempt_id: String,
+    kind: char,
+    task: u32,
+    open: Vec<(String, DfsSink)>,
+}
+
+impl DfsNamedSinks {
+    pub fn new(
+        dfs: &DfsClient,
+        outputs: &[OutputSpec],
+        attempt_id: &str,
+        kind: char,
+        task: u32,
+    ) -> Self {
+        DfsNamedSinks {
+            dfs: dfs.clone(),
+            outputs: outputs
+                .iter()
+                .filter(|o| !o.name.is_empty())
+                .cloned()
+                .collect(),
+            attempt_id: attempt_id.to_string(),
+            kind,
+            task,
+            open: Vec::new(),
+        }
+    }
+
+    /// Closes every file and counts what each received.
+    pub fn close(self, counters: &mut Counters) -> MrResult<()> {
+        for (name, sink) in self.open {
+            counters.add(OUTPUT_RECORDS, &name, sink.records);
+            sink.close()?;
+        }
+        Ok(())
+    }
+}
+
+impl NamedSinks for DfsNamedSinks {
+    fn sink(&mut self, name: &str) -> MrResult<&mut dyn RecordSink> {
+        let i = match self.open.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                let out = self.outputs.iter().find(|o| o.name == name).ok_or_else(|| {
+                    MrError::User(format!(
+                        "no named output {name:?} (declare it on the stage with .named_output)"
+                    ))
+                })?;
+                let path = attempt_file(out, &self.attempt_id, self.kind, self.task);
+                let sink = DfsSink::create(&self.dfs, out, path)?;
+                self.open.push((name.to_string(), sink));
+                self.open.len() - 1
+            }
+        };
+        Ok(&mut self.open[i].1)
+    }
+}

@@ -1,0 +1,74 @@
+//! Checks a job at submit time, so a mistake is a clear error before anything runs: a missing
+//! input, an output that already exists, a reduce stage with no reducers, a missing binary.
+
+use client::{ClientError, DfsClient};
+use common::jobs::{is_under, JobSpec};
+
+/// Why a job cannot run, or Ok.
+pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
+    if spec.stages.is_empty() {
+        return Err(format!("job {:?} has no stages", spec.name));
+    }
+    let exists = |path: &str| -> Result<bool, String> {
+        match dfs.stat(path) {
+            Ok(_) => Ok(true),
+            Err(ClientError::NotFound(_)) => Ok(false),
+            Err(e) => Err(format!("checking {path}: {e}")),
+        }
+    };
+    if spec.binary.path.is_empty() || !exists(&spec.binary.path)? {
+        return Err(format!(
+            "the job binary {:?} is not in the DFS (submit with mrctl submit)",
+            spec.binary.path
+        ));
+    }
+    let mut outputs: Vec<&str> = Vec::new();
+    for (s, stage) in spec.stages.iter().enumerate() {
+        let name = &stage.name;
+        if stage.has_reducer && stage.reducers == 0 {
+            return Err(format!(
+                "stage {name:?} has a reducer but a reducer count of 0"
+            ));
+        }
+        if stage.inputs.is_empty() || stage.outputs.is_empty() {
+            return Err(format!("stage {name:?} needs at least one input and one output"));
+        }
+        let produced = |path: &str| {
+            spec.stages[..s]
+                .iter()
+                .flat_map(|e| &e.outputs)
+                .any(|o| is_under(path, &o.path))
+        };
+        let reads = stage
+            .inputs
+            .iter()
+            .map(|i| ("input", &i.path))
+            .chain(stage.side_inputs.iter().map(|i| ("side input", &i.path)));
+        for (what, path) in reads {
+            if !path.starts_with('/') {
+                return Err(format!("{what} path {path:?} of stage {name:?} is not absolute"));
+            }
+            if !produced(path) && !exists(path)? {
+                return Err(format!(
+                    "{what} path {path} of stage {name:?} does not exist"
+                ));
+            }
+        }
+        for o in &stage.outputs {
+            if !o.path.starts_with('/') {
+                return Err(format!("output path {:?} of stage {name:?} is not absolute", o.path));
+            }
+            if exists(&o.path)? {
+                return Err(format!(
+                    "output path {} of stage {name:?} already exists",
+                    o.path
+                ));
+            }
+            if outputs.contains(&o.path.as_str()) {
+                return Err(format!("output path {} is written twice", o.path));
+            }
+            outputs.push(&o.path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The job tracker's background work, the part that talks to the DFS: computing a stage's
+//! splits when its inputs are ready, publishing a stage's output when every task succeeded
+//! (exactly the committed attempts' files, then `_SUCCESS`), cleaning up after jobs that end,
+//! recording how jobs ended, and expiring silent workers.
+
+use crate::history::HistoryRecord;
+use crate::scheduler::{end_job, expire_workers, fail_job};
+use crate::service::JobTracker;
+use crate::state::{StagePhase, TaskRun};
+use client::DfsClient;
+use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Work found under the lock, done outside it.
+enum Work {
+    Prepare {
+        job: String,
+        stage: usize,
+        spec: StageSpec,
+    },
+    Commit {
+        job: String,
+        stage: usize,
+        outputs: Vec<OutputSpec>,
+        attempts: Vec<String>,
+    },
+    Finish {
+        job: String,
+        /// Output dirs of stages that did not complete: removed.
+        remove: Vec<String>,
+        /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
+        sweep: Vec<String>,
+    },
+}
+
+/// Runs forever: wakes on notice or every 100 ms.
+pub async fn run(jt: Arc<JobTracker>) {
+    let expiry = Duration::from_millis(jt.config.worker_expiry_ms);
+    loop {
+        let _ = tokio::time::timeout(Duration::from_millis(100), jt.wake.notified()).await;
+        let work = {
+            let mut st = jt.state.lock();
+            expire_workers(&mut st, expiry);
+            find_work(&mut st)
+        };
+        for w in work {
+            let dfs = jt.dfs.clone();
+            let jt2 = jt.clone();
+            let r = tokio::task::spawn_blocking(move || do_work(&dfs, &jt2, w)).await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "driver work panicked");
+            }
+        }
+    }
+}
+
+fn find_work(st: &mut crate::state::State) -> Vec<Work> {
+    let mut work = Vec::new();
+    for job in st.jobs.iter_mut() {
+        if job.state == JobState::Running {
+            for s in 0..job.stages.len() {
+                match job.stages[s].phase {
+                    StagePhase::Waiting => {
+                        let deps = job.spec.stage_deps(s);
+                        if deps
+                            .iter()
+                            .all(|&d| job.stages[d].phase == StagePhase::Done)
+                        {
+                            job.stages[s].phase = StagePhase::Preparing;
+                            work.push(Work::Prepare {
+                                job: job.id.clone(),
+                                stage: s,
+                                spec: job.spec.stages[s].clone(),
+                            });
+                        }
+                    }
+                    StagePhase::Committing => {
+                        let stage = &job.stages[s];
+                        let attempts = stage
+                            .maps
+                            .iter()
+                            .chain(&stage.reduces)
+                            .filter_map(TaskRun::committed_attempt)
+                            .map(|a| a.id.clone())
+                            .collect();
+                        // Marked so it is not committed twice; Done once published.
+                        job.stages[s].phase = StagePhase::Preparing;
+                        work.push(Work::Commit {
+                            job: job.id.clone(),
+                            stage: s,
+                            outputs: job.spec.stages[s].outputs.clone(),
+                            attempts,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if job.stages.iter().all(|s| s.phase == StagePhase::Done) {
+                job.state = JobState::Succeeded;
+                job.finished_ms = Some(common::jobs::now_ms());
+                job.needs_cleanup = true;
+            }
+        }
+        if job.needs_cleanup {
+            job.needs_cleanup = false;
+            let (mut remove, mut sweep) = (Vec::new(), Vec::new());
+            for (spec, run) in job.spec.stages.iter().zip(&job.stages) {
+                let dirs = spec.outputs.iter().map(|o| o.path.clone());
+                if run.phase == StagePhase::Done {
+                    sweep.extend(dirs.map(|d| format!("{}/_temporary", d.trim_end_matches('/'))));
+                } else {
+                    remove.extend(dirs);
+                }
+            }
+            work.push(Work::Finish {
+                job: job.id.clone(),
+                remove,
+                sweep,
+            });
+        }
+    }
+    work
+}
+
+fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
+    match work {
+        Work::Prepare { job, stage, spec } => {
+            let result = splits(dfs, &spec);
+            let mut st = jt.state.lock();
+            let Some(&j) = st.by_id.get(&job) else { return };
+            match result {
+                Ok(splits) => {
+                    let run = &mut st.jobs[j].stages[stage];
+                    run.maps = splits
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, sp)| TaskRun::new(i as u32, Some(sp)))
+                        .collect();
+                    run.reduces = (0..spec.reducers)
+                        .map(|p| TaskRun::new(p, None))
+                        .collect();
+                    run.phase = StagePhase::Running;
+                    run.started = Some(Instant::now());
+                    tracing::info!(%job, stage, maps = run.maps.len(), reduces = run.reduces.len(), "stage started");
+                    if run.maps.is_empty() && run.reduces.is_empty() {
+                        run.phase = StagePhase::Committing;
+                    } else if run.maps.is_empty() {
+                        run.maps_finished = Some(Instant::now());
+                    }
+                }
+                Err(e) => fail_job(&mut st, j, format!("stage {:?}: {e}", spec.name)),
+            }
+            drop(st);
+            jt.wake.notify_one();
+        }
+        Work::Commit {
+            job,
+            stage,
+            outputs,
+            attempts,
+        } => {
+            let result = commit(dfs, &outputs, &attempts);
+            let mut st = jt.state.lock();
+            let Some(&j) = st.by_id.get(&job) else { return };
+            match result {
+                Ok(()) => {
+                    let run = &mut st.jobs[j].stages[stage];
+                    run.phase = StagePhase::Done;
+                    run.finished = Some(Instant::now());
+                    tracing::info!(%job, stage, "stage committed");
+                }
+                Err(e) => fail_job(&mut st, j, format!("committing stage {stage}: {e}")),
+            }
+            drop(st);
+            jt.wake.notify_one();
+        }
+        Work::Finish { job, remove, sweep } => {
+            for path in remove.into_iter().chain(sweep) {
+                if let Err(e) = dfs.delete(&path, true) {
+                    if !matches!(e, client::ClientError::NotFound(_)) {
+                        tracing::warn!(%path, error = %e, "removing the output of an unfinished stage");
+                    }
+                }
+            }
+            let report = {
+                let st = jt.state.lock();
+                let Some(&j) = st.by_id.get(&job) else { return };
+                st.jobs[j].report()
+            };
+            tracing::info!(%job, state = ?report.state, error = ?report.error, "job ended");
+            if let Err(e) = jt
+                .journal
+                .append(HistoryRecord::Finished { report }.encode())
+                .1
+                .wait()
+            {
+                tracing::error!(%job, error = %e, "recording the end of a job");
+            }
+        }
+    }
+}
+
+/// One split per block of every input file (a binary record file is one split).
+fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
+    let mut out = Vec::new();
+    for (i, input) in spec.inputs.iter().enumerate() {
+        let files = dfs
+            .list_files(&input.path)
+            .map_err(|e| format!("input {}: {e}", input.path))?;
+        for f in files.into_iter().filter(|f| f.length > 0) {
+            let locs = dfs
+                .block_locations(&f.path)
+                .map_err(|e| format!("input {}: {e}", f.path))?;
+            let hosts = |b: &proto::dfs::LocatedBlock| -> Vec<String> {
+                b.locations.iter().map(|d| d.host.clone()).collect()
+            };
+            if input.format == InputFormat::Binary {
+                out.push(Split {
+                    input: i,
+                    path: f.path.clone(),
+                    start: 0,
+                    len: f.length,
+                    hosts: locs.blocks.first().map(hosts).unwrap_or_default(),
+                });
+                continue;
+            }
+            for b in &locs.blocks {
+                let len = b.block.as_ref().map_or(0, |b| b.num_bytes);
+                if len == 0 {
+                    continue;
+                }
+                out.push(Split {
+                    input: i,
+                    path: f.path.clone(),
+                    start: b.offset,
+                    len,
+                    hosts: hosts(b),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Publishes a stage: moves the committed attempts' files out of `_temporary`, removes
+/// everything else there, and marks each output directory with `_SUCCESS`.
+fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Result<(), String> {
+    for out in outputs {
+        let dir = out.path.trim_end_matches('/');
+        dfs.mkdirs(dir).map_err(|e| format!("{dir}: {e}"))?;
+        for a in attempts {
+            let tmp = format!("{dir}/_temporary/{a}");
+            let files = match dfs.list(&tmp) {
+                Ok(f) => f,
+                Err(client::ClientError::NotFound(_)) => continue,
+                Err(e) => return Err(format!("{tmp}: {e}")),
+            };
+            for f in files {
+                let name = f.path.rsplit('/').next().unwrap_or_default();
+                let dst = format!("{dir}/{name}");
+                dfs.rename(&f.path, &dst)
+                    .map_err(|e| format!("moving {} to {dst}: {e}", f.path))?;
+            }
+        }
+        match dfs.delete(&format!("{dir}/_temporary"), true) {
+            Ok(()) | Err(client::ClientError::NotFound(_)) => {}
+            Err(e) => return Err(format!("{dir}/_temporary: {e}")),
+        }
+        dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
+            .map_err(|e| format!("{dir}/_SUCCESS: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Kills a job on a user's request.
+pub fn kill(st: &mut crate::state::State, j: usize) {
+    if !st.jobs[j].state.is_over() {
+        end_job(st, j, JobState::Killed, Some("killed by the user".into()));
+    }
+}

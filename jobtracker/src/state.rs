@@ -1,0 +1,316 @@
+//! The job tracker's in-memory model of jobs: stages, tasks and their attempts, the workers it
+//! knows, and the reports built from them.
+
+use common::jobs::{
+    Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StagePhase {
+    /// Waiting for the stages whose outputs it reads.
+    Waiting,
+    /// Its splits are being computed.
+    Preparing,
+    Running,
+    /// Every task succeeded; the outputs are being published.
+    Committing,
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskPhase {
+    Pending,
+    Running,
+    Succeeded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptPhase {
+    Running,
+    Succeeded,
+    Failed,
+    Killed,
+}
+
+#[derive(Debug)]
+pub struct AttemptRun {
+    pub id: String,
+    pub number: u32,
+    /// Host of the worker running it.
+    pub worker: String,
+    pub phase: AttemptPhase,
+    pub started: Instant,
+    pub progress: f32,
+    pub counters: Counters,
+}
+
+#[derive(Debug)]
+pub struct TaskRun {
+    /// The map's split; None for a reduce.
+    pub split: Option<Split>,
+    pub index: u32,
+    pub phase: TaskPhase,
+    pub attempts: Vec<AttemptRun>,
+    pub failures: u32,
+    /// Since when it waits for a slot (locality delay).
+    pub pending_since: Instant,
+    /// The attempt whose output counts (the first to succeed).
+    pub committed: Option<usize>,
+    pub finished_at: Option<Instant>,
+    /// Reports that its output could not be fetched.
+    pub fetch_failures: u32,
+}
+
+impl TaskRun {
+    pub fn new(index: u32, split: Option<Split>) -> Self {
+        TaskRun {
+            split,
+            index,
+            phase: TaskPhase::Pending,
+            attempts: Vec::new(),
+            failures: 0,
+            pending_since: Instant::now(),
+            committed: None,
+            finished_at: None,
+            fetch_failures: 0,
+        }
+    }
+
+    pub fn running_attempts(&self) -> impl Iterator<Item = &AttemptRun> {
+        self.attempts
+            .iter()
+            .filter(|a| a.phase == AttemptPhase::Running)
+    }
+
+    pub fn committed_attempt(&self) -> Option<&AttemptRun> {
+        self.committed.map(|i| &self.attempts[i])
+    }
+
+    pub fn progress(&self) -> f32 {
+        match self.phase {
+            TaskPhase::Succeeded => 1.0,
+            _ => self
+                .running_attempts()
+                .map(|a| a.progress)
+                .fold(0.0, f32::max),
+        }
+    }
+
+    /// Back to pending (its running attempts are gone, or its output is lost).
+    pub fn reset(&mut self) {
+        self.phase = TaskPhase::Pending;
+        self.committed = None;
+        self.finished_at = None;
+        self.fetch_failures = 0;
+        self.pending_since = Instant::now();
+    }
+}
+
+#[derive(Debug)]
+pub struct StageRun {
+    pub phase: StagePhase,
+    pub maps: Vec<TaskRun>,
+    pub reduces: Vec<TaskRun>,
+    pub started: Option<Instant>,
+    pub maps_finished: Option<Instant>,
+    pub finished: Option<Instant>,
+}
+
+impl StageRun {
+    pub fn maps_done(&self) -> usize {
+        self.maps
+            .iter()
+            .filter(|t| t.phase == TaskPhase::Succeeded)
+            .count()
+    }
+    pub fn reduces_done(&self) -> usize {
+        self.reduces
+            .iter()
+            .filter(|t| t.phase == TaskPhase::Succeeded)
+            .count()
+    }
+    pub fn all_done(&self) -> bool {
+        self.maps_done() == self.maps.len() && self.reduces_done() == self.reduces.len()
+    }
+}
+
+#[derive(Debug)]
+pub struct JobRun {
+    pub id: String,
+    pub spec: JobSpec,
+    pub state: JobState,
+    pub error: Option<String>,
+    pub submitted_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub stages: Vec<StageRun>,
+    /// Job-level counters (locality, launched, failed and killed attempts).
+    pub job_counters: Counters,
+    /// Set when the job ended and its leftovers still need cleaning.
+    pub needs_cleanup: bool,
+    /// A finished job loaded from history: its report as saved.
+    pub saved: Option<JobReport>,
+}
+
+impl JobRun {
+    pub fn new(id: String, spec: JobSpec, submitted_ms: u64) -> Self {
+        let stages = spec
+            .stages
+            .iter()
+            .map(|_| StageRun {
+                phase: StagePhase::Waiting,
+                maps: Vec::new(),
+                reduces: Vec::new(),
+                started: None,
+                maps_finished: None,
+                finished: None,
+            })
+            .collect();
+        JobRun {
+            id,
+            spec,
+            state: JobState::Running,
+            error: None,
+            submitted_ms,
+            finished_ms: None,
+            stages,
+            job_counters: Counters::default(),
+            needs_cleanup: false,
+            saved: None,
+        }
+    }
+
+    pub fn count(&mut self, name: &str) {
+        self.job_counters.add(JOB_COUNTERS, name, 1);
+    }
+
+    /// Counters of the committed attempts, plus the job's own.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.job_counters.clone();
+        for s in &self.stages {
+            for t in s.maps.iter().chain(&s.reduces) {
+                if let Some(a) = t.committed_attempt() {
+                    c.merge(&a.counters);
+                }
+            }
+        }
+        c
+    }
+
+    pub fn report(&self) -> JobReport {
+        if let Some(saved) = &self.saved {
+            return saved.clone();
+        }
+        let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_millis() as u64,
+            (Some(a), None) => a.elapsed().as_millis() as u64,
+            _ => 0,
+        };
+        let stages = self
+            .spec
+            .stages
+            .iter()
+            .zip(&self.stages)
+            .map(|(spec, s)| {
+                let avg = |tasks: &[TaskRun]| {
+                    if tasks.is_empty() {
+                        0.0
+                    } else {
+                        tasks.iter().map(TaskRun::progress).sum::<f32>() / tasks.len() as f32
+                    }
+                };
+                StageReport {
+                    name: spec.name.clone(),
+                    maps: s.maps.len() as u32,
+                    maps_done: s.maps_done() as u32,
+                    map_progress: avg(&s.maps),
+                    reduces: s.reduces.len() as u32,
+                    reduces_done: s.reduces_done() as u32,
+                    reduce_progress: avg(&s.reduces),
+                    map_ms: ms(s.started, s.maps_finished),
+                    reduce_ms: if s.reduces.is_empty() {
+                        0
+                    } else {
+                        ms(s.maps_finished, s.finished)
+                    },
+                }
+            })
+            .collect();
+        JobReport {
+            id: self.id.clone(),
+            name: self.spec.name.clone(),
+            user: self.spec.user.clone(),
+            state: self.state,
+            error: self.error.clone(),
+            submitted_ms: self.submitted_ms,
+            finished_ms: self.finished_ms,
+            stages,
+            counters: self.counters(),
+        }
+    }
+}
+
+/// A worker as the job tracker knows it.
+#[derive(Debug)]
+pub struct WorkerInfo {
+    pub incarnation: u64,
+    pub shuffle_addr: String,
+    pub rack: String,
+    pub slots: u32,
+    pub last_seen: Instant,
+}
+
+/// Where an attempt is: job, stage, map or reduce, task index, attempt index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptRef {
+    pub job: usize,
+    pub stage: usize,
+    pub is_map: bool,
+    pub task: usize,
+    pub attempt: usize,
+}
+
+/// Everything the job tracker holds, behind one lock.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Jobs in submission order.
+    pub jobs: Vec<JobRun>,
+    pub by_id: HashMap<String, usize>,
+    pub attempts: HashMap<String, AttemptRef>,
+    pub workers: BTreeMap<String, WorkerInfo>,
+    /// Attempts to kill, by worker host.
+    pub kills: HashMap<String, Vec<String>>,
+    pub next_job: u64,
+}
+
+impl State {
+    pub fn task_mut(&mut self, r: AttemptRef) -> &mut TaskRun {
+        let stage = &mut self.jobs[r.job].stages[r.stage];
+        if r.is_map {
+            &mut stage.maps[r.task]
+        } else {
+            &mut stage.reduces[r.task]
+        }
+    }
+
+    /// Asks the workers to kill every running attempt of a task (or of a whole job).
+    pub fn kill_running(&mut self, job: usize, only: Option<(usize, bool, usize)>) {
+        let mut kills = Vec::new();
+        for (s, stage) in self.jobs[job].stages.iter().enumerate() {
+            for (is_map, tasks) in [(true, &stage.maps), (false, &stage.reduces)] {
+                for (t, task) in tasks.iter().enumerate() {
+                    if only.is_some_and(|o| o != (s, is_map, t)) {
+                        continue;
+                    }
+                    for a in task.running_attempts() {
+                        kills.push((a.worker.clone(), a.id.clone()));
+                    }
+                }
+            }
+        }
+        for (w, id) in kills {
+            self.kills.entry(w).or_default().push(id);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The worker: one per node. It heartbeats to the job tracker, runs each task attempt it is
+//! given as a child process of the job's binary, and serves its maps' outputs to reducers.
+//!
+//! - [`service`]: start-up and the heartbeat loop.
+//! - [`attempts`]: launching, watching and killing attempt processes; their logs.
+//! - [`binaries`]: the node's cache of job binaries, by content hash.
+//! - [`shuffle`]: the shuffle server.
+
+pub mod attempts;
+pub mod binaries;
+pub mod service;
+pub mod shuffle;

@@ -1,0 +1,115 @@
+//! The worker's start-up and heartbeat loop: report slots and attempts to the job tracker,
+//! start what it hands back, kill what it asks to, pass map output locations to reduces, and
+//! clean the local files of jobs that are over.
+
+use crate::attempts::Attempts;
+use anyhow::Context;
+use client::DfsClient;
+use common::config::{ClientConfig, WorkerConfig};
+use common::jobs::{now_ms, Heartbeat, HeartbeatReply};
+use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
+use proto::jobs::HeartbeatRequest;
+use std::collections::HashSet;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let root = config.local_dir.clone();
+    // Map outputs of an earlier run are of no use: the job tracker treats a restarted worker
+    // as a new one and has already re-run them elsewhere.
+    let jobs_dir = root.join("jobs");
+    if jobs_dir.exists() {
+        std::fs::remove_dir_all(&jobs_dir)
+            .with_context(|| format!("cleaning {}", jobs_dir.display()))?;
+    }
+    std::fs::create_dir_all(&jobs_dir).with_context(|| format!("creating {}", jobs_dir.display()))?;
+    let listener = std::net::TcpListener::bind((config.host.as_str(), config.shuffle_port))
+        .with_context(|| format!("shuffle server on {}:{}", config.host, config.shuffle_port))?;
+    let shuffle_addr = format!("{}:{}", config.host, listener.local_addr()?.port());
+    crate::shuffle::serve(listener, root.clone());
+
+    let client_config = ClientConfig {
+        namenode_addr: config.namenode_addr.clone(),
+        host: config.host.clone(),
+        ..Default::default()
+    };
+    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
+    let slots = if config.slots > 0 {
+        config.slots
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
+    };
+    let attempts = Attempts::new(root.clone(), dfs);
+    let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
+        .context("jobtracker_addr")?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .connect_lazy();
+    let mut jt = JobTrackerProtocolClient::new(channel);
+    let incarnation = now_ms();
+    tracing::info!(host = %config.host, %shuffle_addr, slots, "worker started");
+
+    let interval = Duration::from_millis(config.heartbeat_interval_ms.max(10));
+    let mut cleaned: HashSet<String> = HashSet::new();
+    loop {
+        let (statuses, fetch_failures) = attempts.snapshot();
+        let hb = Heartbeat {
+            host: config.host.clone(),
+            shuffle_addr: shuffle_addr.clone(),
+            incarnation,
+            slots,
+            free_slots: slots.saturating_sub(attempts.running() as u32),
+            attempts: statuses.clone(),
+            fetch_failures: fetch_failures.clone(),
+        };
+        let request = HeartbeatRequest {
+            heartbeat_json: serde_json::to_vec(&hb)?.into(),
+        };
+        match jt.heartbeat(request).await {
+            Ok(resp) => {
+                attempts.delivered(&statuses);
+                match serde_json::from_slice::<HeartbeatReply>(&resp.into_inner().reply_json) {
+                    Ok(reply) => act(&attempts, reply, &root, &mut cleaned),
+                    Err(e) => tracing::error!(error = %e, "bad heartbeat reply"),
+                }
+            }
+            Err(e) => {
+                attempts.undelivered(fetch_failures);
+                tracing::warn!(error = %e.message(), "heartbeat to the job tracker failed");
+            }
+        }
+        // Next beat after the interval, or at once when an attempt ends.
+        let _ = tokio::time::timeout(interval, attempts.changed.notified()).await;
+    }
+}
+
+fn act(
+    attempts: &std::sync::Arc<Attempts>,
+    reply: HeartbeatReply,
+    root: &std::path::Path,
+    cleaned: &mut HashSet<String>,
+) {
+    for id in &reply.kill {
+        attempts.kill(id);
+    }
+    for spec in reply.launch {
+        tracing::info!(attempt = %spec.attempt_id, "launching");
+        attempts.launch(spec);
+    }
+    for (attempt, locations) in &reply.map_outputs {
+        attempts.map_outputs(attempt, locations);
+    }
+    for job in reply.finished_jobs {
+        if cleaned.contains(&job) || attempts.job_running(&job) {
+            continue;
+        }
+        for dir in [root.join("jobs").join(&job), root.join("logs").join(&job)] {
+            if dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cleaning a finished job");
+                }
+            }
+        }
+        cleaned.insert(job);
+    }
+}

@@ -3,12 +3,17 @@
 //! `mrctl cluster up|down`, the demo, the integration tests and the benchmarks all use it.
 //!
 //! Layout of the directory: `cluster.toml` (what was asked for), `namenode.toml`,
-//! `datanode-N.toml`, `client.toml`, `logs/`, `pids/`, `namenode/` and `datanode-N/`.
+//! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `logs/`, `pids/`,
+//! `namenode/`, `datanode-N/`, `jobtracker/` and `worker-N/`. Worker N runs on datanode N's
+//! host, so map tasks can run next to their blocks.
 //! Starting on an existing directory restarts the same cluster on its metadata and blocks.
 
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
-use common::config::{ClientConfig, ConfigFile, DatanodeConfig, NamenodeConfig, TopologyConfig};
+use common::config::{
+    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, TopologyConfig,
+    WorkerConfig,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -27,6 +32,9 @@ pub struct ClusterSpec {
     pub namenode: NamenodeConfig,
     /// Template for every datanode (addresses and dirs are filled in).
     pub datanode: DatanodeConfig,
+    pub jobtracker: JobTrackerConfig,
+    /// Template for every worker (addresses and dirs are filled in).
+    pub worker: WorkerConfig,
 }
 
 impl Default for ClusterSpec {
@@ -37,6 +45,8 @@ impl Default for ClusterSpec {
             disks: 1,
             namenode: NamenodeConfig::default(),
             datanode: DatanodeConfig::default(),
+            jobtracker: JobTrackerConfig::default(),
+            worker: WorkerConfig::default(),
         }
     }
 }
@@ -59,6 +69,9 @@ impl ClusterSpec {
         n.lease_hard_limit_ms = 4_000;
         n.default_block_size = 1 << 20;
         n.bytes_per_checksum = 4096;
+        s.jobtracker.worker_expiry_ms = 3_000;
+        s.worker.heartbeat_interval_ms = 100;
+        s.worker.slots = 2;
         s
     }
 }
@@ -96,9 +109,12 @@ pub fn bin_dir() -> ClientResult<PathBuf> {
             dir = p.to_path_buf();
         }
     }
-    if !dir.join("namenode").exists() || !dir.join("datanode").exists() {
+    if let Some(missing) = ["namenode", "datanode", "jobtracker", "worker"]
+        .into_iter()
+        .find(|b| !dir.join(b).exists())
+    {
         return Err(ClientError::Config(format!(
-            "namenode and datanode binaries not found in {} (build with `cargo build --release` or set MR_BIN_DIR)",
+            "the {missing} binary is not in {} (build with `cargo build --release` or set MR_BIN_DIR)",
             dir.display()
         )));
     }
@@ -164,10 +180,37 @@ impl LocalCluster {
             &self.dir.join("namenode.toml"),
             &ConfigFile {
                 namenode: Some(nn.clone()),
+                topology: topology.clone(),
+                ..Default::default()
+            },
+        )?;
+        let mut jt = self.spec.jobtracker.clone();
+        jt.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
+        jt.namenode_addr = nn.rpc_addr.clone();
+        jt.meta_dir = self.dir.join("jobtracker");
+        write_toml(
+            &self.dir.join("jobtracker.toml"),
+            &ConfigFile {
+                jobtracker: Some(jt.clone()),
                 topology,
                 ..Default::default()
             },
         )?;
+        for i in 0..self.spec.datanodes {
+            let mut w = self.spec.worker.clone();
+            w.jobtracker_addr = jt.rpc_addr.clone();
+            w.namenode_addr = nn.rpc_addr.clone();
+            w.host = datanode_host(i);
+            w.shuffle_port = free_port(&w.host)?;
+            w.local_dir = self.dir.join(format!("worker-{i}"));
+            write_toml(
+                &self.dir.join(format!("worker-{i}.toml")),
+                &ConfigFile {
+                    worker: Some(w),
+                    ..Default::default()
+                },
+            )?;
+        }
         for i in 0..self.spec.datanodes {
             let mut dn = self.spec.datanode.clone();
             dn.namenode_addr = nn.rpc_addr.clone();
@@ -193,6 +236,7 @@ impl LocalCluster {
             &ConfigFile {
                 client: Some(ClientConfig {
                     namenode_addr: nn.rpc_addr,
+                    jobtracker_addr: jt.rpc_addr,
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -222,11 +266,18 @@ impl LocalCluster {
             .map_err(|e| ClientError::Config(e.to_string()))
     }
 
-    /// Daemon names: `namenode`, `datanode-0`, ...
+    /// Daemon names in start order: `namenode`, `datanode-0`..., `jobtracker`, `worker-0`...
     pub fn daemons(&self) -> Vec<String> {
         let mut v = vec!["namenode".to_string()];
         v.extend((0..self.spec.datanodes).map(|i| format!("datanode-{i}")));
+        v.push("jobtracker".to_string());
+        v.extend((0..self.spec.datanodes).map(|i| format!("worker-{i}")));
         v
+    }
+
+    /// A client of the job tracker.
+    pub fn job_client(&self) -> ClientResult<crate::jobs::JobClient> {
+        crate::jobs::JobClient::connect(&self.client_config()?.jobtracker_addr)
     }
 
     pub fn start_all(&self) -> ClientResult<()> {
@@ -241,11 +292,7 @@ impl LocalCluster {
         if self.pid(daemon).is_some() {
             return Ok(());
         }
-        let binary = if daemon == "namenode" {
-            "namenode"
-        } else {
-            "datanode"
-        };
+        let binary = daemon.split('-').next().unwrap_or(daemon);
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -329,14 +376,17 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Waits until the namenode is out of safe mode and every datanode is live.
+    /// Waits until the namenode is out of safe mode, every datanode is live and every worker
+    /// has joined the job tracker.
     pub fn wait_healthy(&self, timeout: Duration) -> ClientResult<()> {
         let client = self.client()?;
+        let jobs = self.job_client()?;
         let want = self.spec.datanodes;
         wait_for(timeout, "the cluster to become healthy", || {
             let r = client.cluster_report().ok()?;
             let live = r.datanodes.iter().filter(|d| d.state == "live").count();
-            (!r.safe_mode && live >= want).then_some(())
+            let workers = jobs.workers().ok()?.len();
+            (!r.safe_mode && live >= want && workers >= want).then_some(())
         })
     }
 }

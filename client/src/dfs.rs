@@ -102,6 +102,11 @@ impl DfsClient {
         Some(self.inner.caller.clone())
     }
 
+    /// The namenode this client talks to.
+    pub fn namenode_addr(&self) -> String {
+        self.inner.config.namenode_addr.clone()
+    }
+
     pub fn client_name(&self) -> &str {
         &self.inner.client_name
     }

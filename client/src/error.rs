@@ -12,6 +12,9 @@ pub enum ClientError {
     Unreachable { what: String, message: String },
     #[error("{path}: {message}")]
     Transfer { path: String, message: String },
+    /// A job the job tracker (or the submitter) refused, with why.
+    #[error("{0}")]
+    Rejected(String),
     #[error("config: {0}")]
     Config(String),
     #[error(transparent)]

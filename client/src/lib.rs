@@ -6,6 +6,7 @@
 //!   from a failed datanode mid-block.
 //! - [`reader`]: [`reader::DfsReader`], reading nearest replica first, verifying checksums and
 //!   moving to another replica (and reporting the bad one) when a check fails.
+//! - [`jobs`]: the job client: describe and upload a job binary, submit, watch, kill.
 //! - [`cluster`]: the local-cluster harness behind `mrctl cluster up|down`, the demo, the
 //!   tests and the benchmarks.
 //! - [`error`]: the client's error type.
@@ -13,6 +14,7 @@
 pub mod cluster;
 pub mod dfs;
 pub mod error;
+pub mod jobs;
 pub mod reader;
 pub mod writer;
 

@@ -131,6 +131,8 @@ impl Default for DatanodeConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     pub namenode_addr: String,
+    /// Where `mrctl submit` and `mrctl job` find the job tracker.
+    pub jobtracker_addr: String,
     /// 0: the namenode's default.
     pub replication: u32,
     /// 0: the namenode's default.
@@ -147,6 +149,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             namenode_addr: "127.0.0.1:9000".into(),
+            jobtracker_addr: "127.0.0.1:9010".into(),
             replication: 0,
             block_size: 0,
             host: String::new(),

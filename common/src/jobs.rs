@@ -356,3 +356,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Where the logs of a job's attempts are kept in the DFS.
+pub fn log_dir(job_id: &str) -> String {
+    format!("/.mr/logs/{job_id}")
+}

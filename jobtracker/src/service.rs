@@ -161,6 +161,17 @@ impl JobTrackerProtocol for Rpc {
         Ok(Response::new(KillJobResponse {}))
     }
 
+    async fn workers(
+        &self,
+        _req: Request<WorkersRequest>,
+    ) -> Result<Response<WorkersResponse>, Status> {
+        let st = self.0.state.lock();
+        Ok(Response::new(WorkersResponse {
+            hosts: st.workers.keys().cloned().collect(),
+            slots: st.workers.values().map(|w| w.slots).collect(),
+        }))
+    }
+
     async fn heartbeat(
         &self,
         req: Request<HeartbeatRequest>,

@@ -17,11 +17,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-/// Where attempt logs are kept in the DFS.
-pub fn dfs_log_dir(job_id: &str) -> String {
-    format!("/.mr/logs/{job_id}")
-}
-
 struct Attempt {
     job_id: String,
     progress: f32,
@@ -289,7 +284,7 @@ impl Attempts {
             return;
         }
         let dfs = self.dfs.clone();
-        let path = format!("{}/{attempt_id}.log", dfs_log_dir(job_id));
+        let path = format!("{}/{attempt_id}.log", common::jobs::log_dir(job_id));
         let r = tokio::task::spawn_blocking(move || {
             dfs.write_file(&path, &bytes, client::CreateOptions::default())
         })

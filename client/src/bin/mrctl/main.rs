@@ -1,5 +1,8 @@
-//! `mrctl`: the command line for files (`mrctl fs ...`) and clusters (`mrctl cluster ...`).
+//! `mrctl`: the command line for files (`mrctl fs ...`), jobs (`mrctl submit`, `mrctl job ...`)
+//! and clusters (`mrctl cluster ...`).
 //! Thin glue over the `client` library; errors are one line naming the path and the cause.
+
+mod job;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "mrctl",
-    about = "Files and clusters of the MapReduce block store"
+    about = "Files, jobs and clusters of the MapReduce engine and its block store"
 )]
 struct Cli {
     /// Client config (a TOML file with a [client] section), e.g. DIR/client.toml written by
@@ -30,6 +33,11 @@ enum Top {
     /// File system commands.
     #[command(subcommand)]
     Fs(Fs),
+    /// Submits a job binary: `mrctl submit target/release/wordcount --wait -- IN OUT`.
+    Submit(job::Submit),
+    /// Job commands: list, status, counters, kill, logs.
+    #[command(subcommand)]
+    Job(job::JobCmd),
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(Cluster),
@@ -151,6 +159,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Top::Fs(cmd) => {
             let dfs = DfsClient::connect(client_config(&cli.config)?)?;
             fs_command(&dfs, cmd)
+        }
+        Top::Submit(cmd) => {
+            let config = client_config(&cli.config)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            job::submit(&DfsClient::connect(config)?, &jobs, cmd)
+        }
+        Top::Job(cmd) => {
+            let config = client_config(&cli.config)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            job::job_command(&DfsClient::connect(config)?, &jobs, cmd)
         }
         Top::Cluster(Cluster::Up {
             dir,

@@ -1,0 +1,187 @@
+//! `mrctl submit` and `mrctl job ...`: running jobs and looking at them.
+
+use anyhow::bail;
+use clap::Subcommand;
+use client::jobs::{submit_binary, JobClient};
+use client::DfsClient;
+use common::jobs::{Counters, JobReport, JobState};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Submit {
+    /// The job binary (a Rust program calling `mapreduce::run`).
+    binary: PathBuf,
+    /// Wait for the job: show progress, then the counters; exit non-zero if it fails.
+    #[arg(long)]
+    wait: bool,
+    /// The job's arguments, after `--`.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum JobCmd {
+    /// Every job the job tracker knows, newest last.
+    List,
+    /// State and progress of a job.
+    Status { job_id: String },
+    /// A job's counters.
+    Counters { job_id: String },
+    /// Kills a running job.
+    Kill { job_id: String },
+    /// The logs of a job's task attempts.
+    Logs { job_id: String },
+}
+
+pub fn submit(dfs: &DfsClient, jobs: &JobClient, cmd: Submit) -> anyhow::Result<ExitCode> {
+    let id = submit_binary(dfs, jobs, &cmd.binary, &cmd.args)?;
+    if !cmd.wait {
+        println!("{id}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("submitted {id}");
+    let started = Instant::now();
+    let mut last_line = String::new();
+    let mut last_print = Instant::now() - Duration::from_secs(1);
+    let report = jobs.wait(&id, |r| {
+        let line = progress_line(r);
+        if line != last_line && last_print.elapsed() >= Duration::from_millis(500) {
+            eprintln!("{line}");
+            last_line = line;
+            last_print = Instant::now();
+        }
+    })?;
+    let line = progress_line(&report);
+    if line != last_line {
+        eprintln!("{line}");
+    }
+    print_counters(&report.counters);
+    let secs = started.elapsed().as_secs_f64();
+    match report.state {
+        JobState::Succeeded => {
+            eprintln!("job {id} succeeded in {secs:.2} s");
+            Ok(ExitCode::SUCCESS)
+        }
+        state => {
+            eprintln!(
+                "job {id} {}: {}",
+                state_name(state),
+                report.error.as_deref().unwrap_or("no error recorded")
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn state_name(s: JobState) -> &'static str {
+    match s {
+        JobState::Running => "running",
+        JobState::Succeeded => "succeeded",
+        JobState::Failed => "failed",
+        JobState::Killed => "killed",
+    }
+}
+
+fn progress_line(r: &JobReport) -> String {
+    let stages: Vec<String> = r
+        .stages
+        .iter()
+        .map(|s| {
+            let mut p = format!(
+                "{}: map {:3.0}% ({}/{})",
+                s.name,
+                s.map_progress * 100.0,
+                s.maps_done,
+                s.maps
+            );
+            if s.reduces > 0 {
+                p.push_str(&format!(
+                    " reduce {:3.0}% ({}/{})",
+                    s.reduce_progress * 100.0,
+                    s.reduces_done,
+                    s.reduces
+                ));
+            }
+            p
+        })
+        .collect();
+    stages.join(" | ")
+}
+
+fn print_counters(c: &Counters) {
+    for (group, names) in &c.0 {
+        println!("{group}");
+        for (name, v) in names {
+            println!("  {name}={v}");
+        }
+    }
+}
+
+fn when(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms))
+        .to_string()
+}
+
+pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        JobCmd::List => {
+            println!(
+                "{:<28} {:<10} {:<20} {:<10} {:>9}  error",
+                "job", "state", "submitted", "user", "seconds"
+            );
+            for r in jobs.list()? {
+                let secs = r
+                    .finished_ms
+                    .map(|f| format!("{:.1}", f.saturating_sub(r.submitted_ms) as f64 / 1000.0))
+                    .unwrap_or_default();
+                println!(
+                    "{:<28} {:<10} {:<20} {:<10} {:>9}  {}",
+                    r.id,
+                    state_name(r.state),
+                    when(r.submitted_ms),
+                    r.user,
+                    secs,
+                    r.error.unwrap_or_default()
+                );
+            }
+        }
+        JobCmd::Status { job_id } => {
+            let r = jobs.job(&job_id)?;
+            println!("{} ({}): {}", r.id, r.name, state_name(r.state));
+            println!("{}", progress_line(&r));
+            for s in &r.stages {
+                println!(
+                    "  stage {}: map phase {} ms, reduce phase {} ms",
+                    s.name, s.map_ms, s.reduce_ms
+                );
+            }
+            if let Some(e) = &r.error {
+                println!("error: {e}");
+            }
+        }
+        JobCmd::Counters { job_id } => print_counters(&jobs.job(&job_id)?.counters),
+        JobCmd::Kill { job_id } => {
+            jobs.kill(&job_id)?;
+            println!("killed {job_id}");
+        }
+        JobCmd::Logs { job_id } => {
+            jobs.job(&job_id)?;
+            let dir = common::jobs::log_dir(&job_id);
+            let files = match dfs.list(&dir) {
+                Ok(f) => f,
+                Err(client::ClientError::NotFound(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            if files.is_empty() {
+                bail!("no attempt of {job_id} wrote a log");
+            }
+            for f in files {
+                println!("==> {} <==", f.path.rsplit('/').next().unwrap_or_default());
+                print!("{}", String::from_utf8_lossy(&dfs.read_file(&f.path)?));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

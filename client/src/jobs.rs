@@ -1,0 +1,199 @@
+//! The job client: describing a job binary, uploading it into the DFS by content hash, and
+//! submitting, watching, listing and killing jobs on the job tracker.
+
+use crate::dfs::DfsClient;
+use crate::error::{ClientError, ClientResult};
+use crate::CreateOptions;
+use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec};
+use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
+use proto::jobs::*;
+use std::path::Path;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// Where job binaries live in the DFS, by content hash.
+pub const BINARIES_DIR: &str = "/.mr/binaries";
+/// Replicas of a job binary: every worker fetches it once.
+const BINARY_REPLICATION: u32 = 10;
+
+/// A connection to the job tracker. Blocking.
+pub struct JobClient {
+    rt: tokio::runtime::Runtime,
+    rpc: JobTrackerProtocolClient<Channel>,
+    addr: String,
+}
+
+impl std::fmt::Debug for JobClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobClient").field("addr", &self.addr).finish()
+    }
+}
+
+impl JobClient {
+    pub fn connect(addr: &str) -> ClientResult<JobClient> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .map_err(|e| ClientError::Config(format!("jobtracker_addr: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60));
+        let channel = {
+            let _guard = rt.enter();
+            channel.connect_lazy()
+        };
+        Ok(JobClient {
+            rt,
+            rpc: JobTrackerProtocolClient::new(channel).max_decoding_message_size(256 << 20),
+            addr: addr.to_string(),
+        })
+    }
+
+    fn call<T, F>(
+        &self,
+        what: &str,
+        f: impl FnOnce(JobTrackerProtocolClient<Channel>) -> F,
+    ) -> ClientResult<T>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.rt
+            .block_on(f(self.rpc.clone()))
+            .map(|r| r.into_inner())
+            .map_err(|s| match s.code() {
+                tonic::Code::InvalidArgument => ClientError::Rejected(s.message().to_string()),
+                tonic::Code::NotFound => ClientError::Rejected(s.message().to_string()),
+                tonic::Code::Unavailable => ClientError::Config(format!(
+                    "job tracker at {} unavailable: {}",
+                    self.addr,
+                    s.message()
+                )),
+                _ => ClientError::Internal(format!("{what}: {}", s.message())),
+            })
+    }
+
+    /// Submits a described job; returns its id.
+    pub fn submit(&self, spec: &JobSpec) -> ClientResult<String> {
+        let spec_json = serde_json::to_vec(spec)
+            .map_err(|e| ClientError::Internal(e.to_string()))?
+            .into();
+        Ok(self
+            .call("submit", |mut c| async move {
+                c.submit_job(SubmitJobRequest { spec_json }).await
+            })?
+            .job_id)
+    }
+
+    pub fn job(&self, id: &str) -> ClientResult<JobReport> {
+        let job_id = id.to_string();
+        let r = self.call(id, |mut c| async move { c.get_job(JobRequest { job_id }).await })?;
+        serde_json::from_slice(&r.report_json).map_err(|e| ClientError::Internal(e.to_string()))
+    }
+
+    pub fn list(&self) -> ClientResult<Vec<JobReport>> {
+        let r = self.call("list", |mut c| async move {
+            c.list_jobs(ListJobsRequest {}).await
+        })?;
+        r.reports_json
+            .iter()
+            .map(|j| serde_json::from_slice(j).map_err(|e| ClientError::Internal(e.to_string())))
+            .collect()
+    }
+
+    pub fn kill(&self, id: &str) -> ClientResult<()> {
+        let job_id = id.to_string();
+        self.call(id, |mut c| async move { c.kill_job(JobRequest { job_id }).await })
+            .map(|_| ())
+    }
+
+    /// Hosts and slots of the live workers.
+    pub fn workers(&self) -> ClientResult<Vec<(String, u32)>> {
+        let r = self.call("workers", |mut c| async move {
+            c.workers(WorkersRequest {}).await
+        })?;
+        Ok(r.hosts.into_iter().zip(r.slots).collect())
+    }
+
+    /// Polls until the job is over, calling `progress` with each report.
+    pub fn wait(
+        &self,
+        id: &str,
+        mut progress: impl FnMut(&JobReport),
+    ) -> ClientResult<JobReport> {
+        loop {
+            let r = self.job(id)?;
+            progress(&r);
+            if r.state.is_over() {
+                return Ok(r);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// Runs `BINARY describe ARGS` and reads the job spec it prints. `namenode_addr` lets the job
+/// look at its inputs (to sample them, or to choose a plan by their size).
+pub fn describe(binary: &Path, args: &[String], namenode_addr: &str) -> ClientResult<JobSpec> {
+    let out = std::process::Command::new(binary)
+        .arg("describe")
+        .args(args)
+        .env("MR_NAMENODE", namenode_addr)
+        .output()
+        .map_err(|e| ClientError::Rejected(format!("cannot run {}: {e}", binary.display())))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let msg = stderr.trim();
+        return Err(ClientError::Rejected(format!(
+            "{} describe failed ({}): {}",
+            binary.display(),
+            out.status,
+            if msg.is_empty() { "no message" } else { msg }
+        )));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        ClientError::Rejected(format!(
+            "{} is not a MapReduce job binary: `describe` did not print a job spec ({e})",
+            binary.display()
+        ))
+    })
+}
+
+/// Uploads a job binary under its content hash unless it is there already.
+pub fn upload_binary(dfs: &DfsClient, binary: &Path) -> ClientResult<BinaryRef> {
+    let bytes = std::fs::read(binary)
+        .map_err(|e| ClientError::Rejected(format!("{}: {e}", binary.display())))?;
+    let sha256 = sha256_hex(&bytes);
+    let path = format!("{BINARIES_DIR}/{sha256}");
+    if !dfs.exists(&path)? {
+        let tmp = format!("{BINARIES_DIR}/.{sha256}.{}", std::process::id());
+        let live = dfs.cluster_report()?.datanodes.len() as u32;
+        dfs.write_file(
+            &tmp,
+            &bytes,
+            CreateOptions {
+                replication: BINARY_REPLICATION.min(live.max(1)),
+                ..Default::default()
+            },
+        )?;
+        match dfs.rename(&tmp, &path) {
+            Ok(()) => {}
+            // Someone uploaded the same binary meanwhile.
+            Err(_) if dfs.exists(&path)? => dfs.delete(&tmp, false)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(BinaryRef { path, sha256 })
+}
+
+/// Describes, uploads and submits a job binary; returns the job id.
+pub fn submit_binary(
+    dfs: &DfsClient,
+    jobs: &JobClient,
+    binary: &Path,
+    args: &[String],
+) -> ClientResult<String> {
+    let mut spec = describe(binary, args, &dfs.namenode_addr())?;
+    spec.binary = upload_binary(dfs, binary)?;
+    spec.user = common::user::current();
+    jobs.submit(&spec)
+}

@@ -54,6 +54,8 @@ pub enum InputFormat {
     Fixed { record_len: u64 },
     /// The binary record files a previous stage wrote; never split.
     Binary,
+    /// No file: the row numbers `0..rows` in `splits` ranges (data generators, as teragen).
+    Range { rows: u64, splits: u32 },
 }
 
 /// One input of a stage: a file, or a directory of files (names starting `_` or `.` skipped).

@@ -2,7 +2,7 @@
 //! input, an output that already exists, a reduce stage with no reducers, a missing binary.
 
 use client::{ClientError, DfsClient};
-use common::jobs::{is_under, JobSpec};
+use common::jobs::{is_under, InputFormat, JobSpec};
 
 /// Why a job cannot run, or Ok.
 pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
@@ -42,6 +42,7 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
         let reads = stage
             .inputs
             .iter()
+            .filter(|i| !matches!(i.format, InputFormat::Range { .. }))
             .map(|i| ("input", &i.path))
             .chain(stage.side_inputs.iter().map(|i| ("side input", &i.path)));
         for (what, path) in reads {

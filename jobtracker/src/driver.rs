@@ -205,6 +205,17 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
 fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
     let mut out = Vec::new();
     for (i, input) in spec.inputs.iter().enumerate() {
+        if let InputFormat::Range { rows, splits } = input.format {
+            let n = splits.max(1) as u64;
+            out.extend((0..n).map(|k| Split {
+                input: i,
+                path: String::new(),
+                start: rows * k / n,
+                len: rows * (k + 1) / n - rows * k / n,
+                hosts: Vec::new(),
+            }));
+            continue;
+        }
         let files = dfs
             .list_files(&input.path)
             .map_err(|e| format!("input {}: {e}", input.path))?;

@@ -24,6 +24,8 @@ pub struct TaskContext {
     pub(crate) side_input_budget: u64,
     pub(crate) dfs: Option<DfsClient>,
     pub(crate) reporter: Option<Reporter>,
+    /// A map task's file and where its split starts in it.
+    pub(crate) split: Option<(String, u64)>,
 }
 
 impl std::fmt::Debug for TaskContext {
@@ -47,6 +49,7 @@ impl TaskContext {
             side_input_budget: 0,
             dfs: None,
             reporter: None,
+            split: None,
         }
     }
 
@@ -63,6 +66,16 @@ impl TaskContext {
     /// The map task's index, or the reduce task's partition.
     pub fn task_index(&self) -> u32 {
         self.task
+    }
+
+    /// A map task's input file (empty for a range input).
+    pub fn split_path(&self) -> &str {
+        self.split.as_ref().map_or("", |s| s.0.as_str())
+    }
+
+    /// Where a map task's split starts in its file (the first row, for a range input).
+    pub fn split_start(&self) -> u64 {
+        self.split.as_ref().map_or(0, |s| s.1)
     }
 
     /// 0 for a task's first attempt, then 1, 2...

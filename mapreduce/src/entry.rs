@@ -169,6 +169,9 @@ fn sample_keys(stage: &Stage, env: &JobEnv, n: usize) -> MrResult<Vec<Vec<u8>>> 
     let dfs = env.dfs()?;
     let mut files = Vec::new();
     for (i, input) in stage.spec.inputs.iter().enumerate() {
+        if let common::jobs::InputFormat::Range { .. } = input.format {
+            continue;
+        }
         for f in dfs.list_files(&input.path)? {
             files.push((i, input.format.clone(), f));
         }
@@ -310,6 +313,7 @@ fn run_attempt(
     match &spec.kind {
         TaskKind::Map { index, split } => {
             ctx.task = *index;
+            ctx.split = Some((split.path.clone(), split.start));
             run_map(&stage, spec, *index, split, &dfs, &mut ctx)?;
         }
         TaskKind::Reduce { partition, maps } => {

@@ -38,6 +38,11 @@ impl Input {
     pub fn binary(path: impl Into<String>) -> Self {
         Self::with(path, InputFormat::Binary)
     }
+    /// No file: row numbers `0..rows` (each record's `offset`), read by `splits` map tasks.
+    /// For jobs that generate data.
+    pub fn range(rows: u64, splits: u32) -> Self {
+        Self::with(String::new(), InputFormat::Range { rows, splits })
+    }
     fn with(path: impl Into<String>, format: InputFormat) -> Self {
         Input(InputSpec {
             path: path.into(),

@@ -165,6 +165,14 @@ pub(crate) fn open_stream(
     len: u64,
 ) -> MrResult<Box<dyn RecordStream>> {
     let end = start + len;
+    if let InputFormat::Range { .. } = format {
+        return Ok(Box::new(RangeStream {
+            input,
+            next: start,
+            start,
+            end,
+        }));
+    }
     let open_at = |pos: u64| -> MrResult<BufReader<DfsReader>> {
         let mut r = dfs.open(path)?;
         r.seek_to(pos);
@@ -213,6 +221,7 @@ pub(crate) fn open_stream(
             last: start,
             path: path.to_string(),
         }),
+        InputFormat::Range { .. } => unreachable!("handled above"),
         InputFormat::Binary => Box::new(BinaryStream {
             reader: ifile::Reader::new(open_at(0)?, path),
             input,
@@ -431,5 +440,36 @@ impl RecordStream for BinaryStream {
     }
     fn position(&self) -> String {
         format!("{} at record {}", self.path, self.n)
+    }
+}
+
+/// Row numbers of a range input.
+struct RangeStream {
+    input: usize,
+    next: u64,
+    start: u64,
+    end: u64,
+}
+
+impl RecordStream for RangeStream {
+    fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
+        if self.next >= self.end {
+            return Ok(None);
+        }
+        self.next += 1;
+        Ok(Some(Record {
+            input: self.input,
+            offset: self.next - 1,
+            data: RecordData::Bytes(&[]),
+        }))
+    }
+    fn progress(&self) -> f32 {
+        fraction(self.next - self.start, self.end - self.start)
+    }
+    fn bytes_read(&self) -> u64 {
+        0
+    }
+    fn position(&self) -> String {
+        format!("row {}", self.next.saturating_sub(1))
     }
 }

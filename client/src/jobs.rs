@@ -25,7 +25,9 @@ pub struct JobClient {
 
 impl std::fmt::Debug for JobClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobClient").field("addr", &self.addr).finish()
+        f.debug_struct("JobClient")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -86,7 +88,10 @@ impl JobClient {
 
     pub fn job(&self, id: &str) -> ClientResult<JobReport> {
         let job_id = id.to_string();
-        let r = self.call(id, |mut c| async move { c.get_job(JobRequest { job_id }).await })?;
+        let r = self.call(
+            id,
+            |mut c| async move { c.get_job(JobRequest { job_id }).await },
+        )?;
         serde_json::from_slice(&r.report_json).map_err(|e| ClientError::Internal(e.to_string()))
     }
 
@@ -102,8 +107,10 @@ impl JobClient {
 
     pub fn kill(&self, id: &str) -> ClientResult<()> {
         let job_id = id.to_string();
-        self.call(id, |mut c| async move { c.kill_job(JobRequest { job_id }).await })
-            .map(|_| ())
+        self.call(id, |mut c| async move {
+            c.kill_job(JobRequest { job_id }).await
+        })
+        .map(|_| ())
     }
 
     /// Hosts and slots of the live workers.
@@ -115,11 +122,7 @@ impl JobClient {
     }
 
     /// Polls until the job is over, calling `progress` with each report.
-    pub fn wait(
-        &self,
-        id: &str,
-        mut progress: impl FnMut(&JobReport),
-    ) -> ClientResult<JobReport> {
+    pub fn wait(&self, id: &str, mut progress: impl FnMut(&JobReport)) -> ClientResult<JobReport> {
         loop {
             let r = self.job(id)?;
             progress(&r);
@@ -142,12 +145,18 @@ pub fn describe(binary: &Path, args: &[String], namenode_addr: &str) -> ClientRe
         .map_err(|e| ClientError::Rejected(format!("cannot run {}: {e}", binary.display())))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        let msg = stderr.trim();
+        // A job refusing its arguments says so in one line (mapreduce::entry::DESCRIBE_ERROR).
+        if let Some(line) = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("job description error: "))
+        {
+            return Err(ClientError::Rejected(line.to_string()));
+        }
+        let msg = stderr.lines().next().unwrap_or("no message");
         return Err(ClientError::Rejected(format!(
-            "{} describe failed ({}): {}",
+            "{} is not a MapReduce job binary: `describe` failed ({}): {msg}",
             binary.display(),
             out.status,
-            if msg.is_empty() { "no message" } else { msg }
         )));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| {

@@ -245,11 +245,21 @@ pub struct MapOutputLocation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskReport {
-    Progress { progress: f32, counters: Counters },
+    Progress {
+        progress: f32,
+        counters: Counters,
+    },
     /// A map output could not be fetched; the job tracker re-runs the map after repeats.
-    FetchFailed { map_index: u32, attempt_id: String },
-    Done { counters: Counters },
-    Failed { error: String },
+    FetchFailed {
+        map_index: u32,
+        attempt_id: String,
+    },
+    Done {
+        counters: Counters,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// How an attempt ended, as a worker reports it.
@@ -257,7 +267,9 @@ pub enum TaskReport {
 #[serde(rename_all = "snake_case")]
 pub enum AttemptOutcome {
     Succeeded,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Stopped on the job tracker's order.
     Killed,
 }

@@ -31,7 +31,9 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
             ));
         }
         if stage.inputs.is_empty() || stage.outputs.is_empty() {
-            return Err(format!("stage {name:?} needs at least one input and one output"));
+            return Err(format!(
+                "stage {name:?} needs at least one input and one output"
+            ));
         }
         let produced = |path: &str| {
             spec.stages[..s]
@@ -47,7 +49,9 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
             .chain(stage.side_inputs.iter().map(|i| ("side input", &i.path)));
         for (what, path) in reads {
             if !path.starts_with('/') {
-                return Err(format!("{what} path {path:?} of stage {name:?} is not absolute"));
+                return Err(format!(
+                    "{what} path {path:?} of stage {name:?} is not absolute"
+                ));
             }
             if !produced(path) && !exists(path)? {
                 return Err(format!(
@@ -57,7 +61,10 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
         }
         for o in &stage.outputs {
             if !o.path.starts_with('/') {
-                return Err(format!("output path {:?} of stage {name:?} is not absolute", o.path));
+                return Err(format!(
+                    "output path {:?} of stage {name:?} is not absolute",
+                    o.path
+                ));
             }
             if exists(&o.path)? {
                 return Err(format!(

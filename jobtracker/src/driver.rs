@@ -137,9 +137,7 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                         .enumerate()
                         .map(|(i, sp)| TaskRun::new(i as u32, Some(sp)))
                         .collect();
-                    run.reduces = (0..spec.reducers)
-                        .map(|p| TaskRun::new(p, None))
-                        .collect();
+                    run.reduces = (0..spec.reducers).map(|p| TaskRun::new(p, None)).collect();
                     run.phase = StagePhase::Running;
                     run.started = Some(Instant::now());
                     tracing::info!(%job, stage, maps = run.maps.len(), reduces = run.reduces.len(), "stage started");

@@ -30,12 +30,11 @@ impl HistoryRecord {
 pub fn recover(dir: &Path, st: &mut State) -> anyhow::Result<Journal> {
     std::fs::create_dir_all(dir)?;
     let last = Journal::replay(dir, 0, |txid, payload| {
-        let record: HistoryRecord = serde_json::from_slice(payload).map_err(|e| {
-            common::Error::Corrupt {
+        let record: HistoryRecord =
+            serde_json::from_slice(payload).map_err(|e| common::Error::Corrupt {
                 path: dir.into(),
                 message: format!("history record {txid}: {e}"),
-            }
-        })?;
+            })?;
         apply(st, record);
         Ok(())
     })?;
@@ -51,7 +50,12 @@ pub fn recover(dir: &Path, st: &mut State) -> anyhow::Result<Journal> {
             );
             let report = st.jobs[j].report();
             journal
-                .append(HistoryRecord::Finished { report: report.clone() }.encode())
+                .append(
+                    HistoryRecord::Finished {
+                        report: report.clone(),
+                    }
+                    .encode(),
+                )
                 .1
                 .wait()?;
             st.jobs[j].saved = Some(report);

@@ -5,8 +5,7 @@
 //! finished map outputs are.
 
 use crate::state::{
-    AttemptPhase, AttemptRef, AttemptRun, JobRun, StagePhase, State, TaskPhase, TaskRun,
-    WorkerInfo,
+    AttemptPhase, AttemptRef, AttemptRun, JobRun, StagePhase, State, TaskPhase, TaskRun, WorkerInfo,
 };
 use common::config::JobTrackerConfig;
 use common::jobs::{
@@ -319,17 +318,17 @@ fn assign(st: &mut State, cx: &Context<'_>, host: &str, mut free: u32, reply: &m
                     .filter(|(_, t)| t.phase == TaskPhase::Pending)
                     .map(|(i, t)| (locality(t, host, &rack, cx.topology), i, t))
                     .filter(|(level, _, t)| {
-                        let nearer_alive = t.split.as_ref().is_some_and(|sp| {
-                            sp.hosts.iter().any(|h| live_hosts.contains(&h))
-                        });
-                        *level == 0
-                            || !nearer_alive
-                            || t.pending_since.elapsed() >= delay * *level
+                        let nearer_alive = t
+                            .split
+                            .as_ref()
+                            .is_some_and(|sp| sp.hosts.iter().any(|h| live_hosts.contains(&h)));
+                        *level == 0 || !nearer_alive || t.pending_since.elapsed() >= delay * *level
                     })
                     .min_by_key(|(level, i, _)| (*level, *i))
                     .map(|(level, i, _)| (level, i));
                 let Some((level, t)) = best else { break };
-                let counter = ["DATA_LOCAL_MAPS", "RACK_LOCAL_MAPS", "OTHER_LOCAL_MAPS"][level as usize];
+                let counter =
+                    ["DATA_LOCAL_MAPS", "RACK_LOCAL_MAPS", "OTHER_LOCAL_MAPS"][level as usize];
                 st.jobs[j].count(counter);
                 reply.launch.push(launch(st, cx, j, s, true, t, host));
                 free -= 1;

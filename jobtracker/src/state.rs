@@ -1,9 +1,7 @@
 //! The job tracker's in-memory model of jobs: stages, tasks and their attempts, the workers it
 //! knows, and the reports built from them.
 
-use common::jobs::{
-    Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS,
-};
+use common::jobs::{Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 

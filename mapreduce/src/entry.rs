@@ -21,6 +21,10 @@ use std::time::Instant;
 /// The environment variable `mrctl submit` sets to the namenode's address for `describe`.
 pub const NAMENODE_ENV: &str = "MR_NAMENODE";
 
+/// How `describe` starts its error message, so a submitter can tell a job that refused its
+/// arguments from a binary that is not a job at all.
+pub const DESCRIBE_ERROR: &str = "job description error: ";
+
 /// What a job's builder gets: the arguments, and the DFS when there is one.
 #[derive(Debug)]
 pub struct JobEnv {
@@ -78,7 +82,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                     }
                 },
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("{DESCRIBE_ERROR}{e}");
                     2
                 }
             }
@@ -204,8 +208,11 @@ fn run_task(build: &dyn Fn(&JobEnv) -> MrResult<Job>) -> i32 {
     let report = match std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .and_then(|fd| rustix::stdio::dup2_stdout(std::io::stderr().as_fd()).map(|_| fd).map_err(Into::into))
-    {
+        .and_then(|fd| {
+            rustix::stdio::dup2_stdout(std::io::stderr().as_fd())
+                .map(|_| fd)
+                .map_err(Into::into)
+        }) {
         Ok(fd) => std::fs::File::from(fd),
         Err(e) => {
             eprintln!("error: setting up the report channel: {e}");

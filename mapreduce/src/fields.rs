@@ -44,12 +44,8 @@ macro_rules! serde_value {
 
 /// Decodes a value, naming the type when it fails.
 pub fn decode_value<V: Value>(bytes: &[u8]) -> MrResult<V> {
-    V::decode_value(bytes).map_err(|e| {
-        MrError::Decode(format!(
-            "value of type {}: {e}",
-            std::any::type_name::<V>()
-        ))
-    })
+    V::decode_value(bytes)
+        .map_err(|e| MrError::Decode(format!("value of type {}: {e}", std::any::type_name::<V>())))
 }
 
 /// How a line separates fields.
@@ -228,13 +224,20 @@ tuple_fields!(A, B, C, D);
 tuple_fields!(A, B, C, D, E);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn csv_quotes_only_what_needs_it() {
         let mut w = FieldWriter::new(FieldStyle::Csv);
-        ("a,b".to_string(), 7u32, "say \"hi\"".to_string(), None::<u8>).write_fields(&mut w);
+        (
+            "a,b".to_string(),
+            7u32,
+            "say \"hi\"".to_string(),
+            None::<u8>,
+        )
+            .write_fields(&mut w);
         assert_eq!(w.line(), b"\"a,b\",7,\"say \"\"hi\"\"\",");
     }
 

@@ -126,7 +126,7 @@ pub struct StageBuilder<M: Mapper> {
 
 impl Stage {
     /// A stage named `name` whose map tasks run mappers made by `mapper`.
-    pub fn new<M: Mapper>(
+    pub fn map<M: Mapper>(
         name: &str,
         mapper: impl Fn() -> M + Send + Sync + 'static,
     ) -> StageBuilder<M> {
@@ -217,7 +217,11 @@ impl<M: Mapper> StageBuilder<M> {
     }
 
     /// Sends the map output to `reducers` reduce tasks running `reducer`.
-    pub fn reducer<R>(mut self, reducer: impl Fn() -> R + Send + Sync + 'static, reducers: u32) -> Self
+    pub fn reducer<R>(
+        mut self,
+        reducer: impl Fn() -> R + Send + Sync + 'static,
+        reducers: u32,
+    ) -> Self
     where
         R: Reducer<Key = M::Key, Value = M::Value>,
     {
@@ -276,8 +280,10 @@ fn run_mapper<M: Mapper>(
     let mut out = Output::<M::Key, M::Value>::new(main, named, ctx);
     while let Some(record) = records.next_record()? {
         n += 1;
-        mapper.map(&record, &mut out).map_err(|e| at_record(e, records))?;
-        if n % 4096 == 0 {
+        mapper
+            .map(&record, &mut out)
+            .map_err(|e| at_record(e, records))?;
+        if n.is_multiple_of(4096) {
             let p = records.progress();
             let ctx = out.context();
             ctx.counters.add(TASK_COUNTERS, "MAP_INPUT_RECORDS", 4096);
@@ -286,7 +292,8 @@ fn run_mapper<M: Mapper>(
     }
     mapper.cleanup(&mut out)?;
     let ctx = out.context();
-    ctx.counters.add(TASK_COUNTERS, "MAP_INPUT_RECORDS", n % 4096);
+    ctx.counters
+        .add(TASK_COUNTERS, "MAP_INPUT_RECORDS", n % 4096);
     ctx.counters
         .add(TASK_COUNTERS, "MAP_INPUT_BYTES", records.bytes_read());
     Ok(())
@@ -335,7 +342,7 @@ fn run_reducer<R: Reducer>(
         reducer.reduce(key, &mut values, &mut out)?;
         records += values.finish()?;
         groups += 1;
-        if groups % 4096 == 0 {
+        if groups.is_multiple_of(4096) {
             out.context().progress(0.5);
         }
     }
@@ -381,7 +388,9 @@ impl RecordSink for EmitSink<'_, '_> {
         (self.emit)(key, value)
     }
     fn write_line(&mut self, _line: &[u8]) -> MrResult<()> {
-        Err(MrError::Internal("a combiner writes encoded records".into()))
+        Err(MrError::Internal(
+            "a combiner writes encoded records".into(),
+        ))
     }
 }
 

@@ -43,13 +43,13 @@ pub mod sort;
 pub mod task;
 
 pub use api::{Mapper, Output, Reducer, Values};
+pub use common::jobs::JobSettings;
 pub use context::TaskContext;
 pub use entry::{run, JobEnv};
 pub use error::{fail, MrError, MrResult};
 pub use fields::{FieldWriter, Fields, Value};
 pub use job::{Dest, Input, Job, Stage};
-pub use record::Record;
+pub use key::{Decimal, Key, Timestamp};
 #[doc(hidden)]
 pub use postcard;
-pub use common::jobs::JobSettings;
-pub use key::{Decimal, Key, Timestamp};
+pub use record::Record;

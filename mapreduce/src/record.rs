@@ -107,13 +107,19 @@ impl<'a> Record<'a> {
 
     /// The field of a CSV record in the column `name`.
     pub fn field(&self, name: &str) -> MrResult<&'a str> {
-        let RecordData::Csv { columns, fields, .. } = &self.data else {
+        let RecordData::Csv {
+            columns, fields, ..
+        } = &self.data
+        else {
             return Err(MrError::User(format!(
                 "field {name:?} asked of a record that is not CSV"
             )));
         };
         let fields = fields.map_err(|e| {
-            MrError::User(format!("malformed CSV record at offset {}: {e}", self.offset))
+            MrError::User(format!(
+                "malformed CSV record at offset {}: {e}",
+                self.offset
+            ))
         })?;
         let i = columns.position(name).ok_or_else(|| {
             MrError::User(format!(

@@ -89,7 +89,9 @@ impl RecordSink for CollectorSink {
         self.collector.collect(p, key, value)
     }
     fn write_line(&mut self, _line: &[u8]) -> MrResult<()> {
-        Err(MrError::Internal("map output to reducers is encoded".into()))
+        Err(MrError::Internal(
+            "map output to reducers is encoded".into(),
+        ))
     }
 }
 
@@ -227,11 +229,15 @@ impl NamedSinks for DfsNamedSinks {
         let i = match self.open.iter().position(|(n, _)| n == name) {
             Some(i) => i,
             None => {
-                let out = self.outputs.iter().find(|o| o.name == name).ok_or_else(|| {
-                    MrError::User(format!(
-                        "no named output {name:?} (declare it on the stage with .named_output)"
-                    ))
-                })?;
+                let out = self
+                    .outputs
+                    .iter()
+                    .find(|o| o.name == name)
+                    .ok_or_else(|| {
+                        MrError::User(format!(
+                            "no named output {name:?} (declare it on the stage with .named_output)"
+                        ))
+                    })?;
                 let path = attempt_file(out, &self.attempt_id, self.kind, self.task);
                 let sink = DfsSink::create(&self.dfs, out, path)?;
                 self.open.push((name.to_string(), sink));

@@ -95,11 +95,23 @@ pub(crate) fn run_map(
         let out = shuffle_file(spec)?;
         let (_, stats) = sink.collector.finish(&out)?;
         let c = &mut ctx.counters;
-        c.add(TASK_COUNTERS, "MAP_OUTPUT_RECORDS", stats.map_output_records);
+        c.add(
+            TASK_COUNTERS,
+            "MAP_OUTPUT_RECORDS",
+            stats.map_output_records,
+        );
         c.add(TASK_COUNTERS, "MAP_OUTPUT_BYTES", stats.map_output_bytes);
         c.add(TASK_COUNTERS, "SPILLED_RECORDS", stats.spilled_records);
-        c.add(TASK_COUNTERS, "COMBINE_INPUT_RECORDS", stats.combine_input_records);
-        c.add(TASK_COUNTERS, "COMBINE_OUTPUT_RECORDS", stats.combine_output_records);
+        c.add(
+            TASK_COUNTERS,
+            "COMBINE_INPUT_RECORDS",
+            stats.combine_input_records,
+        );
+        c.add(
+            TASK_COUNTERS,
+            "COMBINE_OUTPUT_RECORDS",
+            stats.combine_output_records,
+        );
         let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
         c.add(TASK_COUNTERS, "MAP_OUTPUT_MATERIALIZED_BYTES", size);
     } else {
@@ -200,7 +212,9 @@ fn fetch_all(
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(MrError::Internal("the worker closed the task's input".into()))
+                    return Err(MrError::Internal(
+                        "the worker closed the task's input".into(),
+                    ))
                 }
             }
             ctx.progress(fetched.len() as f32 / maps as f32 / 3.0);

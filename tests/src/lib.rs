@@ -90,3 +90,126 @@ pub fn replica_files(dirs: &[PathBuf], id: u64) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Runs `mrctl --config CLUSTER/client.toml ARGS`.
+pub fn mrctl(tc: &TestCluster, args: &[&str]) -> std::process::Output {
+    let bin = client::cluster::bin_dir().unwrap().join("mrctl");
+    std::process::Command::new(bin)
+        .arg("--config")
+        .arg(tc.cluster.client_config_path())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A job binary built beside the daemons (`wordcount`, `terasort`, `faultyjob`).
+pub fn job_binary(name: &str) -> String {
+    client::cluster::bin_dir()
+        .unwrap()
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// What `mrctl submit BINARY --wait -- ARGS` did: exit status, stdout, stderr.
+pub struct Submitted {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Submitted {
+    /// The job id from the "submitted JOB" line.
+    pub fn job_id(&self) -> String {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("submitted "))
+            .unwrap_or_else(|| panic!("no job id in: {}", self.stderr))
+            .trim()
+            .to_string()
+    }
+
+    /// A counter's value from the printed counters.
+    pub fn counter(&self, name: &str) -> u64 {
+        let prefix = format!("{name}=");
+        self.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix.as_str()))
+            .map_or(0, |v| v.parse().unwrap())
+    }
+}
+
+/// Submits a job and waits for it, through `mrctl` as a user does.
+pub fn submit_wait(tc: &TestCluster, binary: &str, args: &[&str]) -> Submitted {
+    let bin = job_binary(binary);
+    let mut all = vec!["submit", bin.as_str(), "--wait", "--"];
+    all.extend_from_slice(args);
+    let o = mrctl(tc, &all);
+    Submitted {
+        ok: o.status.success(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The `word<TAB>count` lines of every part file under a DFS directory, as a map.
+pub fn read_counts(dfs: &DfsClient, dir: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in dfs.list_files(dir).unwrap() {
+        let text = String::from_utf8(dfs.read_file(&f.path).unwrap()).unwrap();
+        for line in text.lines() {
+            let (w, c) = line.rsplit_once('\t').unwrap();
+            assert!(
+                out.insert(w.to_string(), c.parse().unwrap()).is_none(),
+                "{w} twice"
+            );
+        }
+    }
+    out
+}
+
+/// Word counts made directly, to compare a job's output with.
+pub fn count_words(text: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for w in text.split_whitespace() {
+        *out.entry(w.to_string()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Deterministic text: `lines` lines of words drawn unevenly from a vocabulary of `vocab`.
+pub fn words(lines: usize, vocab: usize, seed: u64) -> String {
+    let mut x = seed | 1;
+    let mut s = String::new();
+    for _ in 0..lines {
+        for _ in 0..8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Squaring skews toward small ids: a few words are frequent, most rare.
+            let r = (x % 1_000_000) as u128;
+            let id = r * r * vocab as u128 / 1_000_000_000_000;
+            s.push_str(&format!("w{id} "));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Every path under a DFS directory, recursively (names starting `_` included).
+pub fn all_paths(dfs: &DfsClient, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_string()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = dfs.list(&d) else { continue };
+        for e in entries {
+            out.push(e.path.clone());
+            if e.is_dir {
+                stack.push(e.path);
+            }
+        }
+    }
+    out.sort();
+    out
+}

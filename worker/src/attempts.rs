@@ -178,7 +178,8 @@ impl Attempts {
         let binary = {
             let _one = self.download.lock().await;
             let (dfs, root, b) = (self.dfs.clone(), self.root.clone(), spec.job.binary.clone());
-            match tokio::task::spawn_blocking(move || crate::binaries::ensure(&dfs, &root, &b)).await
+            match tokio::task::spawn_blocking(move || crate::binaries::ensure(&dfs, &root, &b))
+                .await
             {
                 Ok(Ok(p)) => p,
                 Ok(Err(e)) => return failed(e),
@@ -213,11 +214,19 @@ impl Attempts {
         // until the attempt ends (its sender is dropped then): an attempt whose stdin closes
         // knows its worker is gone and exits.
         tokio::spawn(async move {
-            if stdin.write_all(format!("{first}\n").as_bytes()).await.is_err() {
+            if stdin
+                .write_all(format!("{first}\n").as_bytes())
+                .await
+                .is_err()
+            {
                 return;
             }
             while let Some(line) = input.recv().await {
-                if stdin.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+                if stdin
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -2,8 +2,8 @@
 //! content hash, and kept under `binaries/<sha256>` for every later attempt of any job.
 
 use client::DfsClient;
-use common::jobs::BinaryRef;
 use common::jobs::sha256_hex;
+use common::jobs::BinaryRef;
 use std::path::{Path, PathBuf};
 
 /// The cached binary, fetching it first when absent. Blocking; one caller at a time.

@@ -22,7 +22,8 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&jobs_dir)
             .with_context(|| format!("cleaning {}", jobs_dir.display()))?;
     }
-    std::fs::create_dir_all(&jobs_dir).with_context(|| format!("creating {}", jobs_dir.display()))?;
+    std::fs::create_dir_all(&jobs_dir)
+        .with_context(|| format!("creating {}", jobs_dir.display()))?;
     let listener = std::net::TcpListener::bind((config.host.as_str(), config.shuffle_port))
         .with_context(|| format!("shuffle server on {}:{}", config.host, config.shuffle_port))?;
     let shuffle_addr = format!("{}:{}", config.host, listener.local_addr()?.port());

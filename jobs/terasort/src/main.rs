@@ -24,7 +24,10 @@ fn row_random(row: u64) -> u128 {
         z ^ (z >> 31)
     };
     let a = mix(row.wrapping_mul(2).wrapping_add(0x9e37_79b9_7f4a_7c15));
-    let b = mix(row.wrapping_mul(2).wrapping_add(1).wrapping_add(0x9e37_79b9_7f4a_7c15));
+    let b = mix(row
+        .wrapping_mul(2)
+        .wrapping_add(1)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15));
     ((a as u128) << 64) | b as u128
 }
 
@@ -129,13 +132,15 @@ impl Mapper for ValidateMap {
         Ok(())
     }
 
-    fn map(&mut self, record: &Record<'_>, _out: &mut Output<'_, Self::Key, Summary>) -> MrResult<()> {
+    fn map(
+        &mut self,
+        record: &Record<'_>,
+        _out: &mut Output<'_, Self::Key, Summary>,
+    ) -> MrResult<()> {
         let bytes = record.bytes();
         self.input = record.input;
         self.records += 1;
-        self.checksum = self
-            .checksum
-            .wrapping_add(crc32fast::hash(bytes) as u64);
+        self.checksum = self.checksum.wrapping_add(crc32fast::hash(bytes) as u64);
         if record.input == 0 {
             let key = &bytes[..KEY.min(bytes.len())];
             if key < self.last.as_slice() {
@@ -206,7 +211,10 @@ impl Reducer for ValidateReduce {
         let (records, checksum, misordered) = self.sorted;
         out.emit(&"records".into(), &records.to_string())?;
         out.emit(&"checksum".into(), &format!("{checksum:016x}"))?;
-        out.emit(&"input_checksum".into(), &format!("{:016x}", self.original.1))?;
+        out.emit(
+            &"input_checksum".into(),
+            &format!("{:016x}", self.original.1),
+        )?;
         out.emit(&"misordered".into(), &misordered.to_string())?;
         if misordered > 0 {
             return Err(fail(format!("{misordered} records out of order")));
@@ -221,8 +229,11 @@ impl Reducer for ValidateReduce {
     }
 }
 
+/// `--name value` options, in order.
+type Options = Vec<(String, String)>;
+
 /// Splits `args` into positional arguments and `--name value` options.
-fn parse(args: &[String]) -> MrResult<(Vec<String>, Vec<(String, String)>)> {
+fn parse(args: &[String]) -> MrResult<(Vec<String>, Options)> {
     let (mut pos, mut opts) = (Vec::new(), Vec::new());
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -258,7 +269,7 @@ fn job(args: &[String]) -> MrResult<Job> {
                 .map_err(|_| fail(format!("ROWS {rows:?}: not a number")))?;
             let maps = number(&opts, "maps", 4)? as u32;
             Ok(Job::new("teragen").stage(
-                Stage::new("generate", || Generate)
+                Stage::map("generate", || Generate)
                     .input(Input::range(rows, maps))
                     .output(Dest::raw(*out)),
             ))
@@ -268,7 +279,7 @@ fn job(args: &[String]) -> MrResult<Job> {
             Ok(Job::new("terasort")
                 .settings(|s| s.compression = "snappy".into())
                 .stage(
-                    Stage::new("sort", || SortMap)
+                    Stage::map("sort", || SortMap)
                         .input(Input::fixed(*input, RECORD))
                         .reducer(|| SortReduce, reducers)
                         .total_order(100_000)
@@ -284,7 +295,7 @@ fn job(args: &[String]) -> MrResult<Job> {
             Ok(Job::new("teravalidate")
                 .settings(|s| s.max_attempts = 1)
                 .stage(
-                    Stage::new("validate", ValidateMap::default)
+                    Stage::map("validate", ValidateMap::default)
                         .input(Input::fixed(*input, RECORD))
                         .input(Input::fixed(orig, RECORD))
                         .reducer(ValidateReduce::default, 1)

@@ -58,7 +58,7 @@ fn job(args: &[String]) -> MrResult<Job> {
         return Err(usage());
     };
     Ok(Job::new("wordcount").stage(
-        Stage::new("count", || Tokenize)
+        Stage::map("count", || Tokenize)
             .input(Input::text(input))
             .combiner(|| Sum)
             .reducer(|| Sum, reducers)

@@ -120,8 +120,7 @@ fn print_counters(c: &Counters) {
 }
 
 fn when(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms))
-        .to_string()
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,110 @@
+//! A word count with faults to order, for the engine's integration tests:
+//! `faultyjob IN OUT [--reducers N] [--panic-on WORD] [--slow-first-attempt MAP:MS]
+//! [--sleep-per-line MS] [--reduce-memory-mb N] [--sort-buffer-mb N]`.
+
+use mapreduce::{
+    fail, Dest, Input, Job, Mapper, MrResult, Output, Record, Reducer, Stage, TaskContext, Values,
+};
+use std::time::Duration;
+
+#[derive(Clone, Default)]
+struct Faults {
+    panic_on: Option<String>,
+    slow_map: Option<(u32, u64)>,
+    sleep_per_line: u64,
+}
+
+struct Tokenize(Faults);
+
+impl Mapper for Tokenize {
+    type Key = String;
+    type Value = u64;
+
+    fn setup(&mut self, ctx: &mut TaskContext) -> MrResult<()> {
+        if let Some((map, ms)) = self.0.slow_map {
+            if ctx.task_index() == map && ctx.attempt() == 0 {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+        }
+        Ok(())
+    }
+
+    fn map(&mut self, record: &Record<'_>, out: &mut Output<'_, String, u64>) -> MrResult<()> {
+        if self.0.sleep_per_line > 0 {
+            std::thread::sleep(Duration::from_millis(self.0.sleep_per_line));
+        }
+        for word in record.line()?.split_whitespace() {
+            if self.0.panic_on.as_deref() == Some(word) {
+                panic!("found the poison word {word:?}");
+            }
+            out.emit(&word.to_string(), &1)?;
+        }
+        Ok(())
+    }
+}
+
+struct Sum;
+
+impl Reducer for Sum {
+    type Key = String;
+    type Value = u64;
+    type OutKey = String;
+    type OutValue = u64;
+
+    fn reduce(
+        &mut self,
+        word: String,
+        counts: &mut Values<'_, String, u64>,
+        out: &mut Output<'_, String, u64>,
+    ) -> MrResult<()> {
+        out.emit(&word, &counts.sum())
+    }
+}
+
+fn job(args: &[String]) -> MrResult<Job> {
+    let mut paths = Vec::new();
+    let mut faults = Faults::default();
+    let (mut reducers, mut reduce_mb, mut sort_mb) = (2u32, 256u64, 100u64);
+    let mut it = args.iter();
+    let num = |v: Option<&String>| -> MrResult<u64> {
+        v.and_then(|v| v.parse().ok())
+            .ok_or_else(|| fail("expected a number"))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--reducers" => reducers = num(it.next())? as u32,
+            "--reduce-memory-mb" => reduce_mb = num(it.next())?,
+            "--sort-buffer-mb" => sort_mb = num(it.next())?,
+            "--sleep-per-line" => faults.sleep_per_line = num(it.next())?,
+            "--panic-on" => faults.panic_on = it.next().cloned(),
+            "--slow-first-attempt" => {
+                let v = it.next().ok_or_else(|| fail("MAP:MS"))?;
+                let (m, ms) = v.split_once(':').ok_or_else(|| fail("MAP:MS"))?;
+                faults.slow_map = Some((
+                    m.parse().map_err(|_| fail("MAP"))?,
+                    ms.parse().map_err(|_| fail("MS"))?,
+                ));
+            }
+            _ => paths.push(a.clone()),
+        }
+    }
+    let [input, output] = paths.as_slice() else {
+        return Err(fail("usage: faultyjob IN OUT [options]"));
+    };
+    Ok(Job::new("faulty-wordcount")
+        .settings(|s| {
+            s.reduce_memory_mb = reduce_mb;
+            s.sort_buffer_mb = sort_mb;
+        })
+        .stage(
+            Stage::map("count", move || Tokenize(faults.clone()))
+                .input(Input::text(input))
+                .combiner(|| Sum)
+                .reducer(|| Sum, reducers)
+                .output(Dest::text(output)),
+        ))
+}
+
+fn main() {
+    mapreduce::run(|env| job(env.args()))
+}

@@ -637,7 +637,7 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
     let mut spec = ClusterSpec::fast(4, 2);
     spec.namenode.default_block_size = 8 << 20;
     println!(
-        "[demo] starting a local cluster: 1 namenode, 4 datanodes on 2 racks, in {}",
+        "[demo] starting a local cluster: 1 namenode, 4 datanodes on 2 racks, a job tracker and 4 workers, in {}",
         dir.display()
     );
     let cluster = LocalCluster::up(dir, spec)?;
@@ -689,10 +689,56 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
         r.corrupt,
         r.missing
     );
+    demo_wordcount(&cluster, &dfs)?;
     cluster.down()?;
     println!("[demo] cluster stopped; logs in {}/logs", dir.display());
     if r.corrupt + r.missing > 0 {
         return Err(ClientError::Internal("the demo's files are not healthy".into()).into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's job: wordcount over a generated text, submitted as `mrctl submit` does.
+fn demo_wordcount(cluster: &LocalCluster, dfs: &DfsClient) -> anyhow::Result<()> {
+    let binary = client::cluster::bin_dir()?.join("wordcount");
+    if !binary.exists() {
+        println!("[demo] skipping the job: {} is not built", binary.display());
+        return Ok(());
+    }
+    let words = [
+        "map", "reduce", "shuffle", "sort", "block", "rack", "replica", "split",
+    ];
+    let text: String = (0..200_000usize)
+        .map(|i| words[(i * i + i / 7) % words.len()])
+        .collect::<Vec<_>>()
+        .chunks(10)
+        .map(|line| line.join(" ") + "\n")
+        .collect();
+    dfs.write_file("/demo/words.txt", text.as_bytes(), CreateOptions::default())?;
+    let jobs = cluster.job_client()?;
+    let t = std::time::Instant::now();
+    let id = client::jobs::submit_binary(
+        dfs,
+        &jobs,
+        &binary,
+        &["/demo/words.txt".into(), "/demo/counts".into()],
+    )?;
+    let report = jobs.wait(&id, |_| {})?;
+    if report.state != common::jobs::JobState::Succeeded {
+        bail!(
+            "the demo job {id} failed: {}",
+            report.error.unwrap_or_default()
+        );
+    }
+    println!(
+        "[demo] wordcount job {id} over {} of text: {:.2?} from submit to done",
+        human(text.len() as u64),
+        t.elapsed()
+    );
+    for f in dfs.list_files("/demo/counts")? {
+        for line in String::from_utf8_lossy(&dfs.read_file(&f.path)?).lines() {
+            println!("[demo]   {line}");
+        }
+    }
+    Ok(())
 }

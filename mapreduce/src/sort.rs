@@ -74,10 +74,22 @@ pub struct Segment {
 
 #[derive(Clone, Copy)]
 struct Entry {
+    /// The key's first 16 bytes, big-endian, zero-padded: most comparisons end here without
+    /// touching the buffer, and keys of up to 16 bytes never need it.
+    prefix: u128,
     partition: u32,
     start: u32,
     key_len: u32,
     value_len: u32,
+}
+
+const PREFIX_LEN: u32 = 16;
+
+fn key_prefix(key: &[u8]) -> u128 {
+    let mut b = [0u8; PREFIX_LEN as usize];
+    let n = key.len().min(PREFIX_LEN as usize);
+    b[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(b)
 }
 
 struct SortBuffer {
@@ -99,13 +111,22 @@ impl SortBuffer {
         &self.data[s..s + e.value_len as usize]
     }
 
-    /// Sorts by partition, then key bytes; stable, so equal keys keep their emission order.
+    /// Sorts by partition, then key bytes; equal keys keep their emission order (their
+    /// offsets in the buffer grow with it).
     fn sort(&mut self) {
         let mut entries = std::mem::take(&mut self.entries);
-        entries.sort_by(|a, b| {
-            a.partition
-                .cmp(&b.partition)
-                .then_with(|| self.key(a).cmp(self.key(b)))
+        entries.sort_unstable_by(|a, b| {
+            (a.partition, a.prefix)
+                .cmp(&(b.partition, b.prefix))
+                .then_with(|| {
+                    if a.key_len <= PREFIX_LEN && b.key_len <= PREFIX_LEN {
+                        // Equal zero-padded prefixes: the shorter key is a prefix of the other.
+                        a.key_len.cmp(&b.key_len)
+                    } else {
+                        self.key(a).cmp(self.key(b))
+                    }
+                })
+                .then(a.start.cmp(&b.start))
         });
         self.entries = entries;
     }
@@ -189,6 +210,7 @@ impl Collector {
         self.buffer.data.extend_from_slice(key);
         self.buffer.data.extend_from_slice(value);
         self.buffer.entries.push(Entry {
+            prefix: key_prefix(key),
             partition,
             start,
             key_len: key.len() as u32,

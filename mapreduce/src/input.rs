@@ -49,6 +49,11 @@ impl<R: BufRead> LineSplit<R> {
         Ok(n)
     }
 
+    /// Offset of the next unread byte: how far into the file reading has gone.
+    pub fn consumed_to(&self) -> u64 {
+        self.pos
+    }
+
     /// The next line that starts in this split: its offset and bytes (without the newline).
     pub fn next_line(&mut self) -> MrResult<Option<(u64, &[u8])>> {
         if !self.started {

@@ -283,7 +283,7 @@ impl RecordStream for TextStream {
         fraction(self.last - self.start, self.len)
     }
     fn bytes_read(&self) -> u64 {
-        self.last - self.start
+        self.split.consumed_to().saturating_sub(self.start)
     }
     fn position(&self) -> String {
         format!("{} at offset {}", self.path, self.last)
@@ -373,7 +373,7 @@ impl RecordStream for CsvStream {
         fraction(self.last - self.start, self.len)
     }
     fn bytes_read(&self) -> u64 {
-        self.last - self.start
+        self.split.consumed_to().saturating_sub(self.start)
     }
     fn position(&self) -> String {
         format!("{} at offset {}", self.path, self.last)

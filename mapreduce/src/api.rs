@@ -5,7 +5,7 @@
 use crate::context::TaskContext;
 use crate::error::{MrError, MrResult};
 use crate::fields::{decode_value, FieldStyle, FieldWriter, Fields, Value};
-use crate::key::Key;
+use crate::key::{EncodeKey, Key};
 use crate::record::Record;
 use std::marker::PhantomData;
 
@@ -99,7 +99,7 @@ impl EmitBuf {
         }
     }
 
-    fn emit<K: Key + Fields, V: Value>(
+    fn emit<K: EncodeKey + Fields + ?Sized, V: Value>(
         &mut self,
         sink: &mut dyn RecordSink,
         key: &K,
@@ -108,7 +108,7 @@ impl EmitBuf {
         match sink.style() {
             None => {
                 self.key.clear();
-                key.encode(&mut self.key);
+                key.encode_key(&mut self.key);
                 self.value.clear();
                 value.encode_value(&mut self.value);
                 sink.write_encoded(&self.key, &self.value)
@@ -150,8 +150,13 @@ impl<'a, K: Key + Fields, V: Value> Output<'a, K, V> {
         }
     }
 
-    /// Emits one record to the stage's main output (or, with a reducer, to the shuffle).
-    pub fn emit(&mut self, key: &K, value: &V) -> MrResult<()> {
+    /// Emits one record to the stage's main output (or, with a reducer, to the shuffle). The
+    /// key may be borrowed: a `&str` for a `String` key.
+    pub fn emit<Q>(&mut self, key: &Q, value: &V) -> MrResult<()>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: EncodeKey + Fields + ?Sized,
+    {
         self.buf.emit(&mut *self.main, key, value)
     }
 

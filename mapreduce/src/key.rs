@@ -92,6 +92,25 @@ impl Key for bool {
 
 /// Strings: each 0x00 byte is written 0x00 0xFF and the end is 0x00 0x01, so a prefix sorts
 /// before its extensions and no terminator can be mistaken for content.
+/// Anything that encodes like a key, sized or not: lets a mapper whose key type is `String`
+/// emit a borrowed `&str` without allocating.
+pub trait EncodeKey {
+    fn encode_key(&self, out: &mut Vec<u8>);
+}
+
+impl<T: Key> EncodeKey for T {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        self.encode(out)
+    }
+}
+
+/// Encodes exactly as `String` does.
+impl EncodeKey for str {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        encode_bytes(self.as_bytes(), out)
+    }
+}
+
 impl Key for String {
     fn encode(&self, out: &mut Vec<u8>) {
         encode_bytes(self.as_bytes(), out);

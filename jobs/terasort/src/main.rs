@@ -209,13 +209,10 @@ impl Reducer for ValidateReduce {
 
     fn cleanup(&mut self, out: &mut Output<'_, String, String>) -> MrResult<()> {
         let (records, checksum, misordered) = self.sorted;
-        out.emit(&"records".into(), &records.to_string())?;
-        out.emit(&"checksum".into(), &format!("{checksum:016x}"))?;
-        out.emit(
-            &"input_checksum".into(),
-            &format!("{:016x}", self.original.1),
-        )?;
-        out.emit(&"misordered".into(), &misordered.to_string())?;
+        out.emit("records", &records.to_string())?;
+        out.emit("checksum", &format!("{checksum:016x}"))?;
+        out.emit("input_checksum", &format!("{:016x}", self.original.1))?;
+        out.emit("misordered", &misordered.to_string())?;
         if misordered > 0 {
             return Err(fail(format!("{misordered} records out of order")));
         }

@@ -13,7 +13,7 @@ impl Mapper for Tokenize {
 
     fn map(&mut self, record: &Record<'_>, out: &mut Output<'_, String, u64>) -> MrResult<()> {
         for word in record.line_lossy().split_whitespace() {
-            out.emit(&word.to_string(), &1)?;
+            out.emit(word, &1)?;
         }
         Ok(())
     }

@@ -85,6 +85,9 @@ pub struct OutputSpec {
     pub name: String,
     pub path: String,
     pub format: OutputFormat,
+    /// Replicas of the files written; 0: the cluster's default.
+    #[serde(default)]
+    pub replication: u32,
 }
 
 /// A file or directory every task of a stage may read whole (map-side joins).

@@ -53,12 +53,12 @@ impl Input {
 
 /// An output directory of a stage.
 #[derive(Clone, Debug)]
-pub struct Dest(pub(crate) OutputFormat, pub(crate) String);
+pub struct Dest(pub(crate) OutputFormat, pub(crate) String, pub(crate) u32);
 
 impl Dest {
     /// `key<TAB>value` lines (tuples become several tab-separated columns).
     pub fn text(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Text, path.into())
+        Dest(OutputFormat::Text, path.into(), 0)
     }
     /// CSV with the given header line.
     pub fn csv(path: impl Into<String>, header: &[&str]) -> Self {
@@ -67,15 +67,22 @@ impl Dest {
                 header: header.iter().map(|s| s.to_string()).collect(),
             },
             path.into(),
+            0,
         )
     }
     /// Binary key/value records, for a later stage to read with [`Input::binary`].
     pub fn binary(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Binary, path.into())
+        Dest(OutputFormat::Binary, path.into(), 0)
     }
     /// Key and value bytes as they are (fixed-length records).
     pub fn raw(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Raw, path.into())
+        Dest(OutputFormat::Raw, path.into(), 0)
+    }
+    /// Writes the files with `replicas` replicas instead of the cluster's default (terasort
+    /// writes its output once, as Hadoop's does).
+    pub fn replication(mut self, replicas: u32) -> Self {
+        self.2 = replicas;
+        self
     }
 }
 
@@ -169,6 +176,7 @@ impl<M: Mapper> StageBuilder<M> {
                 name: String::new(),
                 path: dest.1,
                 format: dest.0,
+                replication: dest.2,
             },
         );
         self
@@ -180,6 +188,7 @@ impl<M: Mapper> StageBuilder<M> {
             name: name.to_string(),
             path: dest.1,
             format: dest.0,
+            replication: dest.2,
         });
         self
     }

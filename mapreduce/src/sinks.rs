@@ -111,7 +111,11 @@ pub(crate) struct DfsSink {
 
 impl DfsSink {
     pub fn create(dfs: &DfsClient, out: &OutputSpec, path: String) -> MrResult<DfsSink> {
-        let w = BufWriter::with_capacity(1 << 20, dfs.create(&path, CreateOptions::default())?);
+        let opts = CreateOptions {
+            replication: out.replication,
+            ..Default::default()
+        };
+        let w = BufWriter::with_capacity(1 << 20, dfs.create(&path, opts)?);
         let (writer, style, newline) = match &out.format {
             OutputFormat::Text => (FileWriter::Lines(w), Some(FieldStyle::Tab), true),
             OutputFormat::Raw => (FileWriter::Lines(w), Some(FieldStyle::Raw), false),

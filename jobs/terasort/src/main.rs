@@ -280,7 +280,8 @@ fn job(args: &[String]) -> MrResult<Job> {
                         .input(Input::fixed(*input, RECORD))
                         .reducer(|| SortReduce, reducers)
                         .total_order(100_000)
-                        .output(Dest::raw(*out)),
+                        // As Hadoop's terasort: the sorted output is written once.
+                        .output(Dest::raw(*out).replication(1)),
                 ))
         }
         ["validate", input, report] => {

@@ -4,7 +4,8 @@
 //! concatenate into one sorted whole (terasort).
 
 use crate::key::Key;
-use std::marker::PhantomData;
+use crate::merge::GroupPrefix;
+use std::sync::Arc;
 
 /// Chooses a partition in `0..partitions` for an encoded key.
 pub trait Partitioner: Send + Sync {
@@ -21,26 +22,27 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Hashes the first `group_fields` fields of keys of type `K`.
-pub struct HashPartitioner<K> {
-    group_fields: usize,
-    _key: PhantomData<fn() -> K>,
+/// Hashes the grouping prefix of each key, so a group meets at one reducer.
+pub struct HashPartitioner {
+    prefix: Arc<GroupPrefix>,
 }
 
-impl<K: Key> HashPartitioner<K> {
-    /// `group_fields`: how many leading fields form the group (1 for a scalar key).
-    pub fn new(group_fields: usize) -> Self {
-        HashPartitioner {
-            group_fields,
-            _key: PhantomData,
-        }
+impl HashPartitioner {
+    /// Hashes the prefix `prefix` measures (a stage's grouping).
+    pub fn new(prefix: Arc<GroupPrefix>) -> Self {
+        HashPartitioner { prefix }
+    }
+
+    /// Hashes the first `group_fields` fields of keys of type `K` (1 for a scalar key).
+    pub fn for_key<K: Key>(group_fields: usize) -> Self {
+        Self::new(Arc::new(move |k: &[u8]| K::prefix_len(k, group_fields)))
     }
 }
 
-impl<K: Key> Partitioner for HashPartitioner<K> {
+impl Partitioner for HashPartitioner {
     fn partition(&self, key: &[u8], partitions: u32) -> u32 {
         // A key that does not decode is hashed whole: it still lands somewhere stable.
-        let n = K::prefix_len(key, self.group_fields).unwrap_or(key.len());
+        let n = (self.prefix)(key).unwrap_or(key.len()).min(key.len());
         (fnv1a(&key[..n]) % partitions.max(1) as u64) as u32
     }
 }
@@ -88,7 +90,7 @@ mod tests {
 
     #[test]
     fn hash_partitioner_keeps_a_group_together() {
-        let p = HashPartitioner::<(String, i64)>::new(1);
+        let p = HashPartitioner::for_key::<(String, i64)>(1);
         for c in 0..50 {
             let customer = format!("customer-{c}");
             let parts: std::collections::HashSet<u32> = (0..20i64)

@@ -13,7 +13,6 @@ use client::DfsClient;
 use common::jobs::InputFormat;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::sync::Arc;
 
 /// One input record.
 #[derive(Debug)]
@@ -184,33 +183,48 @@ pub(crate) fn open_stream(
         r.seek_to(pos);
         Ok(BufReader::with_capacity(1 << 20, r))
     };
+    let at = Place {
+        input,
+        start,
+        len,
+        last: start,
+        path: path.to_string(),
+    };
+    let lines = || -> MrResult<LineSplit<BufReader<DfsReader>>> {
+        Ok(LineSplit::new(
+            open_at(line_split_read_from(start))?,
+            start,
+            end,
+            path,
+        ))
+    };
     Ok(match format {
         InputFormat::Text => Box::new(TextStream {
-            split: LineSplit::new(open_at(line_split_read_from(start))?, start, end, path),
-            input,
-            start,
-            len,
-            last: start,
-            path: path.to_string(),
+            split: lines()?,
+            at,
         }),
         InputFormat::Csv => {
-            let mut first = String::new();
-            open_at(0)?
-                .read_line(&mut first)
-                .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
-            let columns = Arc::new(header_columns(path, first.trim_end_matches(['\n', '\r']))?);
+            let mut split = lines()?;
+            // The header is the file's first line: this split's first, or read apart.
+            let header = if start == 0 {
+                split
+                    .next_line()?
+                    .map(|(_, l)| String::from_utf8_lossy(l).into_owned())
+                    .unwrap_or_default()
+            } else {
+                let mut first = String::new();
+                open_at(0)?
+                    .read_line(&mut first)
+                    .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
+                first.trim_end_matches(['\n', '\r']).to_string()
+            };
             Box::new(CsvStream {
-                split: LineSplit::new(open_at(line_split_read_from(start))?, start, end, path),
-                input,
-                start,
-                len,
-                columns,
-                skip_header: start == 0,
-                last: start,
+                split,
+                at,
+                columns: header_columns(path, &header)?,
                 text: String::new(),
                 fields: Vec::new(),
                 error: String::new(),
-                path: path.to_string(),
             })
         }
         InputFormat::Fixed { record_len } => Box::new(FixedStream {
@@ -221,11 +235,7 @@ pub(crate) fn open_stream(
                 *record_len as usize,
                 path,
             ),
-            input,
-            start,
-            len,
-            last: start,
-            path: path.to_string(),
+            at,
         }),
         InputFormat::Range { .. } => unreachable!("handled above"),
         InputFormat::Binary => Box::new(BinaryStream {
@@ -256,37 +266,53 @@ fn fraction(done: u64, len: u64) -> f32 {
     }
 }
 
-struct TextStream {
-    split: LineSplit<BufReader<DfsReader>>,
+/// Where a stream over a byte range of a file is.
+struct Place {
     input: usize,
     start: u64,
     len: u64,
+    /// Offset of the last record handed out.
     last: u64,
     path: String,
+}
+
+impl Place {
+    fn record<'a>(&mut self, offset: u64, data: RecordData<'a>) -> Record<'a> {
+        self.last = offset;
+        Record {
+            input: self.input,
+            offset,
+            data,
+        }
+    }
+    fn progress(&self) -> f32 {
+        fraction(self.last.saturating_sub(self.start), self.len)
+    }
+    fn position(&self) -> String {
+        format!("{} at offset {}", self.path, self.last)
+    }
+}
+
+struct TextStream {
+    split: LineSplit<BufReader<DfsReader>>,
+    at: Place,
 }
 
 impl RecordStream for TextStream {
     fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
         Ok(match self.split.next_line()? {
-            Some((offset, line)) => {
-                self.last = offset;
-                Some(Record {
-                    input: self.input,
-                    offset,
-                    data: RecordData::Bytes(line),
-                })
-            }
+            Some((offset, line)) => Some(self.at.record(offset, RecordData::Bytes(line))),
             None => None,
         })
     }
     fn progress(&self) -> f32 {
-        fraction(self.last - self.start, self.len)
+        self.at.progress()
     }
     fn bytes_read(&self) -> u64 {
-        self.split.consumed_to().saturating_sub(self.start)
+        self.split.consumed_to().saturating_sub(self.at.start)
     }
     fn position(&self) -> String {
-        format!("{} at offset {}", self.path, self.last)
+        self.at.position()
     }
 }
 
@@ -294,17 +320,11 @@ impl RecordStream for TextStream {
 /// header's is handed to the mapper as malformed rather than failing the task.
 struct CsvStream {
     split: LineSplit<BufReader<DfsReader>>,
-    input: usize,
-    start: u64,
-    len: u64,
-    columns: Arc<Columns>,
-    /// The split starts the file: its first record is the header.
-    skip_header: bool,
-    last: u64,
+    at: Place,
+    columns: Columns,
     text: String,
     fields: Vec<String>,
     error: String,
-    path: String,
 }
 
 impl RecordStream for CsvStream {
@@ -313,7 +333,6 @@ impl RecordStream for CsvStream {
             let Some((offset, line)) = self.split.next_line()? else {
                 return Ok(None);
             };
-            self.last = offset;
             self.text.clear();
             self.text.push_str(&String::from_utf8_lossy(line));
             let mut parsed = parse_csv_record(&self.text);
@@ -327,11 +346,7 @@ impl RecordStream for CsvStream {
                 self.text.push_str(&String::from_utf8_lossy(more));
                 parsed = parse_csv_record(&self.text);
             }
-            if self.skip_header {
-                self.skip_header = false;
-                continue;
-            }
-            let columns = &*self.columns;
+            let columns = &self.columns;
             let ok = match parsed {
                 Ok(Some(fields)) if fields.len() == columns.names.len() => {
                     self.fields = fields;
@@ -354,63 +369,49 @@ impl RecordStream for CsvStream {
             if self.text.is_empty() {
                 continue; // blank line
             }
-            return Ok(Some(Record {
-                input: self.input,
-                offset,
-                data: RecordData::Csv {
-                    columns,
-                    fields: if ok {
-                        Ok(&self.fields)
-                    } else {
-                        Err(&self.error)
-                    },
-                    raw: self.text.as_bytes(),
+            let data = RecordData::Csv {
+                columns,
+                fields: if ok {
+                    Ok(&self.fields)
+                } else {
+                    Err(&self.error)
                 },
-            }));
+                raw: self.text.as_bytes(),
+            };
+            return Ok(Some(self.at.record(offset, data)));
         }
     }
     fn progress(&self) -> f32 {
-        fraction(self.last - self.start, self.len)
+        self.at.progress()
     }
     fn bytes_read(&self) -> u64 {
-        self.split.consumed_to().saturating_sub(self.start)
+        self.split.consumed_to().saturating_sub(self.at.start)
     }
     fn position(&self) -> String {
-        format!("{} at offset {}", self.path, self.last)
+        self.at.position()
     }
 }
 
 struct FixedStream {
     split: FixedSplit<BufReader<DfsReader>>,
-    input: usize,
-    start: u64,
-    len: u64,
-    last: u64,
-    path: String,
+    at: Place,
 }
 
 impl RecordStream for FixedStream {
     fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
         Ok(match self.split.next_record()? {
-            Some((offset, rec)) => {
-                self.last = offset;
-                Some(Record {
-                    input: self.input,
-                    offset,
-                    data: RecordData::Bytes(rec),
-                })
-            }
+            Some((offset, rec)) => Some(self.at.record(offset, RecordData::Bytes(rec))),
             None => None,
         })
     }
     fn progress(&self) -> f32 {
-        fraction(self.last.saturating_sub(self.start), self.len)
+        self.at.progress()
     }
     fn bytes_read(&self) -> u64 {
-        self.last.saturating_sub(self.start)
+        self.at.last.saturating_sub(self.at.start)
     }
     fn position(&self) -> String {
-        format!("{} at offset {}", self.path, self.last)
+        self.at.position()
     }
 }
 

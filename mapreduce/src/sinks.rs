@@ -7,7 +7,7 @@ use crate::error::{MrError, MrResult};
 use crate::fields::FieldStyle;
 use crate::ifile;
 use crate::merge::GroupPrefix;
-use crate::partition::{fnv1a, Partitioner, TotalOrderPartitioner};
+use crate::partition::{HashPartitioner, Partitioner, TotalOrderPartitioner};
 use crate::sort::Collector;
 use client::writer::DfsWriter;
 use client::{CreateOptions, DfsClient};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub const OUTPUT_RECORDS: &str = "Output Records";
 
 /// Where an attempt writes its file of output `out`: under `_temporary/<attempt>/`.
-pub fn attempt_file(out: &OutputSpec, attempt_id: &str, kind: char, task: u32) -> String {
+fn attempt_file(out: &OutputSpec, attempt_id: &str, kind: char, task: u32) -> String {
     let base = if out.name.is_empty() {
         "part"
     } else {
@@ -31,23 +31,13 @@ pub fn attempt_file(out: &OutputSpec, attempt_id: &str, kind: char, task: u32) -
     )
 }
 
-/// Hashes the grouping prefix of the key.
-pub(crate) struct PrefixHash(pub Arc<GroupPrefix>);
-
-impl Partitioner for PrefixHash {
-    fn partition(&self, key: &[u8], partitions: u32) -> u32 {
-        let n = (self.0)(key).unwrap_or(key.len()).min(key.len());
-        (fnv1a(&key[..n]) % partitions.max(1) as u64) as u32
-    }
-}
-
 /// The partitioner a stage's spec names.
 pub(crate) fn partitioner(
     spec: &PartitionerSpec,
     prefix: Arc<GroupPrefix>,
 ) -> MrResult<Box<dyn Partitioner>> {
     Ok(match spec {
-        PartitionerSpec::Hash => Box::new(PrefixHash(prefix)),
+        PartitionerSpec::Hash => Box::new(HashPartitioner::new(prefix)),
         PartitionerSpec::TotalOrder { boundaries } => {
             let b = boundaries
                 .iter()
@@ -110,7 +100,19 @@ pub(crate) struct DfsSink {
 }
 
 impl DfsSink {
-    pub fn create(dfs: &DfsClient, out: &OutputSpec, path: String) -> MrResult<DfsSink> {
+    /// The file of output `out` for task `task` of attempt `attempt_id`, under its
+    /// temporary directory.
+    pub fn for_attempt(
+        dfs: &DfsClient,
+        out: &OutputSpec,
+        attempt_id: &str,
+        kind: char,
+        task: u32,
+    ) -> MrResult<DfsSink> {
+        Self::create(dfs, out, attempt_file(out, attempt_id, kind, task))
+    }
+
+    fn create(dfs: &DfsClient, out: &OutputSpec, path: String) -> MrResult<DfsSink> {
         let opts = CreateOptions {
             replication: out.replication,
             ..Default::default()
@@ -242,8 +244,8 @@ impl NamedSinks for DfsNamedSinks {
                             "no named output {name:?} (declare it on the stage with .named_output)"
                         ))
                     })?;
-                let path = attempt_file(out, &self.attempt_id, self.kind, self.task);
-                let sink = DfsSink::create(&self.dfs, out, path)?;
+                let sink =
+                    DfsSink::for_attempt(&self.dfs, out, &self.attempt_id, self.kind, self.task)?;
                 self.open.push((name.to_string(), sink));
                 self.open.len() - 1
             }

@@ -9,7 +9,7 @@ use crate::ifile::Compression;
 use crate::job::Stage;
 use crate::record::open_stream;
 use crate::reduce_input::{ReduceInput, ReduceInputConfig};
-use crate::sinks::{attempt_file, partitioner, CollectorSink, DfsNamedSinks, DfsSink};
+use crate::sinks::{partitioner, CollectorSink, DfsNamedSinks, DfsSink};
 use crate::sort::{Collector, CollectorConfig};
 use client::DfsClient;
 use common::jobs::{MapOutputLocation, Split, TaskReport, TaskSpec, TASK_COUNTERS};
@@ -116,11 +116,7 @@ pub(crate) fn run_map(
         c.add(TASK_COUNTERS, "MAP_OUTPUT_MATERIALIZED_BYTES", size);
     } else {
         let main_out = &stage.spec.outputs[0];
-        let mut sink = DfsSink::create(
-            dfs,
-            main_out,
-            attempt_file(main_out, &spec.attempt_id, 'm', index),
-        )?;
+        let mut sink = DfsSink::for_attempt(dfs, main_out, &spec.attempt_id, 'm', index)?;
         run(records.as_mut(), &mut sink, &mut named, ctx)?;
         ctx.counters
             .add(TASK_COUNTERS, "MAP_OUTPUT_RECORDS", sink.records);
@@ -158,11 +154,7 @@ pub(crate) fn run_reduce(
     fetch_all(spec, partition, maps, locations, &mut input, ctx)?;
     let source = input.finish()?;
     let main_out = &stage.spec.outputs[0];
-    let mut sink = DfsSink::create(
-        dfs,
-        main_out,
-        attempt_file(main_out, &spec.attempt_id, 'r', partition),
-    )?;
+    let mut sink = DfsSink::for_attempt(dfs, main_out, &spec.attempt_id, 'r', partition)?;
     let mut named = DfsNamedSinks::new(dfs, &stage.spec.outputs, &spec.attempt_id, 'r', partition);
     let prefix = stage.group_prefix.clone();
     match catch_unwind(AssertUnwindSafe(|| {

@@ -292,22 +292,34 @@ impl State {
         }
     }
 
-    /// Asks the workers to kill every running attempt of a task (or of a whole job).
+    /// Kills every running attempt of a task (or of a whole job): they count as killed from
+    /// now on, whatever they report later, and their workers are told on the next heartbeat.
     pub fn kill_running(&mut self, job: usize, only: Option<(usize, bool, usize)>) {
         let mut kills = Vec::new();
-        for (s, stage) in self.jobs[job].stages.iter().enumerate() {
-            for (is_map, tasks) in [(true, &stage.maps), (false, &stage.reduces)] {
-                for (t, task) in tasks.iter().enumerate() {
+        let j = &mut self.jobs[job];
+        for (s, stage) in j.stages.iter_mut().enumerate() {
+            for (is_map, tasks) in [(true, &mut stage.maps), (false, &mut stage.reduces)] {
+                for (t, task) in tasks.iter_mut().enumerate() {
                     if only.is_some_and(|o| o != (s, is_map, t)) {
                         continue;
                     }
-                    for a in task.running_attempts() {
-                        kills.push((a.worker.clone(), a.id.clone()));
+                    for a in task
+                        .attempts
+                        .iter_mut()
+                        .filter(|a| a.phase == AttemptPhase::Running)
+                    {
+                        a.phase = AttemptPhase::Killed;
+                        kills.push((is_map, a.worker.clone(), a.id.clone()));
                     }
                 }
             }
         }
-        for (w, id) in kills {
+        for (is_map, w, id) in kills {
+            j.count(if is_map {
+                "NUM_KILLED_MAPS"
+            } else {
+                "NUM_KILLED_REDUCES"
+            });
             self.kills.entry(w).or_default().push(id);
         }
     }

@@ -88,6 +88,26 @@ pub struct OutputSpec {
     /// Replicas of the files written; 0: the cluster's default.
     #[serde(default)]
     pub replication: u32,
+    /// `path` is one file, written by the stage's only task, not a directory of parts.
+    #[serde(default)]
+    pub file: bool,
+    /// Intermediate data between stages: removed when the job ends.
+    #[serde(default)]
+    pub temporary: bool,
+}
+
+impl OutputSpec {
+    /// Where attempts write until the commit: `DIR/_temporary` for a directory output,
+    /// `PARENT/_NAME.temporary` beside a file output.
+    pub fn staging_dir(&self) -> String {
+        let path = self.path.trim_end_matches('/');
+        if self.file {
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            format!("{parent}/_{name}.temporary")
+        } else {
+            format!("{path}/_temporary")
+        }
+    }
 }
 
 /// A file or directory every task of a stage may read whole (map-side joins).
@@ -175,6 +195,10 @@ pub struct JobSpec {
     pub binary: BinaryRef,
     #[serde(default)]
     pub user: String,
+    /// Values the job set while describing itself (sampled hot keys, a chosen plan), read
+    /// back by its tasks.
+    #[serde(default)]
+    pub conf: BTreeMap<String, String>,
 }
 
 impl JobSpec {
@@ -340,6 +364,9 @@ pub struct StageReport {
     /// Milliseconds spent in the map phase, and from the last map to the last reduce.
     pub map_ms: u64,
     pub reduce_ms: u64,
+    /// Records each reduce task read, by partition (0 until it succeeds): shows skew.
+    #[serde(default)]
+    pub reduce_input_records: Vec<u64>,
 }
 
 /// What clients see of a job.

@@ -27,7 +27,7 @@ enum Work {
     },
     Finish {
         job: String,
-        /// Output dirs of stages that did not complete: removed.
+        /// Outputs of stages that did not complete, and intermediate outputs: removed.
         remove: Vec<String>,
         /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
         sweep: Vec<String>,
@@ -106,11 +106,13 @@ fn find_work(st: &mut crate::state::State) -> Vec<Work> {
             job.needs_cleanup = false;
             let (mut remove, mut sweep) = (Vec::new(), Vec::new());
             for (spec, run) in job.spec.stages.iter().zip(&job.stages) {
-                let dirs = spec.outputs.iter().map(|o| o.path.clone());
-                if run.phase == StagePhase::Done {
-                    sweep.extend(dirs.map(|d| format!("{}/_temporary", d.trim_end_matches('/'))));
-                } else {
-                    remove.extend(dirs);
+                for o in &spec.outputs {
+                    if run.phase == StagePhase::Done && !o.temporary {
+                        sweep.push(o.staging_dir());
+                    } else {
+                        remove.push(o.path.clone());
+                        remove.push(o.staging_dir());
+                    }
                 }
             }
             work.push(Work::Finish {
@@ -252,32 +254,63 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
     Ok(out)
 }
 
-/// Publishes a stage: moves the committed attempts' files out of `_temporary`, removes
-/// everything else there, and marks each output directory with `_SUCCESS`.
+/// Publishes a stage: moves the committed attempts' files out of the staging directory
+/// (keeping the subdirectories a task wrote, such as `region=EU/`), removes everything else
+/// there, and marks each output directory with `_SUCCESS`.
 fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Result<(), String> {
     for out in outputs {
+        let staging = out.staging_dir();
         let dir = out.path.trim_end_matches('/');
-        dfs.mkdirs(dir).map_err(|e| format!("{dir}: {e}"))?;
+        if !out.file {
+            dfs.mkdirs(dir).map_err(|e| format!("{dir}: {e}"))?;
+        }
         for a in attempts {
-            let tmp = format!("{dir}/_temporary/{a}");
-            let files = match dfs.list(&tmp) {
-                Ok(f) => f,
-                Err(client::ClientError::NotFound(_)) => continue,
-                Err(e) => return Err(format!("{tmp}: {e}")),
-            };
-            for f in files {
-                let name = f.path.rsplit('/').next().unwrap_or_default();
-                let dst = format!("{dir}/{name}");
-                dfs.rename(&f.path, &dst)
-                    .map_err(|e| format!("moving {} to {dst}: {e}", f.path))?;
+            let tmp = format!("{staging}/{a}");
+            if out.file {
+                let files = match dfs.list_files(&tmp) {
+                    Ok(f) => f,
+                    Err(client::ClientError::NotFound(_)) => continue,
+                    Err(e) => return Err(format!("{tmp}: {e}")),
+                };
+                for f in files {
+                    dfs.rename(&f.path, dir)
+                        .map_err(|e| format!("moving {} to {dir}: {e}", f.path))?;
+                }
+            } else {
+                move_tree(dfs, &tmp, dir)?;
             }
         }
-        match dfs.delete(&format!("{dir}/_temporary"), true) {
+        match dfs.delete(&staging, true) {
             Ok(()) | Err(client::ClientError::NotFound(_)) => {}
-            Err(e) => return Err(format!("{dir}/_temporary: {e}")),
+            Err(e) => return Err(format!("{staging}: {e}")),
         }
-        dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
-            .map_err(|e| format!("{dir}/_SUCCESS: {e}"))?;
+        if !out.file {
+            dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
+                .map_err(|e| format!("{dir}/_SUCCESS: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the files under `from` to the same relative places under `to`, merging into
+/// directories other attempts already filled. A missing `from` (a task that wrote nothing) is
+/// not an error.
+fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> Result<(), String> {
+    let entries = match dfs.list(from) {
+        Ok(f) => f,
+        Err(client::ClientError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(format!("{from}: {e}")),
+    };
+    for f in entries {
+        let name = f.path.rsplit('/').next().unwrap_or_default();
+        let dst = format!("{to}/{name}");
+        if f.is_dir {
+            dfs.mkdirs(&dst).map_err(|e| format!("{dst}: {e}"))?;
+            move_tree(dfs, &f.path, &dst)?;
+        } else {
+            dfs.rename(&f.path, &dst)
+                .map_err(|e| format!("moving {} to {dst}: {e}", f.path))?;
+        }
     }
     Ok(())
 }

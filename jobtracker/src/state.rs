@@ -1,7 +1,9 @@
 //! The job tracker's in-memory model of jobs: stages, tasks and their attempts, the workers it
 //! knows, and the reports built from them.
 
-use common::jobs::{Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS};
+use common::jobs::{
+    Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -232,6 +234,15 @@ impl JobRun {
                     } else {
                         ms(s.maps_finished, s.finished)
                     },
+                    reduce_input_records: s
+                        .reduces
+                        .iter()
+                        .map(|t| {
+                            t.committed_attempt().map_or(0, |a| {
+                                a.counters.get(TASK_COUNTERS, "REDUCE_INPUT_RECORDS")
+                            })
+                        })
+                        .collect(),
                 }
             })
             .collect();

@@ -68,14 +68,15 @@ pub(crate) trait RecordSink {
 
 /// The named outputs of a task, opened on first use.
 pub(crate) trait NamedSinks {
-    fn sink(&mut self, name: &str) -> MrResult<&mut dyn RecordSink>;
+    /// The file of output `name` in its subdirectory `subdir` (empty: the output itself).
+    fn sink(&mut self, name: &str, subdir: &str) -> MrResult<&mut dyn RecordSink>;
 }
 
 /// A task without named outputs.
 pub(crate) struct NoNamedOutputs;
 
 impl NamedSinks for NoNamedOutputs {
-    fn sink(&mut self, name: &str) -> MrResult<&mut dyn RecordSink> {
+    fn sink(&mut self, name: &str, _subdir: &str) -> MrResult<&mut dyn RecordSink> {
         Err(MrError::User(format!(
             "no named output {name:?} here (declare it on the stage with .named_output)"
         )))
@@ -167,7 +168,21 @@ impl<'a, K: Key + Fields, V: Value> Output<'a, K, V> {
         key: &K2,
         value: &V2,
     ) -> MrResult<()> {
-        let sink = self.named.sink(output)?;
+        let sink = self.named.sink(output, "")?;
+        self.buf.emit(sink, key, value)
+    }
+
+    /// Emits one record to a named output, into its subdirectory `subdir` (such as
+    /// `region=EU/product_type=LOAN`): each task writes a `part-` file in every subdirectory
+    /// it emits to, and the commit keeps the subdirectories.
+    pub fn emit_to_dir<K2: Key + Fields, V2: Value>(
+        &mut self,
+        output: &str,
+        subdir: &str,
+        key: &K2,
+        value: &V2,
+    ) -> MrResult<()> {
+        let sink = self.named.sink(output, subdir)?;
         self.buf.emit(sink, key, value)
     }
 

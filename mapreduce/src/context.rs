@@ -5,6 +5,7 @@ use crate::error::{MrError, MrResult};
 use crate::record::{open_stream, Record};
 use client::DfsClient;
 use common::jobs::{Counters, SideInputSpec, TaskReport};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,8 @@ pub struct TaskContext {
     pub(crate) reporter: Option<Reporter>,
     /// A map task's file and where its split starts in it.
     pub(crate) split: Option<(String, u64)>,
+    /// What the job recorded while describing itself.
+    pub(crate) conf: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for TaskContext {
@@ -50,6 +53,7 @@ impl TaskContext {
             dfs: None,
             reporter: None,
             split: None,
+            conf: BTreeMap::new(),
         }
     }
 
@@ -61,6 +65,11 @@ impl TaskContext {
     /// The job's arguments (after the binary's name).
     pub fn args(&self) -> &[String] {
         &self.args
+    }
+
+    /// A value the job recorded with [`crate::Job::conf`] while describing itself.
+    pub fn conf(&self, key: &str) -> Option<&str> {
+        self.conf.get(key).map(String::as_str)
     }
 
     /// The map task's index, or the reduce task's partition.

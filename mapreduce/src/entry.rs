@@ -6,14 +6,15 @@ use crate::api::{NoNamedOutputs, RecordSink};
 use crate::context::{Reporter, TaskContext};
 use crate::error::{MrError, MrResult};
 use crate::fields::FieldStyle;
-use crate::job::{Job, Stage};
+use crate::job::{Input, Job, Stage};
 use crate::partition::TotalOrderPartitioner;
 use crate::record::{open_stream, Record, RecordStream};
 use crate::sinks::hex_encode;
 use crate::task::{run_map, run_reduce};
 use client::DfsClient;
 use common::config::ClientConfig;
-use common::jobs::{JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec};
+use common::jobs::{InputSpec, JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::os::fd::AsFd;
 use std::time::Instant;
@@ -31,12 +32,42 @@ pub struct JobEnv {
     args: Vec<String>,
     namenode: Option<String>,
     host: String,
+    /// None while describing; in a task, the values the description recorded.
+    conf: Option<BTreeMap<String, String>>,
 }
 
 impl JobEnv {
     /// The arguments after `describe` (or the ones the job was submitted with).
     pub fn args(&self) -> &[String] {
         &self.args
+    }
+
+    /// Whether the job is being described (at submit time) rather than run in a task. Decide
+    /// plans and sample inputs only then, and record them with [`Job::conf`].
+    pub fn describing(&self) -> bool {
+        self.conf.is_none()
+    }
+
+    /// In a task, a value the description recorded with [`Job::conf`].
+    pub fn conf(&self, key: &str) -> Option<&str> {
+        self.conf.as_ref()?.get(key).map(String::as_str)
+    }
+
+    /// Reads about `n` records of `input`, spread over ten evenly spaced places of each of its
+    /// files (as Hadoop's input sampler does), to decide a plan from the data.
+    pub fn sample(
+        &self,
+        input: &Input,
+        n: usize,
+        mut f: impl FnMut(&Record<'_>) -> MrResult<()>,
+    ) -> MrResult<()> {
+        let dfs = self.dfs()?;
+        sample_input(&dfs, 0, &input.0, n, &mut |stream| {
+            while let Some(r) = stream.next_record()? {
+                f(&r)?;
+            }
+            Ok(())
+        })
     }
 
     /// A DFS client, to look at inputs while describing the job.
@@ -69,6 +100,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                 args: args[1..].to_vec(),
                 namenode: std::env::var(NAMENODE_ENV).ok(),
                 host: String::new(),
+                conf: None,
             };
             match build(&env).and_then(|job| describe(&job, &env)) {
                 Ok(spec) => match serde_json::to_string_pretty(&spec) {
@@ -122,6 +154,7 @@ pub fn describe(job: &Job, env: &JobEnv) -> MrResult<JobSpec> {
         args: env.args.clone(),
         binary: Default::default(),
         user: String::new(),
+        conf: job.conf.clone(),
     })
 }
 
@@ -166,40 +199,56 @@ impl RecordStream for Limited<'_> {
     }
 }
 
-/// Map output keys of records read at ten evenly spaced places of every input file, as
-/// Hadoop's input sampler does.
+/// Map output keys of records read at ten evenly spaced places of every input file.
 fn sample_keys(stage: &Stage, env: &JobEnv, n: usize) -> MrResult<Vec<Vec<u8>>> {
-    const PLACES: u64 = 10;
     let dfs = env.dfs()?;
-    let mut files = Vec::new();
-    for (i, input) in stage.spec.inputs.iter().enumerate() {
-        if let common::jobs::InputFormat::Range { .. } = input.format {
-            continue;
-        }
-        for f in dfs.list_files(&input.path)? {
-            files.push((i, input.format.clone(), f));
-        }
-    }
-    let per_place = n.div_ceil(files.len().max(1) * PLACES as usize).max(1);
+    let inputs: Vec<_> = stage
+        .spec
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !matches!(i.format, common::jobs::InputFormat::Range { .. }))
+        .collect();
     let mut ctx = TaskContext::detached(env.args.clone());
     ctx.dfs = Some(dfs.clone());
     ctx.side_inputs = stage.spec.side_inputs.clone();
     ctx.side_input_budget = u64::MAX;
     let mut sample = KeySample(Vec::new());
-    for (i, format, f) in files {
+    let per_input = n.div_ceil(inputs.len().max(1));
+    for (i, input) in inputs {
+        sample_input(&dfs, i, input, per_input, &mut |stream| {
+            (stage.map)(stream, &mut sample, &mut NoNamedOutputs, &mut ctx)
+        })?;
+    }
+    Ok(sample.0)
+}
+
+/// Hands `read` streams over about `n` records of `input` (input number `index` of its
+/// stage), at ten evenly spaced places of each file (one place for a file under 1 MiB).
+fn sample_input(
+    dfs: &DfsClient,
+    index: usize,
+    input: &InputSpec,
+    n: usize,
+    read: &mut dyn FnMut(&mut dyn RecordStream) -> MrResult<()>,
+) -> MrResult<()> {
+    const PLACES: u64 = 10;
+    let files = dfs.list_files(&input.path)?;
+    let per_place = n.div_ceil(files.len().max(1) * PLACES as usize).max(1);
+    for f in files {
         let places = if f.length < (1 << 20) { 1 } else { PLACES };
         for p in 0..places {
             let start = f.length * p / places;
             let len = f.length * (p + 1) / places - start;
-            let mut stream = open_stream(&dfs, &format, i, &f.path, start, len)?;
+            let mut stream = open_stream(dfs, &input.format, index, &f.path, start, len)?;
             let mut limited = Limited {
                 inner: stream.as_mut(),
-                left: per_place,
+                left: per_place * (PLACES / places) as usize,
             };
-            (stage.map)(&mut limited, &mut sample, &mut NoNamedOutputs, &mut ctx)?;
+            read(&mut limited)?;
         }
     }
-    Ok(sample.0)
+    Ok(())
 }
 
 /// `JOB task`: runs the attempt described on stdin. Returns the exit code.
@@ -279,6 +328,7 @@ fn run_attempt(
         args: spec.job.args.clone(),
         namenode: Some(spec.namenode_addr.clone()),
         host: spec.host.clone(),
+        conf: Some(spec.job.conf.clone()),
     };
     let job = build(&env)?;
     let stage = job.stages.get(spec.stage).ok_or_else(|| {
@@ -307,6 +357,7 @@ fn run_attempt(
     let dfs = env.dfs()?;
     let mut ctx = TaskContext::detached(spec.job.args.clone());
     ctx.attempt = spec.attempt;
+    ctx.conf = spec.job.conf.clone();
     ctx.dfs = Some(dfs.clone());
     ctx.side_inputs = stage.spec.side_inputs.clone();
     ctx.side_input_budget = spec.job.settings.side_input_memory_mb << 20;

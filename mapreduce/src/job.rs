@@ -15,6 +15,7 @@ use common::jobs::{
     InputFormat, InputSpec, JobSettings, OutputFormat, OutputSpec, PartitionerSpec, SideInputSpec,
     StageSpec, TASK_COUNTERS,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// An input of a stage.
@@ -51,37 +52,54 @@ impl Input {
     }
 }
 
-/// An output directory of a stage.
+/// An output of a stage: a directory of `part-` files, or one file.
 #[derive(Clone, Debug)]
-pub struct Dest(pub(crate) OutputFormat, pub(crate) String, pub(crate) u32);
+pub struct Dest(pub(crate) OutputSpec);
 
 impl Dest {
+    fn with(path: impl Into<String>, format: OutputFormat) -> Self {
+        Dest(OutputSpec {
+            name: String::new(),
+            path: path.into(),
+            format,
+            replication: 0,
+            file: false,
+            temporary: false,
+        })
+    }
     /// `key<TAB>value` lines (tuples become several tab-separated columns).
     pub fn text(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Text, path.into(), 0)
+        Self::with(path, OutputFormat::Text)
     }
     /// CSV with the given header line.
     pub fn csv(path: impl Into<String>, header: &[&str]) -> Self {
-        Dest(
-            OutputFormat::Csv {
-                header: header.iter().map(|s| s.to_string()).collect(),
-            },
-            path.into(),
-            0,
-        )
+        let header = header.iter().map(|s| s.to_string()).collect();
+        Self::with(path, OutputFormat::Csv { header })
     }
     /// Binary key/value records, for a later stage to read with [`Input::binary`].
     pub fn binary(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Binary, path.into(), 0)
+        Self::with(path, OutputFormat::Binary)
     }
     /// Key and value bytes as they are (fixed-length records).
     pub fn raw(path: impl Into<String>) -> Self {
-        Dest(OutputFormat::Raw, path.into(), 0)
+        Self::with(path, OutputFormat::Raw)
+    }
+    /// One file at `path` holding the bytes emitted to it, as they are (a JSON summary). Only
+    /// a stage with exactly one reducer may write it.
+    pub fn file(path: impl Into<String>) -> Self {
+        let mut d = Self::with(path, OutputFormat::Raw);
+        d.0.file = true;
+        d
     }
     /// Writes the files with `replicas` replicas instead of the cluster's default (terasort
     /// writes its output once, as Hadoop's does).
     pub fn replication(mut self, replicas: u32) -> Self {
-        self.2 = replicas;
+        self.0.replication = replicas;
+        self
+    }
+    /// Data passed between the stages of one job: removed when the job ends, however it ends.
+    pub fn intermediate(mut self) -> Self {
+        self.0.temporary = true;
         self
     }
 }
@@ -170,15 +188,7 @@ impl<M: Mapper> StageBuilder<M> {
     /// The main output.
     pub fn output(mut self, dest: Dest) -> Self {
         self.spec.outputs.retain(|o| !o.name.is_empty());
-        self.spec.outputs.insert(
-            0,
-            OutputSpec {
-                name: String::new(),
-                path: dest.1,
-                format: dest.0,
-                replication: dest.2,
-            },
-        );
+        self.spec.outputs.insert(0, dest.0);
         self
     }
 
@@ -186,9 +196,7 @@ impl<M: Mapper> StageBuilder<M> {
     pub fn named_output(mut self, name: &str, dest: Dest) -> Self {
         self.spec.outputs.push(OutputSpec {
             name: name.to_string(),
-            path: dest.1,
-            format: dest.0,
-            replication: dest.2,
+            ..dest.0
         });
         self
     }
@@ -429,6 +437,7 @@ pub struct Job {
     pub(crate) name: String,
     pub(crate) stages: Vec<Stage>,
     pub(crate) settings: JobSettings,
+    pub(crate) conf: BTreeMap<String, String>,
 }
 
 impl Job {
@@ -437,7 +446,16 @@ impl Job {
             name: name.to_string(),
             stages: Vec::new(),
             settings: JobSettings::default(),
+            conf: BTreeMap::new(),
         }
+    }
+
+    /// Records a value decided while describing the job (a plan, sampled hot keys): it goes
+    /// into the spec, and tasks read it with [`TaskContext::conf`] and the job's builder with
+    /// [`crate::JobEnv::conf`].
+    pub fn conf(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.conf.insert(key.to_string(), value.into());
+        self
     }
 
     /// Appends a stage; a stage whose inputs are an earlier stage's outputs runs after it.
@@ -483,6 +501,14 @@ impl Job {
                 return Err(MrError::User(format!(
                     "stage {name:?} has a combiner but no reducer"
                 )));
+            }
+            if let Some(o) = s.spec.outputs.iter().find(|o| o.file) {
+                if !s.spec.has_reducer || s.spec.reducers != 1 {
+                    return Err(MrError::User(format!(
+                        "stage {name:?} writes the single file {} but does not have exactly one reducer",
+                        o.path
+                    )));
+                }
             }
             if s.sample_size.is_some() && !s.spec.has_reducer {
                 return Err(MrError::User(format!(

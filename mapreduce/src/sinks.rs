@@ -12,23 +12,42 @@ use crate::sort::Collector;
 use client::writer::DfsWriter;
 use client::{CreateOptions, DfsClient};
 use common::jobs::{Counters, OutputFormat, OutputSpec, PartitionerSpec};
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 /// The counter group of records written per output.
 pub const OUTPUT_RECORDS: &str = "Output Records";
 
-/// Where an attempt writes its file of output `out`: under `_temporary/<attempt>/`.
-fn attempt_file(out: &OutputSpec, attempt_id: &str, kind: char, task: u32) -> String {
-    let base = if out.name.is_empty() {
-        "part"
+/// Where an attempt writes its file of output `out`, in `subdir` of it (empty: the output
+/// itself): under the output's staging directory, which the commit moves it out of.
+fn attempt_file(out: &OutputSpec, attempt_id: &str, subdir: &str, kind: char, task: u32) -> String {
+    let staging = out.staging_dir();
+    if out.file {
+        let name = out.path.trim_end_matches('/').rsplit('/').next().unwrap_or("file");
+        return format!("{staging}/{attempt_id}/{name}");
+    }
+    let sub = if subdir.is_empty() {
+        String::new()
     } else {
-        out.name.as_str()
+        format!("{subdir}/")
     };
-    format!(
-        "{}/_temporary/{attempt_id}/{base}-{kind}-{task:05}",
-        out.path.trim_end_matches('/')
-    )
+    format!("{staging}/{attempt_id}/{sub}part-{kind}-{task:05}")
+}
+
+/// Checks a subdirectory a task asked to write into: relative, no `..`, and no part hidden
+/// from readers (`_x`, `.x`).
+fn check_subdir(output: &str, subdir: &str) -> MrResult<()> {
+    let bad = subdir.split('/').any(|part| {
+        part.is_empty() || part.starts_with('_') || part.starts_with('.')
+    });
+    if bad {
+        return Err(MrError::User(format!(
+            "output {output:?}: subdirectory {subdir:?} must be relative, with no empty part and no \
+             part starting with '_' or '.'"
+        )));
+    }
+    Ok(())
 }
 
 /// The partitioner a stage's spec names.
@@ -109,7 +128,7 @@ impl DfsSink {
         kind: char,
         task: u32,
     ) -> MrResult<DfsSink> {
-        Self::create(dfs, out, attempt_file(out, attempt_id, kind, task))
+        Self::create(dfs, out, attempt_file(out, attempt_id, "", kind, task))
     }
 
     fn create(dfs: &DfsClient, out: &OutputSpec, path: String) -> MrResult<DfsSink> {
@@ -195,7 +214,8 @@ pub(crate) struct DfsNamedSinks {
     attempt_id: String,
     kind: char,
     task: u32,
-    open: Vec<(String, DfsSink)>,
+    /// Open files by output name, then by subdirectory.
+    open: HashMap<String, HashMap<String, DfsSink>>,
 }
 
 impl DfsNamedSinks {
@@ -216,40 +236,57 @@ impl DfsNamedSinks {
             attempt_id: attempt_id.to_string(),
             kind,
             task,
-            open: Vec::new(),
+            open: HashMap::new(),
         }
     }
 
-    /// Closes every file and counts what each received.
+    /// Closes every file and counts what each output received.
     pub fn close(self, counters: &mut Counters) -> MrResult<()> {
-        for (name, sink) in self.open {
-            counters.add(OUTPUT_RECORDS, &name, sink.records);
-            sink.close()?;
+        for (name, files) in self.open {
+            for sink in files.into_values() {
+                counters.add(OUTPUT_RECORDS, &name, sink.records);
+                sink.close()?;
+            }
         }
         Ok(())
     }
 }
 
 impl NamedSinks for DfsNamedSinks {
-    fn sink(&mut self, name: &str) -> MrResult<&mut dyn RecordSink> {
-        let i = match self.open.iter().position(|(n, _)| n == name) {
-            Some(i) => i,
-            None => {
-                let out = self
-                    .outputs
-                    .iter()
-                    .find(|o| o.name == name)
-                    .ok_or_else(|| {
-                        MrError::User(format!(
-                            "no named output {name:?} (declare it on the stage with .named_output)"
-                        ))
-                    })?;
-                let sink =
-                    DfsSink::for_attempt(&self.dfs, out, &self.attempt_id, self.kind, self.task)?;
-                self.open.push((name.to_string(), sink));
-                self.open.len() - 1
+    fn sink(&mut self, name: &str, subdir: &str) -> MrResult<&mut dyn RecordSink> {
+        let open = self
+            .open
+            .get(name)
+            .is_some_and(|files| files.contains_key(subdir));
+        if !open {
+            let out = self
+                .outputs
+                .iter()
+                .find(|o| o.name == name)
+                .ok_or_else(|| {
+                    MrError::User(format!(
+                        "no named output {name:?} (declare it on the stage with .named_output)"
+                    ))
+                })?;
+            if !subdir.is_empty() {
+                if out.file {
+                    return Err(MrError::User(format!(
+                        "output {name:?} is a single file: it has no subdirectories"
+                    )));
+                }
+                check_subdir(name, subdir)?;
             }
-        };
-        Ok(&mut self.open[i].1)
+            let path = attempt_file(out, &self.attempt_id, subdir, self.kind, self.task);
+            let sink = DfsSink::create(&self.dfs, out, path)?;
+            self.open
+                .entry(name.to_string())
+                .or_default()
+                .insert(subdir.to_string(), sink);
+        }
+        self.open
+            .get_mut(name)
+            .and_then(|files| files.get_mut(subdir))
+            .map(|s| s as &mut dyn RecordSink)
+            .ok_or_else(|| MrError::Internal("an output file just opened is gone".into()))
     }
 }

@@ -351,7 +351,8 @@ fn run_reducer<R: Reducer>(
     let mut out = Output::<R::OutKey, R::OutValue>::new(main, named, ctx);
     let (mut groups, mut records) = (0u64, 0u64);
     while grouper.next_group()? {
-        let key = R::Key::decode(&mut grouper.group_key())?;
+        // The group's first full key: with a secondary sort the prefix alone does not decode.
+        let key = R::Key::decode(&mut grouper.key())?;
         let mut raw = GroupRaw {
             grouper: &mut grouper,
         };

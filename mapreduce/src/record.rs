@@ -225,6 +225,7 @@ pub(crate) fn open_stream(
                 text: String::new(),
                 fields: Vec::new(),
                 error: String::new(),
+                pending: None,
             })
         }
         InputFormat::Fixed { record_len } => Box::new(FixedStream {
@@ -325,25 +326,53 @@ struct CsvStream {
     text: String,
     fields: Vec<String>,
     error: String,
+    /// A line read ahead while looking for an open quote's end, and its offset.
+    pending: Option<(u64, String)>,
 }
+
+/// The longest a CSV record spanning lines may grow.
+const MAX_CSV_RECORD: usize = 1 << 20;
 
 impl RecordStream for CsvStream {
     fn next_record(&mut self) -> MrResult<Option<Record<'_>>> {
         loop {
-            let Some((offset, line)) = self.split.next_line()? else {
-                return Ok(None);
+            let offset = match self.pending.take() {
+                Some((offset, text)) => {
+                    self.text = text;
+                    offset
+                }
+                None => {
+                    let Some((offset, line)) = self.split.next_line()? else {
+                        return Ok(None);
+                    };
+                    self.text.clear();
+                    self.text.push_str(&String::from_utf8_lossy(line));
+                    offset
+                }
             };
-            self.text.clear();
-            self.text.push_str(&String::from_utf8_lossy(line));
             let mut parsed = parse_csv_record(&self.text);
-            // An open quote: the record goes on over the next lines.
+            // An open quote: the record goes on over the next lines, unless the next line is
+            // a whole record by itself (then the quote was a mistake of this row's, and one bad
+            // row must not swallow the good ones after it) or the record grows past reason.
             while let Ok(None) = parsed {
-                let Some((_, more)) = self.split.next_line()? else {
+                let Some((next_offset, more)) = self.split.next_line()? else {
                     parsed = Err("unclosed quote at the end of the file".into());
                     break;
                 };
+                let more = String::from_utf8_lossy(more).into_owned();
+                let whole = matches!(parse_csv_record(&more),
+                    Ok(Some(f)) if f.len() == self.columns.names.len());
+                if whole || self.text.len() + more.len() > MAX_CSV_RECORD {
+                    self.pending = Some((next_offset, more));
+                    parsed = Err(if whole {
+                        "unclosed quote (the next line is a record of its own)".into()
+                    } else {
+                        format!("unclosed quote: a record longer than {MAX_CSV_RECORD} bytes")
+                    });
+                    break;
+                }
                 self.text.push('\n');
-                self.text.push_str(&String::from_utf8_lossy(more));
+                self.text.push_str(&more);
                 parsed = parse_csv_record(&self.text);
             }
             let columns = &self.columns;

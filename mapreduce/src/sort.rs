@@ -359,8 +359,9 @@ struct Counted<'a, 'g, S: RecordSource> {
 }
 
 impl<S: RecordSource> GroupValues for Counted<'_, '_, S> {
+    /// The group's first full key (read before any value).
     fn key(&self) -> &[u8] {
-        self.inner.group_key()
+        self.inner.key()
     }
     fn next_value(&mut self) -> MrResult<Option<&[u8]>> {
         let v = self.inner.next_value()?;

@@ -13,7 +13,9 @@ use crate::sinks::hex_encode;
 use crate::task::{run_map, run_reduce};
 use client::DfsClient;
 use common::config::ClientConfig;
-use common::jobs::{InputSpec, JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec};
+use common::jobs::{
+    InputSpec, JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec,
+};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::os::fd::AsFd;

@@ -24,7 +24,12 @@ pub const OUTPUT_RECORDS: &str = "Output Records";
 fn attempt_file(out: &OutputSpec, attempt_id: &str, subdir: &str, kind: char, task: u32) -> String {
     let staging = out.staging_dir();
     if out.file {
-        let name = out.path.trim_end_matches('/').rsplit('/').next().unwrap_or("file");
+        let name = out
+            .path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("file");
         return format!("{staging}/{attempt_id}/{name}");
     }
     let sub = if subdir.is_empty() {
@@ -38,9 +43,9 @@ fn attempt_file(out: &OutputSpec, attempt_id: &str, subdir: &str, kind: char, ta
 /// Checks a subdirectory a task asked to write into: relative, no `..`, and no part hidden
 /// from readers (`_x`, `.x`).
 fn check_subdir(output: &str, subdir: &str) -> MrResult<()> {
-    let bad = subdir.split('/').any(|part| {
-        part.is_empty() || part.starts_with('_') || part.starts_with('.')
-    });
+    let bad = subdir
+        .split('/')
+        .any(|part| part.is_empty() || part.starts_with('_') || part.starts_with('.'));
     if bad {
         return Err(MrError::User(format!(
             "output {output:?}: subdirectory {subdir:?} must be relative, with no empty part and no \

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod txn_reference;
+
 use client::cluster::{ClusterSpec, LocalCluster};
 use client::DfsClient;
 use std::path::PathBuf;

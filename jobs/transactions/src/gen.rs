@@ -41,8 +41,13 @@ impl GenArgs {
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
-            let v = it.next().ok_or(format!("{flag} needs a value\n{GEN_USAGE}"))?;
-            let num = || v.parse::<u64>().map_err(|_| format!("{flag} {v:?}: not a number"));
+            let v = it
+                .next()
+                .ok_or(format!("{flag} needs a value\n{GEN_USAGE}"))?;
+            let num = || {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{flag} {v:?}: not a number"))
+            };
             match flag.as_str() {
                 "--rows" => g.rows = num()?,
                 "--customers" => g.customers = num()?,
@@ -61,7 +66,9 @@ impl GenArgs {
             }
         }
         if g.rows == 0 || g.customers == 0 || g.accounts == 0 || g.out.as_os_str().is_empty() {
-            return Err(format!("--rows, --customers, --accounts and --out are required and positive\n{GEN_USAGE}"));
+            return Err(format!(
+                "--rows, --customers, --accounts and --out are required and positive\n{GEN_USAGE}"
+            ));
         }
         Ok(g)
     }
@@ -80,7 +87,10 @@ fn pick<'a>(rng: &mut StdRng, weighted: &[(&'a str, u32)]) -> &'a str {
 }
 
 fn create(dir: &Path, name: &str) -> std::io::Result<BufWriter<File>> {
-    Ok(BufWriter::with_capacity(1 << 20, File::create(dir.join(name))?))
+    Ok(BufWriter::with_capacity(
+        1 << 20,
+        File::create(dir.join(name))?,
+    ))
 }
 
 fn money(cents: i64) -> String {
@@ -108,26 +118,71 @@ pub fn generate(g: &GenArgs) -> std::io::Result<()> {
     let mut w = create(&g.out, "customers.csv")?;
     writeln!(w, "{},{}", CUSTOMERS.key, CUSTOMERS.columns.join(","))?;
     for i in 0..g.customers {
-        let tier = pick(&mut rng, &[("BASIC", 50), ("SILVER", 25), ("GOLD", 15), ("PLATINUM", 10)]);
+        let tier = pick(
+            &mut rng,
+            &[
+                ("BASIC", 50),
+                ("SILVER", 25),
+                ("GOLD", 15),
+                ("PLATINUM", 10),
+            ],
+        );
         let profile = pick(&mut rng, &[("LOW", 60), ("MEDIUM", 30), ("HIGH", 10)]);
         let country = pick(
             &mut rng,
-            &[("US", 70), ("GB", 6), ("DE", 5), ("FR", 4), ("JP", 4), ("CA", 4), ("BR", 3), ("SG", 2), ("", 2)],
+            &[
+                ("US", 70),
+                ("GB", 6),
+                ("DE", 5),
+                ("FR", 4),
+                ("JP", 4),
+                ("CA", 4),
+                ("BR", 3),
+                ("SG", 2),
+                ("", 2),
+            ],
         );
         let industry = pick(
             &mut rng,
-            &[("RETAIL", 30), ("TECHNOLOGY", 20), ("MANUFACTURING", 15), ("FINANCE", 15), ("\"HEALTH, CARE\"", 10), ("", 10)],
+            &[
+                ("RETAIL", 30),
+                ("TECHNOLOGY", 20),
+                ("MANUFACTURING", 15),
+                ("FINANCE", 15),
+                ("\"HEALTH, CARE\"", 10),
+                ("", 10),
+            ],
         );
-        writeln!(w, "{},{tier},{profile},{country},{industry}", customer_id(i))?;
+        writeln!(
+            w,
+            "{},{tier},{profile},{country},{industry}",
+            customer_id(i)
+        )?;
     }
     w.flush()?;
 
     let mut w = create(&g.out, "accounts.csv")?;
     // Columns in another order than the transactions': they are found by name.
-    writeln!(w, "status,{},account_type,balance,credit_limit", ACCOUNTS.key)?;
+    writeln!(
+        w,
+        "status,{},account_type,balance,credit_limit",
+        ACCOUNTS.key
+    )?;
     for i in 0..g.accounts {
-        let kind = pick(&mut rng, &[("CHECKING", 40), ("SAVINGS", 30), ("CREDIT", 15), ("LOAN", 10), ("BROKERAGE", 5)]);
-        let status = pick(&mut rng, &[("ACTIVE", 85), ("DORMANT", 8), ("FROZEN", 4), ("CLOSED", 3)]);
+        let kind = pick(
+            &mut rng,
+            &[
+                ("CHECKING", 40),
+                ("SAVINGS", 30),
+                ("CREDIT", 15),
+                ("LOAN", 10),
+                ("BROKERAGE", 5),
+            ],
+        );
+        let status = pick(
+            &mut rng,
+            &[("ACTIVE", 85), ("DORMANT", 8), ("FROZEN", 4), ("CLOSED", 3)],
+        );
         let balance = money(rng.random_range(-50_000i64..50_000_000));
         let limit = if kind == "CREDIT" || rng.random_bool(0.3) {
             money(rng.random_range(100_000i64..10_000_000))
@@ -170,7 +225,18 @@ fn transaction(rng: &mut StdRng, g: &GenArgs, i: u64, span: i64) -> String {
     } else {
         account_id(a)
     };
-    let currency = pick(rng, &[("USD", 55), ("EUR", 15), ("GBP", 10), ("JPY", 8), ("CAD", 7), ("CHF", 3), ("AUD", 2)]);
+    let currency = pick(
+        rng,
+        &[
+            ("USD", 55),
+            ("EUR", 15),
+            ("GBP", 10),
+            ("JPY", 8),
+            ("CAD", 7),
+            ("CHF", 3),
+            ("AUD", 2),
+        ],
+    );
     // Log-normal amounts: a median near 150 with a tail past 10,000 and 50,000.
     let normal: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
     let mut amount = (5.0 + 1.9 * normal).exp();
@@ -193,9 +259,36 @@ fn transaction(rng: &mut StdRng, g: &GenArgs, i: u64, span: i64) -> String {
         1 => "\"ACME, Inc\"".to_string(),
         _ => format!("CP{:06}", rng.random_range(0..50_000)),
     };
-    let product = pick(rng, &[("RETAIL", 40), ("CARDS", 25), ("CORPORATE", 15), ("WEALTH", 12), ("TREASURY", 8)]);
-    let channel = pick(rng, &[("ONLINE", 35), ("MOBILE", 30), ("BRANCH", 15), ("ATM", 12), ("WIRE", 8)]);
-    let region = pick(rng, &[("NA", 45), ("EU", 25), ("APAC", 18), ("LATAM", 8), ("MEA", 4)]);
+    let product = pick(
+        rng,
+        &[
+            ("RETAIL", 40),
+            ("CARDS", 25),
+            ("CORPORATE", 15),
+            ("WEALTH", 12),
+            ("TREASURY", 8),
+        ],
+    );
+    let channel = pick(
+        rng,
+        &[
+            ("ONLINE", 35),
+            ("MOBILE", 30),
+            ("BRANCH", 15),
+            ("ATM", 12),
+            ("WIRE", 8),
+        ],
+    );
+    let region = pick(
+        rng,
+        &[
+            ("NA", 45),
+            ("EU", 25),
+            ("APAC", 18),
+            ("LATAM", 8),
+            ("MEA", 4),
+        ],
+    );
     let rating = pick(rng, &[("LOW", 70), ("MEDIUM", 22), ("HIGH", 8)]);
     let mut f: Vec<String> = vec![
         format!("T{:010}", i),
@@ -221,7 +314,17 @@ fn transaction(rng: &mut StdRng, g: &GenArgs, i: u64, span: i64) -> String {
         19..=22 => f[1] = String::new(),
         23..=26 => f[2] = String::new(),
         27..=29 => f[4] = pick(rng, &[("N/A", 1), ("\"12,50\"", 1), ("1.234", 1)]).into(),
-        30..=32 => f[6] = pick(rng, &[("2026-02-30 10:00:00", 1), ("yesterday", 1), ("2026-11-20T10:00:00", 1)]).into(),
+        30..=32 => {
+            f[6] = pick(
+                rng,
+                &[
+                    ("2026-02-30 10:00:00", 1),
+                    ("yesterday", 1),
+                    ("2026-11-20T10:00:00", 1),
+                ],
+            )
+            .into()
+        }
         33..=34 => {
             f.pop();
         }

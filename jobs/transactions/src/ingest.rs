@@ -5,8 +5,8 @@
 
 use crate::plan::Plan;
 use crate::schema::{
-    report_key, Agg, RefColumns, Row, Table, Txn, ACCOUNTS, ACCOUNT_ID, AMOUNT, CURRENCY, CUSTOMERS,
-    CUSTOMER_ID, RECORDS, RULE, TXN_COLUMNS, TXN_DATE, TXN_TYPE,
+    report_key, Agg, RefColumns, Row, Table, Txn, ACCOUNTS, ACCOUNT_ID, AMOUNT, CURRENCY,
+    CUSTOMERS, CUSTOMER_ID, RECORDS, RULE, TXN_COLUMNS, TXN_DATE, TXN_TYPE,
 };
 use crate::values::{parse_cents, parse_timestamp, to_usd};
 use mapreduce::{fail, Fields, Key, MrResult, Output, Record, TaskContext};
@@ -143,7 +143,11 @@ impl Ingest {
         out.emit_to(VALIDATION_COUNTS, &invalid, &n(self.invalid))?;
         for (rule, &count) in RULES.iter().zip(&self.failures) {
             out.count(VALIDATION, rule, count);
-            out.emit_to(VALIDATION_COUNTS, &report_key(RULE, [Some(rule), None, None]), &n(count))?;
+            out.emit_to(
+                VALIDATION_COUNTS,
+                &report_key(RULE, [Some(rule), None, None]),
+                &n(count),
+            )?;
         }
         Ok(())
     }

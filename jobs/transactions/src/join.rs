@@ -5,7 +5,9 @@
 
 use crate::ingest::{reference_row, Ingest, VALIDATION};
 use crate::plan::Plan;
-use crate::schema::{Joined, RefColumns, Table, Txn, ACCOUNTS, ACCOUNT_ID, CUSTOMERS, CUSTOMER_ID, TXN_ID};
+use crate::schema::{
+    Joined, RefColumns, Table, Txn, ACCOUNTS, ACCOUNT_ID, CUSTOMERS, CUSTOMER_ID, TXN_ID,
+};
 use mapreduce::{Mapper, MrResult, Output, Record, Reducer, TaskContext, Values};
 use std::sync::Arc;
 
@@ -18,9 +20,9 @@ fn salt_of(txn_id: &str, salts: u32) -> u32 {
         return 0;
     }
     // FNV-1a: stable across runs and platforms.
-    let h = txn_id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let h = txn_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     (h % u64::from(salts)) as u32
 }
 
@@ -45,7 +47,10 @@ impl Mapper for JoinMapper {
             return match reference_row(rec, self.table)? {
                 Some((key, cols)) => {
                     for salt in 0..self.plan.salts(self.table, &key) {
-                        out.emit(&(key.clone(), salt, 0, String::new()), &Joined::Reference(cols.clone()))?;
+                        out.emit(
+                            &(key.clone(), salt, 0, String::new()),
+                            &Joined::Reference(cols.clone()),
+                        )?;
                     }
                     Ok(())
                 }
@@ -58,7 +63,11 @@ impl Mapper for JoinMapper {
         let Some(txn) = self.ingest.txn(rec, out)? else {
             return Ok(());
         };
-        let column = if self.table == CUSTOMERS { CUSTOMER_ID } else { ACCOUNT_ID };
+        let column = if self.table == CUSTOMERS {
+            CUSTOMER_ID
+        } else {
+            ACCOUNT_ID
+        };
         let key = txn.col(column).unwrap_or_default().to_string();
         let id = txn.col(TXN_ID).unwrap_or_default().to_string();
         let salt = salt_of(&id, self.plan.salts(self.table, &key));
@@ -66,7 +75,11 @@ impl Mapper for JoinMapper {
     }
 
     fn cleanup(&mut self, out: &mut Output<'_, JoinKey, Joined>) -> MrResult<()> {
-        out.count(VALIDATION, &format!("{}_rows_skipped", self.table.name), self.skipped);
+        out.count(
+            VALIDATION,
+            &format!("{}_rows_skipped", self.table.name),
+            self.skipped,
+        );
         self.ingest.cleanup(out)
     }
 }

@@ -38,7 +38,8 @@ pub fn job(env: &JobEnv) -> MrResult<Job> {
     let out = args.output.as_str();
     let work = |stage: &str| format!("{out}/_stage-{stage}");
     let r = args.reducers;
-    let mut job = Job::new("transactions").settings(|s| s.side_input_memory_mb = args.side_input_mb);
+    let mut job =
+        Job::new("transactions").settings(|s| s.side_input_memory_mb = args.side_input_mb);
 
     // What the next stage reads: the CSV first, then the previous stage's records.
     let mut source = Input::csv(&args.transactions);
@@ -81,7 +82,10 @@ pub fn job(env: &JobEnv) -> MrResult<Job> {
     .group_by(1)
     .reducer(CustomerWindowReducer::default, r)
     .output(Dest::binary(work("customer_window")).intermediate())
-    .named_output(CUSTOMER_COUNTS, Dest::binary(work("customers")).intermediate());
+    .named_output(
+        CUSTOMER_COUNTS,
+        Dest::binary(work("customers")).intermediate(),
+    );
     if first {
         s = first_stage(s, &plan, &args);
     }
@@ -97,8 +101,14 @@ pub fn job(env: &JobEnv) -> MrResult<Job> {
         .group_by(1)
         .reducer(AccountWindowReducer::default, r)
         .output(Dest::binary(work("partials")).intermediate())
-        .named_output(PROCESSED, Dest::csv(format!("{out}/processed"), &processed_header()))
-        .named_output(AML_SAR, Dest::csv(format!("{out}/aml_sar"), &AML_SAR_HEADER))
+        .named_output(
+            PROCESSED,
+            Dest::csv(format!("{out}/processed"), &processed_header()),
+        )
+        .named_output(
+            AML_SAR,
+            Dest::csv(format!("{out}/aml_sar"), &AML_SAR_HEADER),
+        )
         .named_output(CTR, Dest::csv(format!("{out}/ctr"), &CTR_HEADER)),
     );
 
@@ -111,7 +121,10 @@ pub fn job(env: &JobEnv) -> MrResult<Job> {
             .combiner(|| SumAgg)
             .reducer(move || ReportsReducer::new(p.clone()), 1)
             .output(Dest::file(format!("{out}/summary.json")))
-            .named_output(BASEL_III, Dest::csv(format!("{out}/basel_iii"), &BASEL_HEADER))
+            .named_output(
+                BASEL_III,
+                Dest::csv(format!("{out}/basel_iii"), &BASEL_HEADER),
+            )
             .named_output(
                 RISK_SUMMARY_OUT,
                 Dest::csv(format!("{out}/risk_summary"), &RISK_SUMMARY_HEADER),
@@ -128,7 +141,10 @@ pub fn job(env: &JobEnv) -> MrResult<Job> {
 fn first_stage<M: Mapper>(mut s: StageBuilder<M>, plan: &Plan, args: &Args) -> StageBuilder<M> {
     let out = &args.output;
     s = s
-        .named_output(QUARANTINE, Dest::csv(format!("{out}/quarantine"), &quarantine_header()))
+        .named_output(
+            QUARANTINE,
+            Dest::csv(format!("{out}/quarantine"), &quarantine_header()),
+        )
         .named_output(
             VALIDATION_COUNTS,
             Dest::binary(format!("{out}/_stage-validation")).intermediate(),

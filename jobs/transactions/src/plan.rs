@@ -36,7 +36,8 @@ pub struct Args {
     pub side_input_mb: u64,
 }
 
-pub const USAGE: &str = "usage: transactions run --transactions PATH --customers PATH --accounts PATH \
+pub const USAGE: &str =
+    "usage: transactions run --transactions PATH --customers PATH --accounts PATH \
 --output PATH [--join auto|map|reduce] [--reducers N] [--side-input-mb N]\n       \
 transactions gen --rows N --customers C --accounts A --seed S --out DIR [--days D] [--hot-share F]";
 
@@ -78,7 +79,9 @@ impl Args {
                         "auto" => JoinChoice::Auto,
                         "map" => JoinChoice::Map,
                         "reduce" => JoinChoice::Reduce,
-                        _ => return Err(fail(format!("--join {value:?}: use auto, map or reduce"))),
+                        _ => {
+                            return Err(fail(format!("--join {value:?}: use auto, map or reduce")))
+                        }
                     }
                 }
                 _ => return Err(fail(format!("unknown flag {flag:?}\n{USAGE}"))),
@@ -114,7 +117,12 @@ impl Plan {
         let budget = args.side_input_mb << 20;
         let map_join = |table: Table, path: &str| -> MrResult<bool> {
             let size = env.input_size(path)?;
-            check_header(env, path, table.name, &[&[table.key][..], &table.columns[..]].concat())?;
+            check_header(
+                env,
+                path,
+                table.name,
+                &[&[table.key][..], &table.columns[..]].concat(),
+            )?;
             Ok(match args.join {
                 JoinChoice::Map if size > budget => {
                     return Err(fail(format!(

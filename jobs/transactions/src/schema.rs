@@ -123,12 +123,12 @@ impl Txn {
     pub fn score(&mut self) {
         let usd = i128::from(self.amount_usd);
         // amount > 5 x volume / count, without dividing.
-        let unusual = usd * i128::from(self.customer_30d_count)
-            > 5 * i128::from(self.customer_30d_volume);
+        let unusual =
+            usd * i128::from(self.customer_30d_count) > 5 * i128::from(self.customer_30d_volume);
         let high_frequency = self.customer_30d_count > 100;
         let country = self.customer[COUNTRY].as_deref();
-        let cross_border =
-            country.is_some_and(|c| c != "US") && usd > 10_000 * 10i128.pow(crate::values::USD_DIGITS);
+        let cross_border = country.is_some_and(|c| c != "US")
+            && usd > 10_000 * 10i128.pow(crate::values::USD_DIGITS);
         let high_profile = self.customer[RISK_PROFILE].as_deref() == Some("HIGH");
         let score = 30 * u32::from(unusual)
             + 20 * u32::from(high_frequency)

@@ -98,7 +98,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// not a valid one.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':'
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -166,9 +171,9 @@ mod tests {
         for bad in ["", "-", "1.", "1.234", "1e5", "12,50", "abc", " 1", "--1"] {
             assert_eq!(parse_cents(bad), None, "{bad:?}");
         }
-        assert_eq!(format_usd(to_usd(12345, "JPY")), "1.11105");
-        assert_eq!(format_usd(to_usd(-250, "EUR")), "-2.75");
-        assert_eq!(format_usd(to_usd(100, "XYZ")), "1");
+        assert_eq!(format_usd(to_usd(12345, "JPY").into()), "1.11105");
+        assert_eq!(format_usd(to_usd(-250, "EUR").into()), "-2.75");
+        assert_eq!(format_usd(to_usd(100, "XYZ").into()), "1");
     }
 
     #[test]
@@ -180,8 +185,17 @@ mod tests {
         assert!(!is_weekend(parse_timestamp("2026-11-20 12:00:00").unwrap()));
         assert!(is_weekend(parse_timestamp("2026-11-22 00:00:00").unwrap()));
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
-        assert_eq!(parse_timestamp("2024-02-29 00:00:00").map(|t| t % 86_400), Some(0));
-        for bad in ["2023-02-29 00:00:00", "2026-13-01 00:00:00", "2026-11-21T10:00:00", "2026-11-21 24:00:00", "yesterday"] {
+        assert_eq!(
+            parse_timestamp("2024-02-29 00:00:00").map(|t| t % 86_400),
+            Some(0)
+        );
+        for bad in [
+            "2023-02-29 00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-11-21T10:00:00",
+            "2026-11-21 24:00:00",
+            "yesterday",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad:?}");
         }
     }

@@ -7,8 +7,8 @@
 
 use crate::ingest::Ingest;
 use crate::schema::{
-    report_key, Agg, Event, ReportKey, Row, Txn, ACCOUNT_ID, COUNTERPARTY, CUSTOMER_ID,
-    CUSTOMERS_SEEN, PRODUCT_TYPE, REGION, BASEL, RISK_SUMMARY, TOTALS, TXN_DATE, TXN_ID, TXN_TYPE,
+    report_key, Agg, Event, ReportKey, Row, Txn, ACCOUNT_ID, BASEL, COUNTERPARTY, CUSTOMERS_SEEN,
+    CUSTOMER_ID, PRODUCT_TYPE, REGION, RISK_SUMMARY, TOTALS, TXN_DATE, TXN_ID, TXN_TYPE,
 };
 use crate::values::{format_usd, USD_DIGITS};
 use mapreduce::{Mapper, MrResult, Output, Record, Reducer, TaskContext, Values};
@@ -64,7 +64,10 @@ impl Mapper for WindowMapper {
         let Some(txn) = self.ingest.txn(rec, out)? else {
             return Ok(());
         };
-        let id = txn.col(self.window.column()).unwrap_or_default().to_string();
+        let id = txn
+            .col(self.window.column())
+            .unwrap_or_default()
+            .to_string();
         let (ts, usd) = (txn.ts, txn.amount_usd);
         out.emit(&(id.clone(), ts, ENTER, String::new()), &Event::Enter(usd))?;
         out.emit(
@@ -136,7 +139,11 @@ impl Reducer for CustomerWindowReducer {
             count: self.customers,
             ..Agg::default()
         };
-        out.emit_to(CUSTOMER_COUNTS, &report_key(CUSTOMERS_SEEN, [None; 3]), &seen)
+        out.emit_to(
+            CUSTOMER_COUNTS,
+            &report_key(CUSTOMERS_SEEN, [None; 3]),
+            &seen,
+        )
     }
 }
 

@@ -41,7 +41,8 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(Cluster),
-    /// Starts a local cluster, writes, reads back and fsck's files, then stops it.
+    /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated
+    /// day, prints the summary and the reports, then stops it.
     Demo {
         /// Where the demo cluster lives (removed first).
         #[arg(long, default_value = "target/demo-cluster")]
@@ -689,7 +690,7 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
         r.corrupt,
         r.missing
     );
-    demo_wordcount(&cluster, &dfs)?;
+    demo_transactions(&cluster, &dfs, dir)?;
     cluster.down()?;
     println!("[demo] cluster stopped; logs in {}/logs", dir.display());
     if r.corrupt + r.missing > 0 {
@@ -698,46 +699,81 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo's job: wordcount over a generated text, submitted as `mrctl submit` does.
-fn demo_wordcount(cluster: &LocalCluster, dfs: &DfsClient) -> anyhow::Result<()> {
-    let binary = client::cluster::bin_dir()?.join("wordcount");
+/// The demo's job: the transaction pipeline over a generated day, submitted as `mrctl submit`
+/// does, with its progress, summary and reports printed.
+fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> anyhow::Result<()> {
+    let binary = client::cluster::bin_dir()?.join("transactions");
     if !binary.exists() {
-        println!("[demo] skipping the job: {} is not built", binary.display());
+        println!("[demo] skipping the pipeline: {} is not built", binary.display());
         return Ok(());
     }
-    let words = [
-        "map", "reduce", "shuffle", "sort", "block", "rack", "replica", "split",
-    ];
-    let text: String = (0..200_000usize)
-        .map(|i| words[(i * i + i / 7) % words.len()])
-        .collect::<Vec<_>>()
-        .chunks(10)
-        .map(|line| line.join(" ") + "\n")
-        .collect();
-    dfs.write_file("/demo/words.txt", text.as_bytes(), CreateOptions::default())?;
+    let local = dir.join("sample-day");
+    let t = std::time::Instant::now();
+    let gen = std::process::Command::new(&binary)
+        .args(["gen", "--rows", "300000", "--customers", "20000", "--accounts", "40000"])
+        .args(["--seed", "2026", "--out"])
+        .arg(&local)
+        .output()
+        .with_context(|| binary.display().to_string())?;
+    if !gen.status.success() {
+        bail!("generating the sample day: {}", String::from_utf8_lossy(&gen.stderr));
+    }
+    for name in ["transactions", "customers", "accounts"] {
+        let data = std::fs::read(local.join(format!("{name}.csv")))?;
+        dfs.write_file(&format!("/bank/day/{name}.csv"), &data, CreateOptions::default())?;
+        println!("[demo] loaded /bank/day/{name}.csv ({})", human(data.len() as u64));
+    }
+    println!("[demo] sample day generated and loaded in {:.1?}", t.elapsed());
     let jobs = cluster.job_client()?;
     let t = std::time::Instant::now();
-    let id = client::jobs::submit_binary(
-        dfs,
-        &jobs,
-        &binary,
-        &["/demo/words.txt".into(), "/demo/counts".into()],
-    )?;
-    let report = jobs.wait(&id, |_| {})?;
+    let args: Vec<String> = [
+        "run",
+        "--transactions",
+        "/bank/day/transactions.csv",
+        "--customers",
+        "/bank/day/customers.csv",
+        "--accounts",
+        "/bank/day/accounts.csv",
+        "--output",
+        "/bank/reports",
+    ]
+    .map(String::from)
+    .to_vec();
+    let id = client::jobs::submit_binary(dfs, &jobs, &binary, &args)?;
+    println!("[demo] submitted the transaction pipeline as {id}");
+    let mut last = String::new();
+    let report = jobs.wait(&id, |r| {
+        let line: Vec<String> = r
+            .stages
+            .iter()
+            .filter(|s| s.maps > 0 && (s.maps_done < s.maps || s.reduces_done < s.reduces))
+            .map(|s| {
+                format!(
+                    "{}: maps {}/{}, reduces {}/{}",
+                    s.name, s.maps_done, s.maps, s.reduces_done, s.reduces
+                )
+            })
+            .collect();
+        let line = line.join(" | ");
+        if !line.is_empty() && line != last {
+            println!("[demo]   {line}");
+            last = line;
+        }
+    })?;
     if report.state != common::jobs::JobState::Succeeded {
         bail!(
-            "the demo job {id} failed: {}",
+            "the pipeline {id} failed: {}",
             report.error.unwrap_or_default()
         );
     }
-    println!(
-        "[demo] wordcount job {id} over {} of text: {:.2?} from submit to done",
-        human(text.len() as u64),
-        t.elapsed()
-    );
-    for f in dfs.list_files("/demo/counts")? {
-        for line in String::from_utf8_lossy(&dfs.read_file(&f.path)?).lines() {
-            println!("[demo]   {line}");
+    println!("[demo] the pipeline finished in {:.1?}; summary.json:", t.elapsed());
+    print!("{}", String::from_utf8_lossy(&dfs.read_file("/bank/reports/summary.json")?));
+    println!("[demo] reports (CSV with a header, part-* files):");
+    for e in dfs.list("/bank/reports")? {
+        if e.is_dir {
+            let files = dfs.list_files(&e.path)?;
+            let bytes: u64 = files.iter().map(|f| f.length).sum();
+            println!("[demo]   {}/  {} files, {}", e.path, files.len(), human(bytes));
         }
     }
     Ok(())

@@ -704,26 +704,50 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
 fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> anyhow::Result<()> {
     let binary = client::cluster::bin_dir()?.join("transactions");
     if !binary.exists() {
-        println!("[demo] skipping the pipeline: {} is not built", binary.display());
+        println!(
+            "[demo] skipping the pipeline: {} is not built",
+            binary.display()
+        );
         return Ok(());
     }
     let local = dir.join("sample-day");
     let t = std::time::Instant::now();
     let gen = std::process::Command::new(&binary)
-        .args(["gen", "--rows", "300000", "--customers", "20000", "--accounts", "40000"])
+        .args([
+            "gen",
+            "--rows",
+            "300000",
+            "--customers",
+            "20000",
+            "--accounts",
+            "40000",
+        ])
         .args(["--seed", "2026", "--out"])
         .arg(&local)
         .output()
         .with_context(|| binary.display().to_string())?;
     if !gen.status.success() {
-        bail!("generating the sample day: {}", String::from_utf8_lossy(&gen.stderr));
+        bail!(
+            "generating the sample day: {}",
+            String::from_utf8_lossy(&gen.stderr)
+        );
     }
     for name in ["transactions", "customers", "accounts"] {
         let data = std::fs::read(local.join(format!("{name}.csv")))?;
-        dfs.write_file(&format!("/bank/day/{name}.csv"), &data, CreateOptions::default())?;
-        println!("[demo] loaded /bank/day/{name}.csv ({})", human(data.len() as u64));
+        dfs.write_file(
+            &format!("/bank/day/{name}.csv"),
+            &data,
+            CreateOptions::default(),
+        )?;
+        println!(
+            "[demo] loaded /bank/day/{name}.csv ({})",
+            human(data.len() as u64)
+        );
     }
-    println!("[demo] sample day generated and loaded in {:.1?}", t.elapsed());
+    println!(
+        "[demo] sample day generated and loaded in {:.1?}",
+        t.elapsed()
+    );
     let jobs = cluster.job_client()?;
     let t = std::time::Instant::now();
     let args: Vec<String> = [
@@ -766,14 +790,25 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
             report.error.unwrap_or_default()
         );
     }
-    println!("[demo] the pipeline finished in {:.1?}; summary.json:", t.elapsed());
-    print!("{}", String::from_utf8_lossy(&dfs.read_file("/bank/reports/summary.json")?));
+    println!(
+        "[demo] the pipeline finished in {:.1?}; summary.json:",
+        t.elapsed()
+    );
+    print!(
+        "{}",
+        String::from_utf8_lossy(&dfs.read_file("/bank/reports/summary.json")?)
+    );
     println!("[demo] reports (CSV with a header, part-* files):");
     for e in dfs.list("/bank/reports")? {
         if e.is_dir {
             let files = dfs.list_files(&e.path)?;
             let bytes: u64 = files.iter().map(|f| f.length).sum();
-            println!("[demo]   {}/  {} files, {}", e.path, files.len(), human(bytes));
+            println!(
+                "[demo]   {}/  {} files, {}",
+                e.path,
+                files.len(),
+                human(bytes)
+            );
         }
     }
     Ok(())

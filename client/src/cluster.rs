@@ -91,9 +91,19 @@ pub fn datanode_host(i: usize) -> String {
     format!("127.0.0.{}", i + 2)
 }
 
+/// A port free now on `host`, never one this process handed out before: clusters started
+/// side by side (tests) would otherwise race for a port the kernel offers twice.
 fn free_port(host: &str) -> ClientResult<u16> {
-    let l = std::net::TcpListener::bind((host, 0))?;
-    Ok(l.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let l = std::net::TcpListener::bind((host, 0))?;
+        let port = l.local_addr()?.port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
 }
 
 /// Where the daemon binaries are: `MR_BIN_DIR`, else beside the running executable (or its

@@ -5,7 +5,7 @@
 //! validation knows, and some customers and accounts are missing from the reference data.
 
 use crate::schema::{ACCOUNTS, CUSTOMERS, TXN_COLUMNS};
-use crate::values::format_timestamp;
+use mapreduce::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::fs::File;
@@ -297,8 +297,8 @@ fn transaction(rng: &mut StdRng, g: &GenArgs, i: u64, span: i64) -> String {
         kind.into(),
         money(cents),
         currency.into(),
-        format_timestamp(ts),
-        format_timestamp(settle),
+        Timestamp(ts * 1000).to_string(),
+        Timestamp(settle * 1000).to_string(),
         counterparty,
         product.into(),
         channel.into(),

@@ -8,8 +8,8 @@ use crate::schema::{
     report_key, Agg, RefColumns, Row, Table, Txn, ACCOUNTS, ACCOUNT_ID, AMOUNT, CURRENCY,
     CUSTOMERS, CUSTOMER_ID, RECORDS, RULE, TXN_COLUMNS, TXN_DATE, TXN_TYPE,
 };
-use crate::values::{parse_cents, parse_timestamp, to_usd};
-use mapreduce::{fail, Fields, Key, MrResult, Output, Record, TaskContext};
+use crate::values::{parse_cents, to_usd};
+use mapreduce::{fail, Fields, Key, MrResult, Output, Record, TaskContext, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -215,7 +215,7 @@ fn validate(rec: &Record<'_>, pos: &[usize; 13]) -> Result<Txn, (Row, u32)> {
             Some(c) => Some(c),
         },
     };
-    let ts = col(TXN_DATE).and_then(parse_timestamp);
+    let ts = col(TXN_DATE).and_then(|d| Timestamp::parse(d).ok());
     if ts.is_none() {
         fail_rule("malformed");
     }

@@ -1,8 +1,8 @@
 //! The pipeline's records: the columns of the inputs and outputs, a transaction as it moves
 //! between stages, and the small records the reports are summed from.
 
-use crate::values::{format_usd, hour, is_weekend};
-use mapreduce::{serde_value, FieldWriter, Fields};
+use crate::values::{format_usd, is_weekend};
+use mapreduce::{serde_value, FieldWriter, Fields, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The transactions input's columns, in the order every output writes them.
@@ -82,8 +82,8 @@ pub type RefColumns = [Option<String>; 4];
 pub struct Txn {
     /// The input columns (None: null).
     pub cols: Vec<Option<String>>,
-    /// transaction_date, in seconds since 1970.
-    pub ts: i64,
+    /// transaction_date.
+    pub ts: Timestamp,
     /// In units of 10^-5 USD.
     pub amount_usd: i64,
     pub customer: RefColumns,
@@ -156,7 +156,7 @@ impl Fields for Txn {
         for c in self.cols.iter().chain(&self.customer).chain(&self.account) {
             opt(w, c);
         }
-        w.display(hour(self.ts));
+        w.display(self.ts.hour());
         w.display(is_weekend(self.ts));
         w.str(&format_usd(self.amount_usd.into()));
         w.str(&format_usd(self.customer_30d_volume.into()));

@@ -11,16 +11,16 @@ use crate::schema::{
     CUSTOMER_ID, PRODUCT_TYPE, REGION, RISK_SUMMARY, TOTALS, TXN_DATE, TXN_ID, TXN_TYPE,
 };
 use crate::values::{format_usd, USD_DIGITS};
-use mapreduce::{Mapper, MrResult, Output, Record, Reducer, TaskContext, Values};
+use mapreduce::{Mapper, MrResult, Output, Record, Reducer, TaskContext, Timestamp, Values};
 use std::collections::HashMap;
 
-/// (customer or account id, time, event order at that time, transaction id).
+/// (customer or account id, time in ms, event order at that time, transaction id).
 pub type WindowKey = (String, i64, u8, String);
 const ENTER: u8 = 0;
 const TXN: u8 = 1;
 const LEAVE: u8 = 2;
 
-const DAY: i64 = 86_400;
+const DAY_MS: i64 = Timestamp::MS_PER_DAY;
 
 /// Which window a stage computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,8 +40,8 @@ impl Window {
     }
     fn length(self) -> i64 {
         match self {
-            Window::Customer30d => 30 * DAY,
-            Window::Account7d => 7 * DAY,
+            Window::Customer30d => 30 * DAY_MS,
+            Window::Account7d => 7 * DAY_MS,
         }
     }
 }
@@ -68,7 +68,7 @@ impl Mapper for WindowMapper {
             .col(self.window.column())
             .unwrap_or_default()
             .to_string();
-        let (ts, usd) = (txn.ts, txn.amount_usd);
+        let (ts, usd) = (txn.ts.0, txn.amount_usd);
         out.emit(&(id.clone(), ts, ENTER, String::new()), &Event::Enter(usd))?;
         out.emit(
             &(id.clone(), ts + self.window.length(), LEAVE, String::new()),

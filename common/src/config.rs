@@ -172,8 +172,8 @@ pub struct JobTrackerConfig {
     pub worker_expiry_ms: u64,
     /// How long a task waits for a slot on a node holding its data, then on its rack.
     pub locality_delay_ms: u64,
-    /// A running attempt this many times slower than its stage's median finished task gets a
-    /// speculative twin.
+    /// A running attempt whose progress says it will take this many times longer than its
+    /// stage's finished tasks took (per byte of split, for maps) gets a speculative twin.
     pub speculation_slowdown: f64,
     /// Reports of one map output failing to fetch before the map runs again.
     pub fetch_failures_before_rerun: u32,

@@ -356,8 +356,11 @@ fn assign(st: &mut State, cx: &Context<'_>, host: &str, mut free: u32, reply: &m
     }
 }
 
-/// Starts a twin of a straggler: a task running far longer than its stage's median finished
-/// task, on another worker. The first attempt to succeed wins; the other is killed.
+/// Starts a twin of a straggler, on another worker: a task whose running attempt, judged
+/// by its progress so far, will take `speculation_slowdown` times longer than a task of its
+/// size takes in this stage (from the finished ones, scaled by split size for maps; for
+/// reduces, counted from when the last map finished). The first attempt to succeed wins; the
+/// other is killed.
 fn speculate(
     st: &mut State,
     cx: &Context<'_>,
@@ -370,31 +373,55 @@ fn speculate(
     for is_map in [true, false] {
         let stage = &st.jobs[j].stages[s];
         let tasks = if is_map { &stage.maps } else { &stage.reduces };
-        let mut durations: Vec<Duration> = tasks
+        if tasks.iter().any(|t| t.phase == TaskPhase::Pending) {
+            continue;
+        }
+        // A reduce can only finish once every map has: its clock starts then.
+        let clock_from = if is_map {
+            None
+        } else {
+            let done: Option<Vec<Instant>> = stage.maps.iter().map(|t| t.finished_at).collect();
+            match done.and_then(|d| d.into_iter().max()) {
+                Some(at) => Some(at),
+                None => continue,
+            }
+        };
+        let started = |a: &AttemptRun| clock_from.map_or(a.started, |at| at.max(a.started));
+        // A task's work: its split's bytes for a map, one unit for a reduce; the stage's pace
+        // is the median of its finished tasks' seconds per unit.
+        let work = |t: &TaskRun| t.split.as_ref().map_or(1.0, |sp| sp.len.max(1) as f64);
+        let mut pace: Vec<f64> = tasks
             .iter()
             .filter_map(|t| {
                 let a = t.committed_attempt()?;
-                Some(t.finished_at?.saturating_duration_since(a.started))
+                let took = t.finished_at?.saturating_duration_since(started(a));
+                Some(took.as_secs_f64() / work(t))
             })
             .collect();
-        if durations.is_empty() || tasks.iter().any(|t| t.phase == TaskPhase::Pending) {
+        if pace.is_empty() {
             continue;
         }
-        durations.sort();
-        let median = durations[durations.len() / 2];
-        let threshold = median
-            .mul_f64(cx.config.speculation_slowdown)
-            .max(Duration::from_secs(1));
+        pace.sort_by(f64::total_cmp);
+        let median = pace[pace.len() / 2];
         let candidates: Vec<usize> = tasks
             .iter()
             .enumerate()
             .filter(|(_, t)| {
-                t.phase == TaskPhase::Running && {
-                    let running: Vec<&AttemptRun> = t.running_attempts().collect();
-                    running.len() == 1
-                        && running[0].worker != host
-                        && running[0].started.elapsed() > threshold
-                }
+                let running: Vec<&AttemptRun> = t.running_attempts().collect();
+                let [a] = running.as_slice() else {
+                    return false;
+                };
+                let expected = (median * work(t)).max(1.0);
+                let elapsed = started(a).elapsed().as_secs_f64();
+                let estimated = if a.progress > 0.0 {
+                    elapsed / f64::from(a.progress.min(1.0))
+                } else {
+                    f64::INFINITY
+                };
+                t.phase == TaskPhase::Running
+                    && a.worker != host
+                    && elapsed > expected
+                    && estimated > expected * cx.config.speculation_slowdown
             })
             .map(|(i, _)| i)
             .collect();

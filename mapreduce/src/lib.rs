@@ -26,6 +26,7 @@
 //!   start; fixed-length records likewise.
 
 pub mod api;
+mod combine_table;
 pub mod context;
 pub mod entry;
 pub mod error;

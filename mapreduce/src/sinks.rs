@@ -99,8 +99,9 @@ impl RecordSink for CollectorSink {
         None
     }
     fn write_encoded(&mut self, key: &[u8], value: &[u8]) -> MrResult<()> {
-        let p = self.partitioner.partition(key, self.partitions);
-        self.collector.collect(p, key, value)
+        let (partitioner, partitions) = (&self.partitioner, self.partitions);
+        self.collector
+            .collect_with(key, value, || partitioner.partition(key, partitions))
     }
     fn write_line(&mut self, _line: &[u8]) -> MrResult<()> {
         Err(MrError::Internal(

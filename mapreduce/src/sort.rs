@@ -1,9 +1,11 @@
 //! The map side's output path: records go into an in-memory sort buffer of raw bytes; when it
 //! fills, it is sorted by (partition, key) and spilled to a local file, one sorted segment per
-//! partition, through the combiner if the job has one. At the end the spills are merged (and
+//! partition, through the combiner if the job has one. With a combiner, records of frequent
+//! keys first gather in a small hash table ([`crate::combine_table`]). At the end the spills are merged (and
 //! combined again) into one map output file with an index of its partition segments, which the
 //! shuffle serves to the reducers. Memory stays within the sort buffer, whatever the input.
 
+use crate::combine_table::{Added, CombineTable};
 use crate::error::{IoContext, MrError, MrResult};
 use crate::ifile::{self, Compression, Writer};
 use crate::merge::{Grouper, Merger, RecordSource};
@@ -85,7 +87,7 @@ struct Entry {
 
 const PREFIX_LEN: u32 = 16;
 
-fn key_prefix(key: &[u8]) -> u128 {
+pub(crate) fn key_prefix(key: &[u8]) -> u128 {
     let mut b = [0u8; PREFIX_LEN as usize];
     let n = key.len().min(PREFIX_LEN as usize);
     b[..n].copy_from_slice(&key[..n]);
@@ -100,6 +102,19 @@ struct SortBuffer {
 impl SortBuffer {
     fn bytes(&self) -> usize {
         self.data.len() + self.entries.len() * std::mem::size_of::<Entry>()
+    }
+
+    fn push(&mut self, partition: u32, key: &[u8], value: &[u8]) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        self.entries.push(Entry {
+            prefix: key_prefix(key),
+            partition,
+            start,
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -165,6 +180,8 @@ pub struct Collector {
     buffer: SortBuffer,
     spills: Vec<Spill>,
     combiner: Option<Box<dyn RawCombiner>>,
+    /// Pre-aggregation by key, while there is a combiner and keys repeat.
+    table: Option<CombineTable>,
     stats: CollectorStats,
 }
 
@@ -187,8 +204,12 @@ impl Collector {
                 data: Vec::new(),
                 entries: Vec::new(),
             },
-            config,
             spills: Vec::new(),
+            // The table takes at most a quarter of the sort buffer.
+            table: combiner
+                .is_some()
+                .then(|| CombineTable::new(config.sort_buffer_bytes / 4)),
+            config,
             combiner,
             stats: CollectorStats::default(),
         })
@@ -196,29 +217,58 @@ impl Collector {
 
     /// Adds one record for `partition`.
     pub fn collect(&mut self, partition: u32, key: &[u8], value: &[u8]) -> MrResult<()> {
-        if partition >= self.config.partitions {
-            return Err(MrError::Internal(format!(
-                "partition {partition} out of {}",
-                self.config.partitions
-            )));
-        }
-        let start = self.buffer.data.len();
-        if start + key.len() + value.len() > u32::MAX as usize {
-            self.spill()?;
-        }
-        let start = self.buffer.data.len() as u32;
-        self.buffer.data.extend_from_slice(key);
-        self.buffer.data.extend_from_slice(value);
-        self.buffer.entries.push(Entry {
-            prefix: key_prefix(key),
-            partition,
-            start,
-            key_len: key.len() as u32,
-            value_len: value.len() as u32,
-        });
+        self.collect_with(key, value, || partition)
+    }
+
+    /// Adds one record; `partition` computes its partition, which the combining table asks
+    /// for only once per key it holds.
+    pub fn collect_with(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        partition: impl Fn() -> u32,
+    ) -> MrResult<()> {
         self.stats.map_output_records += 1;
         self.stats.map_output_bytes += (key.len() + value.len()) as u64;
-        if self.buffer.bytes() >= self.config.sort_buffer_bytes {
+        let partitions = self.config.partitions;
+        let checked = || {
+            let p = partition();
+            if p < partitions {
+                Ok(p)
+            } else {
+                Err(MrError::Internal(format!(
+                    "partition {p} out of {partitions}"
+                )))
+            }
+        };
+        if let (Some(table), Some(combiner)) = (&mut self.table, &mut self.combiner) {
+            let buffer = &mut self.buffer;
+            let added = table.add(
+                key,
+                value,
+                &checked,
+                combiner.as_mut(),
+                &mut self.stats,
+                &mut |p, k, v| {
+                    buffer.push(p, k, v);
+                    Ok(())
+                },
+            )?;
+            if matches!(added, Added::Held) {
+                return self.spill_if_full();
+            }
+        }
+        let p = checked()?;
+        if self.buffer.data.len() + key.len() + value.len() > u32::MAX as usize {
+            self.spill()?;
+        }
+        self.buffer.push(p, key, value);
+        self.spill_if_full()
+    }
+
+    fn spill_if_full(&mut self) -> MrResult<()> {
+        let table_bytes = self.table.as_ref().map_or(0, CombineTable::bytes);
+        if self.buffer.bytes() + table_bytes >= self.config.sort_buffer_bytes {
             self.spill()?;
         }
         Ok(())
@@ -259,49 +309,44 @@ impl Collector {
         Ok(())
     }
 
-    /// Sorts the buffer and writes it out as a spill.
+    /// Drains the combining table into the sort buffer, sorts it and writes it out as a
+    /// spill. A table that seldom hits is dropped here.
     fn spill(&mut self) -> MrResult<()> {
+        if let (Some(table), Some(combiner)) = (&mut self.table, &mut self.combiner) {
+            let seldom_hits = table.seldom_hits();
+            let buffer = &mut self.buffer;
+            table.drain(combiner.as_mut(), &mut self.stats, &mut |p, k, v| {
+                buffer.push(p, k, v);
+                Ok(())
+            })?;
+            if seldom_hits {
+                self.table = None;
+            }
+        }
         if self.buffer.entries.is_empty() {
             return Ok(());
         }
         self.buffer.sort();
-        let path = self
-            .config
-            .spill_dir
-            .join(format!("spill{}.out", self.spills.len()));
-        let segments = {
-            let file = File::create(&path).ctx(|| format!("creating {}", path.display()))?;
-            let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
-            let mut segments = Vec::with_capacity(self.config.partitions as usize);
-            let entries = &self.buffer.entries;
-            let mut from = 0;
-            for p in 0..self.config.partitions {
+        let buffer = &self.buffer;
+        let mut from = 0;
+        let spill = write_spill(
+            &self.config,
+            self.spills.len(),
+            &mut self.combiner,
+            &mut self.stats,
+            |p| {
+                let entries = &buffer.entries;
                 let to = from + entries[from..].partition_point(|e| e.partition == p);
                 let run = BufferRun {
-                    buf: &self.buffer,
+                    buf: buffer,
                     entries: &entries[from..to],
                     at: None,
                 };
-                let offset = out.written;
-                let mut w = Writer::new(&mut out, self.config.compression);
-                Self::write_run(&mut self.combiner, &mut self.stats, run, &mut w)?;
-                let (_, written) = w.finish()?;
-                self.stats.spilled_records += written.records;
-                segments.push(Segment {
-                    offset,
-                    len: written.stored_bytes,
-                    records: written.records,
-                    raw_bytes: written.raw_bytes,
-                });
                 from = to;
-            }
-            out.inner
-                .flush()
-                .ctx(|| format!("writing {}", path.display()))?;
-            segments
-        };
-        self.spills.push(Spill { path, segments });
-        self.stats.spills += 1;
+                run
+            },
+        )?;
+        self.spills.push(spill);
         self.buffer.data.clear();
         self.buffer.entries.clear();
         Ok(())
@@ -351,6 +396,39 @@ impl Collector {
         write_index(&index_path(output), &segments)?;
         Ok((segments, self.stats))
     }
+}
+
+/// Writes spill number `n`: partition by partition, the records `run_of` gives, through the
+/// combiner when there is one.
+fn write_spill<S: RecordSource>(
+    config: &CollectorConfig,
+    n: usize,
+    combiner: &mut Option<Box<dyn RawCombiner>>,
+    stats: &mut CollectorStats,
+    mut run_of: impl FnMut(u32) -> S,
+) -> MrResult<Spill> {
+    let path = config.spill_dir.join(format!("spill{n}.out"));
+    let file = File::create(&path).ctx(|| format!("creating {}", path.display()))?;
+    let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
+    let mut segments = Vec::with_capacity(config.partitions as usize);
+    for p in 0..config.partitions {
+        let offset = out.written;
+        let mut w = Writer::new(&mut out, config.compression);
+        Collector::write_run(combiner, stats, run_of(p), &mut w)?;
+        let (_, written) = w.finish()?;
+        stats.spilled_records += written.records;
+        segments.push(Segment {
+            offset,
+            len: written.stored_bytes,
+            records: written.records,
+            raw_bytes: written.raw_bytes,
+        });
+    }
+    out.inner
+        .flush()
+        .ctx(|| format!("writing {}", path.display()))?;
+    stats.spills += 1;
+    Ok(Spill { path, segments })
 }
 
 struct Counted<'a, 'g, S: RecordSource> {
@@ -578,5 +656,53 @@ mod tests {
         assert_eq!(got, expected);
         assert!(stats.combine_input_records > stats.combine_output_records);
         assert!(stats.spilled_records < input.len() as u64, "{stats:?}");
+    }
+
+    /// Passes every value through unchanged: a combiner whose output is not one record.
+    struct EchoCombiner;
+
+    impl RawCombiner for EchoCombiner {
+        fn combine(&mut self, group: &mut dyn GroupValues, emit: &mut Emit<'_>) -> MrResult<()> {
+            let key = group.key().to_vec();
+            while let Some(v) = group.next_value()? {
+                emit(&key, &v.to_vec())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn multiset(parts: Vec<Records>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut all: Vec<_> = parts.into_iter().flatten().collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_combiner_emitting_several_records_loses_none_through_the_combining_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = words(20_000);
+        let (with, stats) = collect_words(
+            &dir.path().join("a"),
+            1 << 20,
+            Some(Box::new(EchoCombiner)),
+            &input,
+        );
+        let (without, _) = collect_words(&dir.path().join("b"), 1 << 20, None, &input);
+        assert!(stats.combine_input_records > 0, "{stats:?}");
+        assert_eq!(multiset(with), multiset(without));
+    }
+
+    #[test]
+    fn keys_that_never_repeat_pass_the_combining_table_by() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input: Vec<String> = (0..50_000).map(|i| format!("k{i:07}")).collect();
+        let (parts, stats) =
+            collect_words(dir.path(), 256 << 10, Some(Box::new(SumCombiner)), &input);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), input.len());
+        assert!(
+            parts.iter().all(|p| p.windows(2).all(|w| w[0].0 < w[1].0)),
+            "segments sorted, one record per key"
+        );
+        assert!(stats.spills > 2, "{stats:?}");
     }
 }

@@ -213,6 +213,12 @@ impl LocalCluster {
             w.host = datanode_host(i);
             w.shuffle_port = free_port(&w.host)?;
             w.local_dir = self.dir.join(format!("worker-{i}"));
+            if w.slots == 0 {
+                // The workers share this machine's cores: more tasks than cores would only
+                // make them compete for caches and memory.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                w.slots = (cores / self.spec.datanodes).max(1) as u32;
+            }
             write_toml(
                 &self.dir.join(format!("worker-{i}.toml")),
                 &ConfigFile {

@@ -129,8 +129,13 @@ impl CombineTable {
         if 1 + value.len() > INLINE / 2 {
             return Ok(Added::Declined);
         }
-        let hash = self.hasher.hash_one(key);
         let prefix = key_prefix(key);
+        // A short key is its prefix and length: hashing those two words is cheaper.
+        let hash = if key.len() <= 16 {
+            self.hasher.hash_one((prefix, key.len()))
+        } else {
+            self.hasher.hash_one(key)
+        };
         let full = self.slots.len() >= self.capacity;
         let keys = &self.keys;
         // Looking up does not grow the table (an entry would make room for one more).

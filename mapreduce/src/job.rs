@@ -228,6 +228,7 @@ impl<M: Mapper> StageBuilder<M> {
             Box::new(CombinerAdapter {
                 reducer: combiner(),
                 ctx: TaskContext::detached(Vec::new()),
+                key: Vec::new(),
             }) as Box<dyn RawCombiner>
         }));
         self
@@ -377,11 +378,13 @@ fn run_reducer<R: Reducer>(
 struct CombinerAdapter<R> {
     reducer: R,
     ctx: TaskContext,
+    /// The current group's key, reused across groups.
+    key: Vec<u8>,
 }
 
 struct CombineValues<'a> {
     group: &'a mut dyn GroupValues,
-    key: Vec<u8>,
+    key: &'a [u8],
 }
 
 impl RawValues for CombineValues<'_> {
@@ -389,7 +392,7 @@ impl RawValues for CombineValues<'_> {
         self.group.next_value()
     }
     fn current_key(&self) -> &[u8] {
-        &self.key
+        self.key
     }
 }
 
@@ -417,11 +420,12 @@ where
     R::OutKey: Key,
 {
     fn combine(&mut self, group: &mut dyn GroupValues, emit: &mut Emit<'_>) -> MrResult<()> {
-        let key_bytes = group.key().to_vec();
-        let key = R::Key::decode(&mut key_bytes.as_slice())?;
+        self.key.clear();
+        self.key.extend_from_slice(group.key());
+        let key = R::Key::decode(&mut self.key.as_slice())?;
         let mut raw = CombineValues {
             group,
-            key: key_bytes,
+            key: &self.key,
         };
         let mut sink = EmitSink { emit };
         let mut named = crate::api::NoNamedOutputs;

@@ -138,32 +138,30 @@ impl Key for Vec<u8> {
 
 fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+    // Copies runs between zero bytes whole; each zero becomes 0x00 0xFF.
+    let mut rest = bytes;
+    while let Some(z) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=z]);
+        out.push(0xFF);
+        rest = &rest[z + 1..];
     }
+    out.extend_from_slice(rest);
     out.extend_from_slice(&[0x00, 0x01]);
 }
 
 fn decode_bytes(input: &mut &[u8]) -> MrResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b != 0 {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        match input.get(i + 1) {
+    while let Some(p) = input[i..].iter().position(|&b| b == 0) {
+        let at = i + p;
+        match input.get(at + 1) {
             Some(0xFF) => {
-                out.push(0);
-                i += 2;
+                out.extend_from_slice(&input[i..=at]);
+                i = at + 2;
             }
             Some(0x01) => {
-                *input = &input[i + 2..];
+                out.extend_from_slice(&input[i..at]);
+                *input = &input[at + 2..];
                 return Ok(out);
             }
             _ => break,

@@ -395,6 +395,13 @@ impl Collector {
     pub fn finish(mut self, output: &Path) -> MrResult<(Vec<Segment>, CollectorStats)> {
         self.spill()?;
         let combine_again = self.spills.len() >= self.config.min_spills_for_combine.max(1);
+        if let ([only], false) = (self.spills.as_slice(), combine_again) {
+            // One spill is already the map output: sorted, partitioned and compressed.
+            std::fs::rename(&only.path, output)
+                .ctx(|| format!("moving {} to {}", only.path.display(), output.display()))?;
+            write_index(&index_path(output), &only.segments)?;
+            return Ok((only.segments.clone(), self.stats));
+        }
         let file = File::create(output).ctx(|| format!("creating {}", output.display()))?;
         let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
         let mut segments = Vec::with_capacity(self.config.partitions as usize);

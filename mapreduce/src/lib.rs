@@ -37,6 +37,7 @@ pub mod job;
 pub mod key;
 pub mod merge;
 pub mod partition;
+mod radix_sort;
 pub mod record;
 pub mod reduce_input;
 pub mod sinks;

@@ -123,21 +123,28 @@ impl SortBuffer {
 
     /// Sorts by partition, then key bytes; equal keys keep their emission order (their
     /// offsets in the buffer grow with it).
-    fn sort(&mut self) {
+    fn sort(&mut self, partitions: u32) {
         let mut entries = std::mem::take(&mut self.entries);
-        entries.sort_unstable_by(|a, b| {
-            (a.partition, a.prefix)
-                .cmp(&(b.partition, b.prefix))
-                .then_with(|| {
-                    if a.key_len <= PREFIX_LEN && b.key_len <= PREFIX_LEN {
-                        // Equal zero-padded prefixes: the shorter key is a prefix of the other.
-                        a.key_len.cmp(&b.key_len)
-                    } else {
-                        self.key(a).cmp(self.key(b))
-                    }
-                })
-                .then(a.start.cmp(&b.start))
-        });
+        crate::radix_sort::sort(
+            &mut entries,
+            partitions as usize,
+            |e| e.partition as usize,
+            |e| e.prefix,
+            |a, b| {
+                a.prefix
+                    .cmp(&b.prefix)
+                    .then_with(|| {
+                        if a.key_len <= PREFIX_LEN && b.key_len <= PREFIX_LEN {
+                            // Equal zero-padded prefixes: the shorter key is a prefix of the
+                            // other.
+                            a.key_len.cmp(&b.key_len)
+                        } else {
+                            self.key(a).cmp(self.key(b))
+                        }
+                    })
+                    .then(a.start.cmp(&b.start))
+            },
+        );
         self.entries = entries;
     }
 }
@@ -334,12 +341,23 @@ impl Collector {
                 let mut g = Grouper::new(src, &whole_key);
                 let mut inputs = 0u64;
                 let mut outputs = 0u64;
-                while g.next_group()? {
-                    let mut counted = Counted {
+                let mut first = Vec::new();
+                while g.next_group()? && g.next_in_group()? {
+                    first.clear();
+                    first.extend_from_slice(g.value());
+                    if !g.next_in_group()? {
+                        // A group of one record is written as it is: the combiner (which may
+                        // run any number of times) would not make it smaller.
+                        w.append(g.group_key(), &first)?;
+                        continue;
+                    }
+                    let mut group = Replayed {
+                        first: Some(&first),
+                        second: true,
                         inner: &mut g,
                         n: &mut inputs,
                     };
-                    c.combine(&mut counted, &mut |k, v| {
+                    c.combine(&mut group, &mut |k, v| {
                         outputs += 1;
                         w.append(k, v)
                     })?;
@@ -368,7 +386,7 @@ impl Collector {
         if self.buffer.entries.is_empty() {
             return Ok(());
         }
-        self.buffer.sort();
+        self.buffer.sort(self.config.partitions);
         let buffer = &self.buffer;
         let mut from = 0;
         let spill = write_spill(
@@ -476,18 +494,29 @@ fn write_spill<S: RecordSource>(
     Ok(Spill { path, segments })
 }
 
-struct Counted<'a, 'g, S: RecordSource> {
+/// A group of at least two records whose first value was read ahead (and copied) and whose
+/// source sits on the second: hands them out in order, then the rest, counting them.
+struct Replayed<'a, 'g, S: RecordSource> {
+    first: Option<&'a [u8]>,
+    /// The second value is the source's current one, not yet handed out.
+    second: bool,
     inner: &'a mut Grouper<'g, S>,
     n: &'a mut u64,
 }
 
-impl<S: RecordSource> GroupValues for Counted<'_, '_, S> {
-    /// The group's first full key (read before any value).
+impl<S: RecordSource> GroupValues for Replayed<'_, '_, S> {
+    /// The group's key (the combiner groups by whole keys).
     fn key(&self) -> &[u8] {
-        self.inner.key()
+        self.inner.group_key()
     }
     fn next_value(&mut self) -> MrResult<Option<&[u8]>> {
-        let v = self.inner.next_value()?;
+        let v = if let Some(first) = self.first.take() {
+            Some(first)
+        } else if std::mem::take(&mut self.second) {
+            Some(self.inner.value())
+        } else {
+            self.inner.next_value()?
+        };
         if v.is_some() {
             *self.n += 1;
         }
@@ -710,7 +739,7 @@ mod tests {
         fn combine(&mut self, group: &mut dyn GroupValues, emit: &mut Emit<'_>) -> MrResult<()> {
             let key = group.key().to_vec();
             while let Some(v) = group.next_value()? {
-                emit(&key, &v.to_vec())?;
+                emit(&key, v)?;
             }
             Ok(())
         }

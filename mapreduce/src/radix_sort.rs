@@ -59,7 +59,7 @@ fn distribute<T: Copy>(items: &mut [T], counts: &mut [usize], bucket: impl Fn(&T
     for t in items.iter() {
         counts[bucket(t)] += 1;
     }
-    if counts.iter().any(|&c| c == items.len()) {
+    if counts.contains(&items.len()) {
         return;
     }
     // `next[b]`: the first place of bucket b not yet holding one of its items.

@@ -88,10 +88,13 @@ struct Entry {
 const PREFIX_LEN: u32 = 16;
 
 pub(crate) fn key_prefix(key: &[u8]) -> u128 {
-    let mut b = [0u8; PREFIX_LEN as usize];
-    let n = key.len().min(PREFIX_LEN as usize);
-    b[..n].copy_from_slice(&key[..n]);
-    u128::from_be_bytes(b)
+    if let Some(head) = key.first_chunk::<{ PREFIX_LEN as usize }>() {
+        return u128::from_be_bytes(*head);
+    }
+    // Shorter keys byte by byte: a copy of unknown length would call memmove per record.
+    key.iter()
+        .enumerate()
+        .fold(0, |p, (i, &b)| p | u128::from(b) << (8 * (15 - i)))
 }
 
 struct SortBuffer {
@@ -676,6 +679,21 @@ mod tests {
         assert_eq!(read_index(&index_path(&out)).expect("index"), segments);
         let parts = segments.iter().map(|s| read_partition(&out, *s)).collect();
         (parts, stats)
+    }
+
+    #[test]
+    fn a_key_prefix_is_its_first_sixteen_bytes_zero_padded() {
+        let key: Vec<u8> = (1..=20).collect();
+        for n in 0..=20 {
+            let mut padded = [0u8; 16];
+            let m = n.min(16);
+            padded[..m].copy_from_slice(&key[..m]);
+            assert_eq!(
+                key_prefix(&key[..n]),
+                u128::from_be_bytes(padded),
+                "length {n}"
+            );
+        }
     }
 
     #[test]

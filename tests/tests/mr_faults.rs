@@ -1,6 +1,6 @@
 //! The engine under faults, with real processes: a worker killed with SIGKILL mid-job, a
-//! mapper that panics, a straggler that gets a speculative twin, a reduce partition larger
-//! than the reduce memory.
+//! mapper that panics, a straggler that gets a speculative twin (and maps that only look
+//! slow next to a tiny split get none), a reduce partition larger than the reduce memory.
 
 #![allow(clippy::unwrap_used)]
 
@@ -109,6 +109,28 @@ fn a_straggler_gets_a_speculative_twin_and_only_the_winner_s_output_is_kept() {
         all_paths(&tc.dfs, "/out"),
         ["/out/_SUCCESS", "/out/part-r-00000", "/out/part-r-00001"]
     );
+}
+
+#[test]
+fn a_small_last_split_does_not_make_the_other_maps_look_like_stragglers() {
+    let tc = start(3, 1, |_| {});
+    // Two full 32 KiB splits of slow lines, then a split of one short line that ends at once.
+    let block = 32 << 10;
+    let mut text = words(3_000, 500, 9)[..2 * block - 1].to_string();
+    text.push('\n');
+    text.push_str("tail words\n");
+    let opts = CreateOptions {
+        block_size: block as u64,
+        ..Default::default()
+    };
+    tc.dfs
+        .write_file("/in/f.txt", text.as_bytes(), opts)
+        .unwrap();
+    let r = submit_wait(&tc, "faultyjob", &["/in", "/out", "--sleep-per-line", "4"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(r.counter("TOTAL_LAUNCHED_MAPS"), 3, "{}", r.stdout);
+    assert_eq!(r.counter("SPECULATIVE_ATTEMPTS"), 0, "{}", r.stdout);
+    assert_eq!(read_counts(&tc.dfs, "/out"), count_words(&text));
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! Map-side pre-aggregation for stages with a combiner: a small hash table, sized to stay in
-//! a core's cache, gathers the values of the first keys it meets and puts each key's values
-//! through the combiner in batches. Frequent keys (a word count's common words) collapse
-//! there at the cost of a cache hit; other keys pass on to the sort buffer. The table drains
+//! Map-side pre-aggregation for stages with a combiner: a hash table of a few megabytes
+//! gathers the values of the first keys it meets and puts each key's values through the
+//! combiner in batches. Frequent keys (a word count's common words) collapse there for about
+//! the cost of a cache miss; other keys pass on to the sort buffer. The table drains
 //! into the sort buffer before each spill, and the collector drops it when it seldom hits.
 
 use crate::error::MrResult;
@@ -63,9 +63,10 @@ impl Slot {
         self.count += 1;
     }
 
-    fn values(&self) -> SlotValues<'_> {
+    /// Its values, as the group a combiner reads under `key` (its key).
+    fn values<'a>(&'a self, key: &'a [u8]) -> SlotValues<'a> {
         SlotValues {
-            key: &[],
+            key,
             values: &self.values[..self.used as usize],
         }
     }
@@ -195,7 +196,7 @@ impl CombineTable {
                 combine(slot, &self.keys, &mut self.scratch, combiner, stats, out)?;
             }
             let key = slot.key(&self.keys);
-            let mut values = slot.values();
+            let mut values = slot.values(key);
             while let Some(v) = values.next_value()? {
                 out(slot.partition, key, v)?;
             }
@@ -223,10 +224,7 @@ fn combine(
     scratch.clear();
     let mut outputs = 0u64;
     let mut same_key = true;
-    let mut group = SlotValues {
-        key,
-        ..slot.values()
-    };
+    let mut group = slot.values(key);
     combiner.combine(&mut group, &mut |k, v| {
         outputs += 1;
         same_key &= k == key;

@@ -151,32 +151,28 @@ fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 
 fn decode_bytes(input: &mut &[u8]) -> MrResult<Vec<u8>> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(p) = input[i..].iter().position(|&b| b == 0) {
-        let at = i + p;
-        match input.get(at + 1) {
-            Some(0xFF) => {
-                out.extend_from_slice(&input[i..=at]);
-                i = at + 2;
-            }
-            Some(0x01) => {
-                out.extend_from_slice(&input[i..at]);
-                *input = &input[at + 2..];
-                return Ok(out);
-            }
-            _ => break,
-        }
-    }
-    Err(MrError::Decode("unterminated string key".into()))
+    scan_bytes(input, |run| out.extend_from_slice(run))?;
+    Ok(out)
 }
 
 fn skip_bytes(input: &mut &[u8]) -> MrResult<()> {
+    scan_bytes(input, |_| {})
+}
+
+/// Walks an encoded string key, handing each run of its decoded bytes to `run`, and moves
+/// `input` past its terminator.
+fn scan_bytes(input: &mut &[u8], mut run: impl FnMut(&[u8])) -> MrResult<()> {
     let mut i = 0;
     while let Some(p) = input[i..].iter().position(|&b| b == 0) {
         let at = i + p;
         match input.get(at + 1) {
-            Some(0xFF) => i = at + 2,
+            // An escaped zero: the run keeps it.
+            Some(0xFF) => {
+                run(&input[i..=at]);
+                i = at + 2;
+            }
             Some(0x01) => {
+                run(&input[i..at]);
                 *input = &input[at + 2..];
                 return Ok(());
             }

@@ -1,9 +1,9 @@
 //! The map side's output path: records go into an in-memory sort buffer of raw bytes; when it
 //! fills, it is sorted by (partition, key) and spilled to a local file, one sorted segment per
 //! partition, through the combiner if the job has one. With a combiner, records of frequent
-//! keys first gather in a small hash table ([`crate::combine_table`]). At the end the spills are merged (and
-//! combined again) into one map output file with an index of its partition segments, which the
-//! shuffle serves to the reducers. Memory stays within the sort buffer, whatever the input.
+//! keys first gather in a hash table ([`crate::combine_table`]). At the end the spills are
+//! merged (and combined again) into one map output file with an index of its partition
+//! segments, which the shuffle serves to the reducers. Memory stays within the sort buffer, whatever the input.
 
 use crate::combine_table::{Added, CombineTable};
 use crate::error::{IoContext, MrError, MrResult};
@@ -390,20 +390,12 @@ impl Collector {
             return Ok(());
         }
         self.buffer.sort(self.config.partitions);
-        let buffer = &self.buffer;
-        let mut from = 0;
         let spill = write_spill(
             &self.config,
             self.spills.len(),
             &mut self.combiner,
             &mut self.stats,
-            |p| {
-                let entries = &buffer.entries;
-                let to = from + entries[from..].partition_point(|e| e.partition == p);
-                let run = BufferRun::new(buffer, &entries[from..to]);
-                from = to;
-                run
-            },
+            &self.buffer,
         )?;
         self.spills.push(spill);
         self.buffer.data.clear();
@@ -464,23 +456,28 @@ impl Collector {
     }
 }
 
-/// Writes spill number `n`: partition by partition, the records `run_of` gives, through the
-/// combiner when there is one.
-fn write_spill<S: RecordSource>(
+/// Writes spill number `n`: the sorted buffer, partition by partition, through the combiner
+/// when there is one.
+fn write_spill(
     config: &CollectorConfig,
     n: usize,
     combiner: &mut Option<Box<dyn RawCombiner>>,
     stats: &mut CollectorStats,
-    mut run_of: impl FnMut(u32) -> S,
+    buffer: &SortBuffer,
 ) -> MrResult<Spill> {
     let path = config.spill_dir.join(format!("spill{n}.out"));
     let file = File::create(&path).ctx(|| format!("creating {}", path.display()))?;
     let mut out = Counting::new(BufWriter::with_capacity(1 << 20, file));
     let mut segments = Vec::with_capacity(config.partitions as usize);
+    let mut from = 0;
     for p in 0..config.partitions {
+        let entries = &buffer.entries;
+        let to = from + entries[from..].partition_point(|e| e.partition == p);
+        let run = BufferRun::new(buffer, &entries[from..to]);
+        from = to;
         let offset = out.written;
         let mut w = Writer::new(&mut out, config.compression);
-        Collector::write_run(combiner, stats, run_of(p), &mut w)?;
+        Collector::write_run(combiner, stats, run, &mut w)?;
         let (_, written) = w.finish()?;
         stats.spilled_records += written.records;
         segments.push(Segment {

@@ -104,6 +104,7 @@ fn find_work(st: &mut crate::state::State) -> Vec<Work> {
         }
         if job.needs_cleanup {
             job.needs_cleanup = false;
+            job.cleaning = true;
             let (mut remove, mut sweep) = (Vec::new(), Vec::new());
             for (spec, run) in job.spec.stages.iter().zip(&job.stages) {
                 for o in &spec.outputs {
@@ -184,9 +185,10 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                 }
             }
             let report = {
-                let st = jt.state.lock();
+                let mut st = jt.state.lock();
                 let Some(&j) = st.by_id.get(&job) else { return };
-                st.jobs[j].report()
+                st.jobs[j].cleaning = false;
+                st.jobs[j].final_report()
             };
             tracing::info!(%job, state = ?report.state, error = ?report.error, "job ended");
             if let Err(e) = jt

@@ -48,7 +48,7 @@ pub fn recover(dir: &Path, st: &mut State) -> anyhow::Result<Journal> {
                 JobState::Failed,
                 Some("the job tracker restarted while the job ran".into()),
             );
-            let report = st.jobs[j].report();
+            let report = st.jobs[j].final_report();
             journal
                 .append(
                     HistoryRecord::Finished {

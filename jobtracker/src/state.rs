@@ -149,6 +149,9 @@ pub struct JobRun {
     pub job_counters: Counters,
     /// Set when the job ended and its leftovers still need cleaning.
     pub needs_cleanup: bool,
+    /// The cleaning is under way. Until it is done clients see the job still running, so
+    /// the outputs they find once it has ended are final (intermediates gone).
+    pub cleaning: bool,
     /// A finished job loaded from history: its report as saved.
     pub saved: Option<JobReport>,
 }
@@ -177,6 +180,7 @@ impl JobRun {
             stages,
             job_counters: Counters::default(),
             needs_cleanup: false,
+            cleaning: false,
             saved: None,
         }
     }
@@ -198,7 +202,17 @@ impl JobRun {
         c
     }
 
+    /// The job as clients see it: an ended job still runs until its cleaning is done.
     pub fn report(&self) -> JobReport {
+        self.report_as(!self.needs_cleanup && !self.cleaning)
+    }
+
+    /// The job as it ended (or is now, if it has not), cleaning or not.
+    pub fn final_report(&self) -> JobReport {
+        self.report_as(true)
+    }
+
+    fn report_as(&self, end_shown: bool) -> JobReport {
         if let Some(saved) = &self.saved {
             return saved.clone();
         }
@@ -250,10 +264,14 @@ impl JobRun {
             id: self.id.clone(),
             name: self.spec.name.clone(),
             user: self.spec.user.clone(),
-            state: self.state,
+            state: if end_shown {
+                self.state
+            } else {
+                JobState::Running
+            },
             error: self.error.clone(),
             submitted_ms: self.submitted_ms,
-            finished_ms: self.finished_ms,
+            finished_ms: self.finished_ms.filter(|_| end_shown),
             stages,
             counters: self.counters(),
         }

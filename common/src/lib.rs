@@ -2,6 +2,7 @@
 //!
 //! A short tour:
 //! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`) so a block is never mistaken for a node.
+//! - [`clock`]: the injectable clock of decision code, real or driven by a test.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change.
 //! - [`error`]: the crate's error type.
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
@@ -16,6 +17,7 @@
 //! - [`user`]: who the process runs as (the owner of what a client creates).
 
 pub mod checksum;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fsutil;

@@ -1,4 +1,5 @@
-//! The client side of the block store.
+//! The client side of the block store and of the job tracker: a library, nothing else (the
+//! local-cluster harness is the `cluster` crate, the command line the `mrctl` crate).
 //!
 //! A short tour:
 //! - [`dfs`]: [`DfsClient`], the blocking handle on the namespace and the entry point.
@@ -7,11 +8,8 @@
 //! - [`reader`]: [`reader::DfsReader`], reading nearest replica first, verifying checksums and
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - [`jobs`]: the job client: describe and upload a job binary, submit, watch, kill.
-//! - [`cluster`]: the local-cluster harness behind `mrctl cluster up|down`, the demo, the
-//!   tests and the benchmarks.
 //! - [`error`]: the client's error type.
 
-pub mod cluster;
 pub mod dfs;
 pub mod error;
 pub mod jobs;

@@ -9,8 +9,8 @@
 
 pub mod txn_reference;
 
-use client::cluster::{ClusterSpec, LocalCluster};
 use client::DfsClient;
+use cluster::{ClusterSpec, LocalCluster};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
 
 /// Polls until `check` yields a value; panics naming `what` after `timeout`.
 pub fn wait<T>(timeout: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
-    client::cluster::wait_for(timeout, what, check).unwrap()
+    cluster::wait_for(timeout, what, check).unwrap()
 }
 
 /// Every replica file of block `id` under the given data dirs.
@@ -95,7 +95,7 @@ pub fn replica_files(dirs: &[PathBuf], id: u64) -> Vec<PathBuf> {
 
 /// Runs `mrctl --config CLUSTER/client.toml ARGS`.
 pub fn mrctl(tc: &TestCluster, args: &[&str]) -> std::process::Output {
-    let bin = client::cluster::bin_dir().unwrap().join("mrctl");
+    let bin = cluster::bin_dir().unwrap().join("mrctl");
     std::process::Command::new(bin)
         .arg("--config")
         .arg(tc.cluster.client_config_path())
@@ -107,11 +107,7 @@ pub fn mrctl(tc: &TestCluster, args: &[&str]) -> std::process::Output {
 
 /// A job binary built beside the daemons (`wordcount`, `terasort`, `faultyjob`).
 pub fn job_binary(name: &str) -> String {
-    client::cluster::bin_dir()
-        .unwrap()
-        .join(name)
-        .display()
-        .to_string()
+    cluster::bin_dir().unwrap().join(name).display().to_string()
 }
 
 /// What `mrctl submit BINARY --wait -- ARGS` did: exit status, stdout, stderr.

@@ -117,7 +117,7 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
     let t = start(3, 2, |s| s.namenode.default_block_size = 4 << 20);
     let bytes = data(3 * (512 << 10), 40);
     // A real writer process that is killed -9 before it closes the file.
-    let mut writer = std::process::Command::new(client::cluster::bin_dir().unwrap().join("mrctl"))
+    let mut writer = std::process::Command::new(cluster::bin_dir().unwrap().join("mrctl"))
         .arg("--config")
         .arg(t.cluster.client_config_path())
         .args(["fs", "put", "-", "/lease/f"])

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use tests::data;
 
 fn mrctl(args: &[&str]) -> Output {
-    let bin = client::cluster::bin_dir().unwrap().join("mrctl");
+    let bin = cluster::bin_dir().unwrap().join("mrctl");
     Command::new(bin)
         .args(args)
         .stdin(Stdio::null())

@@ -6,8 +6,8 @@ mod job;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use client::cluster::{ClusterSpec, LocalCluster};
 use client::{ClientError, CreateOptions, DfsClient};
+use cluster::{ClusterSpec, LocalCluster};
 use common::config::{ClientConfig, ConfigFile};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -702,7 +702,7 @@ fn demo(dir: &Path) -> anyhow::Result<ExitCode> {
 /// The demo's job: the transaction pipeline over a generated day, submitted as `mrctl submit`
 /// does, with its progress, summary and reports printed.
 fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> anyhow::Result<()> {
-    let binary = client::cluster::bin_dir()?.join("transactions");
+    let binary = cluster::bin_dir()?.join("transactions");
     if !binary.exists() {
         println!(
             "[demo] skipping the pipeline: {} is not built",

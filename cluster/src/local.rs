@@ -8,8 +8,9 @@
 //! host, so map tasks can run next to their blocks.
 //! Starting on an existing directory restarts the same cluster on its metadata and blocks.
 
-use crate::dfs::DfsClient;
-use crate::error::{ClientError, ClientResult};
+use crate::error::{ClusterError, ClusterResult};
+use client::jobs::JobClient;
+use client::DfsClient;
 use common::config::{
     ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, TopologyConfig,
     WorkerConfig,
@@ -93,7 +94,7 @@ pub fn datanode_host(i: usize) -> String {
 
 /// A port free now on `host`, never one this process handed out before: clusters started
 /// side by side (tests) would otherwise race for a port the kernel offers twice.
-fn free_port(host: &str) -> ClientResult<u16> {
+fn free_port(host: &str) -> ClusterResult<u16> {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let l = std::net::TcpListener::bind((host, 0))?;
@@ -108,7 +109,7 @@ fn free_port(host: &str) -> ClientResult<u16> {
 
 /// Where the daemon binaries are: `MR_BIN_DIR`, else beside the running executable (or its
 /// parent, for test binaries under `target/*/deps`).
-pub fn bin_dir() -> ClientResult<PathBuf> {
+pub fn bin_dir() -> ClusterResult<PathBuf> {
     if let Ok(d) = std::env::var("MR_BIN_DIR") {
         return Ok(PathBuf::from(d));
     }
@@ -123,7 +124,7 @@ pub fn bin_dir() -> ClientResult<PathBuf> {
         .into_iter()
         .find(|b| !dir.join(b).exists())
     {
-        return Err(ClientError::Config(format!(
+        return Err(ClusterError::Config(format!(
             "the {missing} binary is not in {} (build with `cargo build --release` or set MR_BIN_DIR)",
             dir.display()
         )));
@@ -133,7 +134,7 @@ pub fn bin_dir() -> ClientResult<PathBuf> {
 
 impl LocalCluster {
     /// Starts the cluster in `dir`: a new one from `spec`, or the existing one found there.
-    pub fn up(dir: &Path, spec: ClusterSpec) -> ClientResult<LocalCluster> {
+    pub fn up(dir: &Path, spec: ClusterSpec) -> ClusterResult<LocalCluster> {
         let c = Self::prepare(dir, spec)?;
         c.start_all()?;
         c.wait_healthy(Duration::from_secs(60))?;
@@ -141,7 +142,7 @@ impl LocalCluster {
     }
 
     /// Writes the config files for a new cluster (or loads an existing one) without starting it.
-    pub fn prepare(dir: &Path, spec: ClusterSpec) -> ClientResult<LocalCluster> {
+    pub fn prepare(dir: &Path, spec: ClusterSpec) -> ClusterResult<LocalCluster> {
         fs::create_dir_all(dir.join("logs"))?;
         fs::create_dir_all(dir.join("pids"))?;
         let dir = dir.canonicalize()?;
@@ -149,7 +150,7 @@ impl LocalCluster {
         let spec = if spec_path.exists() {
             let text = fs::read_to_string(&spec_path)?;
             toml::from_str(&text)
-                .map_err(|e| ClientError::Config(format!("{}: {e}", spec_path.display())))?
+                .map_err(|e| ClusterError::Config(format!("{}: {e}", spec_path.display())))?
         } else {
             let c = LocalCluster {
                 dir: dir.clone(),
@@ -158,9 +159,9 @@ impl LocalCluster {
                 owned: false,
             };
             c.write_configs()?;
-            let text = toml::to_string(&spec).map_err(|e| ClientError::Internal(e.to_string()))?;
+            let text = toml::to_string(&spec).map_err(|e| ClusterError::Internal(e.to_string()))?;
             common::fsutil::atomic_write(&spec_path, text.as_bytes())
-                .map_err(|e| ClientError::Config(e.to_string()))?;
+                .map_err(|e| ClusterError::Config(e.to_string()))?;
             spec
         };
         Ok(LocalCluster {
@@ -171,7 +172,7 @@ impl LocalCluster {
         })
     }
 
-    fn write_configs(&self) -> ClientResult<()> {
+    fn write_configs(&self) -> ClusterResult<()> {
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         nn.meta_dir = self.dir.join("namenode");
@@ -264,22 +265,23 @@ impl LocalCluster {
         self.dir.join("client.toml")
     }
 
-    pub fn client_config(&self) -> ClientResult<ClientConfig> {
+    pub fn client_config(&self) -> ClusterResult<ClientConfig> {
         let p = self.client_config_path();
-        let f = ConfigFile::load(&p).map_err(|e| ClientError::Config(e.to_string()))?;
-        ConfigFile::section(&p, &f.client, "client").map_err(|e| ClientError::Config(e.to_string()))
+        let f = ConfigFile::load(&p).map_err(|e| ClusterError::Config(e.to_string()))?;
+        ConfigFile::section(&p, &f.client, "client")
+            .map_err(|e| ClusterError::Config(e.to_string()))
     }
 
-    pub fn client(&self) -> ClientResult<DfsClient> {
-        DfsClient::connect(self.client_config()?)
+    pub fn client(&self) -> ClusterResult<DfsClient> {
+        Ok(DfsClient::connect(self.client_config()?)?)
     }
 
     /// The config of datanode `i`.
-    pub fn datanode_config(&self, i: usize) -> ClientResult<DatanodeConfig> {
+    pub fn datanode_config(&self, i: usize) -> ClusterResult<DatanodeConfig> {
         let p = self.dir.join(format!("datanode-{i}.toml"));
-        let f = ConfigFile::load(&p).map_err(|e| ClientError::Config(e.to_string()))?;
+        let f = ConfigFile::load(&p).map_err(|e| ClusterError::Config(e.to_string()))?;
         ConfigFile::section(&p, &f.datanode, "datanode")
-            .map_err(|e| ClientError::Config(e.to_string()))
+            .map_err(|e| ClusterError::Config(e.to_string()))
     }
 
     /// Daemon names in start order: `namenode`, `datanode-0`..., `jobtracker`, `worker-0`...
@@ -292,11 +294,11 @@ impl LocalCluster {
     }
 
     /// A client of the job tracker.
-    pub fn job_client(&self) -> ClientResult<crate::jobs::JobClient> {
-        crate::jobs::JobClient::connect(&self.client_config()?.jobtracker_addr)
+    pub fn job_client(&self) -> ClusterResult<JobClient> {
+        Ok(JobClient::connect(&self.client_config()?.jobtracker_addr)?)
     }
 
-    pub fn start_all(&self) -> ClientResult<()> {
+    pub fn start_all(&self) -> ClusterResult<()> {
         for d in self.daemons() {
             self.start(&d)?;
         }
@@ -304,7 +306,7 @@ impl LocalCluster {
     }
 
     /// Starts one daemon in the background unless it is already running.
-    pub fn start(&self, daemon: &str) -> ClientResult<()> {
+    pub fn start(&self, daemon: &str) -> ClusterResult<()> {
         if self.pid(daemon).is_some() {
             return Ok(());
         }
@@ -323,7 +325,7 @@ impl LocalCluster {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
         let child = cmd.spawn().map_err(|e| {
-            ClientError::Config(format!(
+            ClusterError::Config(format!(
                 "starting {}: {e}",
                 self.bin_dir.join(binary).display()
             ))
@@ -348,10 +350,10 @@ impl LocalCluster {
     }
 
     /// Sends `signal` to a running daemon without waiting (SIGSTOP freezes it, SIGCONT wakes it).
-    pub fn send_signal(&self, daemon: &str, signal: i32) -> ClientResult<()> {
+    pub fn send_signal(&self, daemon: &str, signal: i32) -> ClusterResult<()> {
         let pid = self
             .pid(daemon)
-            .ok_or_else(|| ClientError::Internal(format!("{daemon} is not running")))?;
+            .ok_or_else(|| ClusterError::Internal(format!("{daemon} is not running")))?;
         // SAFETY: plain syscall on a pid we started.
         #[allow(unsafe_code)]
         unsafe {
@@ -361,7 +363,7 @@ impl LocalCluster {
     }
 
     /// Stops a daemon with `signal` (SIGKILL for a crash, SIGTERM for a stop) and waits for it.
-    pub fn signal(&self, daemon: &str, signal: i32) -> ClientResult<()> {
+    pub fn signal(&self, daemon: &str, signal: i32) -> ClusterResult<()> {
         if let Some(pid) = self.pid(daemon) {
             // A frozen process must run again to act on the signal.
             self.send_signal(daemon, libc::SIGCONT)?;
@@ -369,7 +371,7 @@ impl LocalCluster {
             let deadline = Instant::now() + Duration::from_secs(10);
             while process_alive(pid) {
                 if Instant::now() > deadline {
-                    return Err(ClientError::Internal(format!(
+                    return Err(ClusterError::Internal(format!(
                         "{daemon} (pid {pid}) did not stop"
                     )));
                 }
@@ -380,12 +382,12 @@ impl LocalCluster {
         Ok(())
     }
 
-    pub fn kill(&self, daemon: &str) -> ClientResult<()> {
+    pub fn kill(&self, daemon: &str) -> ClusterResult<()> {
         self.signal(daemon, libc::SIGKILL)
     }
 
     /// Stops every daemon.
-    pub fn down(&self) -> ClientResult<()> {
+    pub fn down(&self) -> ClusterResult<()> {
         for d in self.daemons().iter().rev() {
             self.signal(d, libc::SIGTERM)?;
         }
@@ -394,7 +396,7 @@ impl LocalCluster {
 
     /// Waits until the namenode is out of safe mode, every datanode is live and every worker
     /// has joined the job tracker.
-    pub fn wait_healthy(&self, timeout: Duration) -> ClientResult<()> {
+    pub fn wait_healthy(&self, timeout: Duration) -> ClusterResult<()> {
         let client = self.client()?;
         let jobs = self.job_client()?;
         let want = self.spec.datanodes;
@@ -433,8 +435,8 @@ fn process_alive(pid: i32) -> bool {
     }
 }
 
-fn write_toml(path: &Path, value: &ConfigFile) -> ClientResult<()> {
-    let text = toml::to_string(value).map_err(|e| ClientError::Internal(e.to_string()))?;
+fn write_toml(path: &Path, value: &ConfigFile) -> ClusterResult<()> {
+    let text = toml::to_string(value).map_err(|e| ClusterError::Internal(e.to_string()))?;
     fs::write(path, text)?;
     Ok(())
 }
@@ -444,14 +446,14 @@ pub fn wait_for<T>(
     timeout: Duration,
     what: &str,
     mut check: impl FnMut() -> Option<T>,
-) -> ClientResult<T> {
+) -> ClusterResult<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {
             return Ok(v);
         }
         if Instant::now() > deadline {
-            return Err(ClientError::Internal(format!(
+            return Err(ClusterError::Internal(format!(
                 "timed out after {timeout:?} waiting for {what}"
             )));
         }

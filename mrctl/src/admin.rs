@@ -1,0 +1,200 @@
+//! Cluster health for operators: `mrctl fs fsck` (block health under a path, as text or JSON)
+//! and `mrctl cluster report` (datanodes, racks, capacity, safe mode).
+
+use client::DfsClient;
+use std::io::Write;
+use std::process::ExitCode;
+
+pub fn fsck(
+    dfs: &DfsClient,
+    path: &str,
+    json: bool,
+    list: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let r = dfs.fsck(path)?;
+    let healthy = r.corrupt == 0 && r.missing == 0;
+    if json {
+        let blocks: Vec<serde_json::Value> = r
+            .blocks
+            .iter()
+            .map(|b| {
+                let blk = b.block.unwrap_or_default();
+                serde_json::json!({
+                    "path": b.path,
+                    "block": format!("blk_{}", blk.id),
+                    "gen_stamp": blk.gen_stamp,
+                    "length": blk.num_bytes,
+                    "expected_replication": b.expected_replication,
+                    "replicas": b.replicas.iter().map(|r| serde_json::json!({
+                        "node": r.node, "rack": r.rack, "corrupt": r.corrupt, "stale": r.stale,
+                    })).collect::<Vec<_>>(),
+                    "under_replicated": b.under_replicated,
+                    "mis_replicated": b.mis_replicated,
+                    "corrupt": b.corrupt,
+                    "missing": b.missing,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "path": path,
+            "status": if healthy { "HEALTHY" } else { "CORRUPT" },
+            "files": r.files,
+            "directories": r.directories,
+            "total_bytes": r.total_bytes,
+            "total_blocks": r.blocks.len(),
+            "under_replicated": r.under_replicated,
+            "mis_replicated": r.mis_replicated,
+            "corrupt": r.corrupt,
+            "missing": r.missing,
+            "blocks": blocks,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for b in &r.blocks {
+            let problem = b.under_replicated || b.mis_replicated || b.corrupt || b.missing;
+            if !list && !problem {
+                continue;
+            }
+            let blk = b.block.unwrap_or_default();
+            let reps: Vec<String> = b
+                .replicas
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}{}{}",
+                        r.node,
+                        r.rack,
+                        if r.corrupt { " (corrupt)" } else { "" }
+                    )
+                })
+                .collect();
+            let mut flags = Vec::new();
+            for (f, name) in [
+                (b.under_replicated, "UNDER-REPLICATED"),
+                (b.mis_replicated, "MIS-REPLICATED"),
+                (b.corrupt, "CORRUPT"),
+                (b.missing, "MISSING"),
+            ] {
+                if f {
+                    flags.push(name);
+                }
+            }
+            writeln!(
+                out,
+                "{} blk_{} len={} repl={}/{} [{}] {}",
+                b.path,
+                blk.id,
+                blk.num_bytes,
+                b.replicas.iter().filter(|r| !r.corrupt).count(),
+                b.expected_replication,
+                reps.join(", "),
+                flags.join(" ")
+            )?;
+        }
+        writeln!(
+            out,
+            "Status: {}",
+            if healthy { "HEALTHY" } else { "CORRUPT" }
+        )?;
+        writeln!(out, " Total size:\t{} B", r.total_bytes)?;
+        writeln!(out, " Total dirs:\t{}", r.directories)?;
+        writeln!(out, " Total files:\t{}", r.files)?;
+        writeln!(out, " Total blocks:\t{}", r.blocks.len())?;
+        writeln!(out, " Under-replicated blocks:\t{}", r.under_replicated)?;
+        writeln!(out, " Mis-replicated blocks:\t{}", r.mis_replicated)?;
+        writeln!(out, " Corrupt blocks:\t{}", r.corrupt)?;
+        writeln!(out, " Missing blocks:\t{}", r.missing)?;
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
+    let r = dfs.cluster_report()?;
+    let count = |s: &str| r.datanodes.iter().filter(|d| d.state == s).count();
+    let mut racks: Vec<&str> = r
+        .datanodes
+        .iter()
+        .filter_map(|d| d.info.as_ref().map(|i| i.rack.as_str()))
+        .collect();
+    racks.sort_unstable();
+    racks.dedup();
+    let cap: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.capacity)
+        .sum();
+    let used: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.used)
+        .sum();
+    let remaining: u64 = r
+        .datanodes
+        .iter()
+        .filter(|d| d.state != "dead")
+        .map(|d| d.remaining)
+        .sum();
+    println!(
+        "Safe mode: {}",
+        if r.safe_mode {
+            format!("ON ({})", r.safe_mode_reason)
+        } else {
+            "off".into()
+        }
+    );
+    println!(
+        "Datanodes: {} live, {} stale, {} dead, on {} racks",
+        count("live"),
+        count("stale"),
+        count("dead"),
+        racks.len()
+    );
+    println!(
+        "Capacity: {}  Used by blocks: {}  Remaining: {}",
+        human(cap),
+        human(used),
+        human(remaining)
+    );
+    println!(
+        "Files: {}  Blocks: {}  Awaiting replication check: {}  Pending deletions: {}",
+        r.files, r.total_blocks, r.under_replicated, r.pending_deletions
+    );
+    println!();
+    for d in &r.datanodes {
+        let i = d.info.clone().unwrap_or_default();
+        println!(
+            "{:<22} {:<10} {:<6} blocks={:<6} used={:<10} remaining={:<10} last contact {} ms ago",
+            i.data_addr,
+            i.rack,
+            d.state,
+            d.blocks,
+            human(d.used),
+            human(d.remaining),
+            d.last_heartbeat_ms_ago
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Bytes in binary units with one decimal (`3.0 MiB`).
+pub fn human(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}

@@ -1,0 +1,294 @@
+//! `mrctl fs ...`: the file verbs (put, get, cat, ls, mkdir, rm, mv, stat, setrep, du), with a
+//! progress bar on a terminal.
+
+use crate::admin;
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use client::{CreateOptions, DfsClient};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum Fs {
+    /// Copies a local file (or `-` for stdin) into the DFS.
+    Put {
+        src: String,
+        dst: String,
+        /// Replicas per block (default: the cluster's).
+        #[arg(short, long, default_value_t = 0)]
+        replication: u32,
+        /// Block size in bytes (default: the cluster's).
+        #[arg(short, long, default_value_t = 0)]
+        block_size: u64,
+    },
+    /// Copies a DFS file, or a directory recursively, to the local disk (`-`: stdout).
+    Get { src: String, dst: String },
+    /// Prints files to stdout.
+    Cat { paths: Vec<String> },
+    /// Lists a directory.
+    Ls {
+        path: String,
+        /// Recurse into subdirectories.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+    },
+    /// Creates a directory and its missing parents.
+    Mkdir { paths: Vec<String> },
+    /// Deletes files, or directories with -r.
+    Rm {
+        paths: Vec<String>,
+        /// Delete directories and everything under them.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Renames or moves a file or directory.
+    Mv { src: String, dst: String },
+    /// Shows a file's or directory's attributes.
+    Stat { path: String },
+    /// Changes a file's replication (directories: every file under them).
+    Setrep { replication: u32, path: String },
+    /// Space used under each entry of a directory (or in total with -s).
+    Du {
+        path: String,
+        #[arg(short, long)]
+        summary: bool,
+    },
+    /// Checks the health of every block under a path.
+    Fsck {
+        path: String,
+        /// One JSON object for scripts.
+        #[arg(long)]
+        json: bool,
+        /// List every block with its replicas.
+        #[arg(long)]
+        blocks: bool,
+    },
+}
+
+pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cmd {
+        Fs::Put {
+            src,
+            dst,
+            replication,
+            block_size,
+        } => put(
+            dfs,
+            &src,
+            &dst,
+            CreateOptions {
+                replication,
+                block_size,
+                create_parent: true,
+            },
+        )?,
+        Fs::Get { src, dst } => {
+            if dst == "-" {
+                copy_stream(dfs.open(&src)?, out, &ProgressBar::hidden())?;
+            } else {
+                get(dfs, &src, Path::new(&dst))?;
+            }
+        }
+        Fs::Cat { paths } => {
+            for p in paths {
+                copy_stream(dfs.open(&p)?, &mut out, &ProgressBar::hidden())?;
+            }
+        }
+        Fs::Ls { path, recursive } => ls(dfs, &path, recursive, &mut out)?,
+        Fs::Mkdir { paths } => {
+            for p in paths {
+                dfs.mkdirs(&p)?;
+            }
+        }
+        Fs::Rm { paths, recursive } => {
+            for p in paths {
+                dfs.delete(&p, recursive)?;
+                writeln!(out, "deleted {p}")?;
+            }
+        }
+        Fs::Mv { src, dst } => dfs.rename(&src, &dst)?,
+        Fs::Stat { path } => {
+            let s = dfs.stat(&path)?;
+            writeln!(out, "path: {}", s.path)?;
+            writeln!(out, "type: {}", if s.is_dir { "directory" } else { "file" })?;
+            writeln!(out, "length: {}", s.length)?;
+            writeln!(out, "replication: {}", s.replication)?;
+            writeln!(out, "block_size: {}", s.block_size)?;
+            writeln!(out, "owner: {}", s.owner)?;
+            writeln!(out, "group: {}", s.group)?;
+            writeln!(
+                out,
+                "mode: {:o} ({})",
+                s.mode,
+                mode_string(s.is_dir, s.mode)
+            )?;
+            writeln!(out, "modified: {} UTC", when(s.mtime_ms))?;
+            writeln!(out, "under_construction: {}", s.under_construction)?;
+        }
+        Fs::Setrep { replication, path } => setrep(dfs, &path, replication)?,
+        Fs::Du { path, summary } => {
+            let st = dfs.stat(&path)?;
+            let entries = if summary || !st.is_dir {
+                vec![st.path]
+            } else {
+                dfs.list(&path)?.into_iter().map(|e| e.path).collect()
+            };
+            for p in entries {
+                let c = dfs.content_summary(&p)?;
+                writeln!(out, "{:>14} {:>14} {p}", c.length, c.space_consumed)?;
+            }
+        }
+        Fs::Fsck { path, json, blocks } => return admin::fsck(dfs, &path, json, blocks, &mut out),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn base_name(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+fn copy_stream(mut from: impl Read, mut to: impl Write, pb: &ProgressBar) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+        pb.inc(n as u64);
+    }
+    to.flush()?;
+    Ok(total)
+}
+
+fn put(dfs: &DfsClient, src: &str, dst: &str, opts: CreateOptions) -> anyhow::Result<()> {
+    let mut dst = dst.to_string();
+    if let Ok(st) = dfs.stat(&dst) {
+        if st.is_dir && src != "-" {
+            dst = join(&dst, base_name(src));
+        }
+    }
+    let (input, len): (Box<dyn Read>, u64) = if src == "-" {
+        (Box::new(std::io::stdin().lock()), 0)
+    } else {
+        let f = std::fs::File::open(src).with_context(|| src.to_string())?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), len)
+    };
+    let pb = progress(len, &dst);
+    let mut w = dfs.create(&dst, opts)?;
+    copy_stream(input, &mut w, &pb).with_context(|| format!("{dst}: writing"))?;
+    w.close()?;
+    pb.finish_and_clear();
+    Ok(())
+}
+
+fn get(dfs: &DfsClient, src: &str, dst: &Path) -> anyhow::Result<()> {
+    let st = dfs.stat(src)?;
+    let target = if dst.is_dir() {
+        dst.join(base_name(src))
+    } else {
+        dst.to_path_buf()
+    };
+    if st.is_dir {
+        std::fs::create_dir_all(&target).with_context(|| target.display().to_string())?;
+        for e in dfs.list(src)? {
+            get(dfs, &e.path, &target.join(base_name(&e.path)))?;
+        }
+        return Ok(());
+    }
+    if target.exists() {
+        bail!("{}: already exists (remove it first)", target.display());
+    }
+    let r = dfs.open(src)?;
+    let pb = progress(r.len(), src);
+    let tmp = target.with_extension("mrctl-partial");
+    let f = std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?;
+    copy_stream(r, std::io::BufWriter::new(f), &pb).with_context(|| src.to_string())?;
+    std::fs::rename(&tmp, &target).with_context(|| target.display().to_string())?;
+    pb.finish_and_clear();
+    Ok(())
+}
+
+fn mode_string(is_dir: bool, mode: u32) -> String {
+    let mut s = String::from(if is_dir { "d" } else { "-" });
+    for shift in [6, 3, 0] {
+        let m = (mode >> shift) & 7;
+        s.push(if m & 4 != 0 { 'r' } else { '-' });
+        s.push(if m & 2 != 0 { 'w' } else { '-' });
+        s.push(if m & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+/// `yyyy-mm-dd hh:mm` (UTC), as `hdfs dfs -ls` shows times.
+fn when(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    s.replace('T', " ").chars().take(16).collect()
+}
+
+fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    for e in dfs.list(path)? {
+        let repl = if e.is_dir {
+            "-".into()
+        } else {
+            e.replication.to_string()
+        };
+        writeln!(
+            out,
+            "{} {:>3} {:<8} {:<10} {:>12} {} {}",
+            mode_string(e.is_dir, e.mode),
+            repl,
+            e.owner,
+            e.group,
+            e.length,
+            when(e.mtime_ms),
+            e.path
+        )?;
+        if recursive && e.is_dir {
+            ls(dfs, &e.path, true, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn setrep(dfs: &DfsClient, path: &str, replication: u32) -> anyhow::Result<()> {
+    let st = dfs.stat(path)?;
+    if st.is_dir {
+        for e in dfs.list(path)? {
+            setrep(dfs, &e.path, replication)?;
+        }
+        return Ok(());
+    }
+    dfs.set_replication(path, replication)?;
+    println!("replication of {path} set to {replication}");
+    Ok(())
+}

@@ -8,6 +8,7 @@
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
 //! - [`jobs`]: the job model every part shares: job and task specs, reports, heartbeats.
 //! - [`shuffle`]: the protocol reduce attempts fetch map outputs with.
+//! - [`map_output`]: the map output file and its index, written by tasks, served by workers.
 //! - [`journal`]: the durable, group-committed, checksummed log of records with checkpoints,
 //!   used by the namenode for its edits (and by the job tracker for job state).
 //! - [`checksum`]: CRC32 per chunk of block data.
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod jobs;
 pub mod journal;
 pub mod logging;
+pub mod map_output;
 pub mod shuffle;
 pub mod topology;
 pub mod transfer;

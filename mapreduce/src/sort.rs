@@ -9,6 +9,8 @@ use crate::combine_table::{Added, CombineTable};
 use crate::error::{IoContext, MrError, MrResult};
 use crate::ifile::{self, Compression, Writer};
 use crate::merge::{Grouper, Merger, RecordSource};
+pub use common::map_output::Segment;
+use common::map_output::{self, index_path};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -63,15 +65,6 @@ pub struct CollectorStats {
     pub combine_input_records: u64,
     pub combine_output_records: u64,
     pub spills: u64,
-}
-
-/// A partition's segment in a map output (or spill) file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Segment {
-    pub offset: u64,
-    pub len: u64,
-    pub records: u64,
-    pub raw_bytes: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -561,60 +554,22 @@ pub fn segment_reader(
     ))
 }
 
-/// Where the index of a map output file lives.
-pub fn index_path(output: &Path) -> PathBuf {
-    let mut p = output.as_os_str().to_owned();
-    p.push(".index");
-    PathBuf::from(p)
-}
-
-const INDEX_MAGIC: &[u8; 4] = b"MOI1";
-
+/// Writes the index beside a map output file, in `common::map_output`'s format.
 fn write_index(path: &Path, segments: &[Segment]) -> MrResult<()> {
-    let mut buf = INDEX_MAGIC.to_vec();
-    buf.extend_from_slice(&(segments.len() as u32).to_le_bytes());
-    for s in segments {
-        for v in [s.offset, s.len, s.records, s.raw_bytes] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    buf.extend_from_slice(&crc32fast::hash(&buf).to_le_bytes());
-    std::fs::write(path, buf).ctx(|| format!("writing {}", path.display()))
-}
-
-/// Reads the index of a map output file.
-pub fn read_index(path: &Path) -> MrResult<Vec<Segment>> {
-    let buf = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
-    let bad = || MrError::Corrupt(format!("map output index {}", path.display()));
-    if buf.len() < 12 || &buf[..4] != INDEX_MAGIC {
-        return Err(bad());
-    }
-    let (body, crc) = buf.split_at(buf.len() - 4);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return Err(bad());
-    }
-    let n = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes")) as usize;
-    if body.len() != 8 + n * 32 {
-        return Err(bad());
-    }
-    Ok(body[8..]
-        .chunks_exact(32)
-        .map(|c| {
-            let f = |i: usize| u64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            Segment {
-                offset: f(0),
-                len: f(1),
-                records: f(2),
-                raw_bytes: f(3),
-            }
-        })
-        .collect())
+    map_output::write_index(path, segments).map_err(|e| match e {
+        common::Error::Io { cause, .. } => MrError::Io {
+            context: format!("writing {}", path.display()),
+            cause,
+        },
+        e => MrError::Internal(e.to_string()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::key::Key;
+    use common::map_output::read_index;
 
     /// Sums u64 counts per key, as wordcount's combiner does.
     struct SumCombiner;

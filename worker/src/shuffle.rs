@@ -1,8 +1,8 @@
 //! The shuffle server: serves one partition of a map attempt's output file to a reducer, a
 //! thread per connection, copying file to socket in the kernel.
 
+use common::map_output::{index_path, read_index};
 use common::shuffle::{self, FetchRequest};
-use mapreduce::sort::{index_path, read_index};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

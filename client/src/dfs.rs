@@ -6,6 +6,7 @@ use crate::error::{ClientError, ClientResult};
 use common::config::ClientConfig;
 use proto::dfs::client_protocol_client::ClientProtocolClient;
 use proto::dfs::*;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,10 @@ impl DfsClient {
         };
         let rpc = ClientProtocolClient::new(channel).max_decoding_message_size(256 << 20);
         let user = common::user::current();
-        let client_name = format!("mrctl-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        // A random suffix: std's hash keys are random per process and differ for each
+        // `RandomState`, so this needs no random number crate.
+        let salt = RandomState::new().hash_one(std::process::id()) as u32;
+        let client_name = format!("mrctl-{}-{salt:08x}", std::process::id());
         let inner = Arc::new(Inner {
             rt,
             rpc,

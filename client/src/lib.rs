@@ -7,11 +7,13 @@
 //!   from a failed datanode mid-block.
 //! - [`reader`]: [`reader::DfsReader`], reading nearest replica first, verifying checksums and
 //!   moving to another replica (and reporting the bad one) when a check fails.
-//! - [`jobs`]: the job client: describe and upload a job binary, submit, watch, kill.
+//! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
+//!   `jobs`, on by default; tasks do not need it).
 //! - [`error`]: the client's error type.
 
 pub mod dfs;
 pub mod error;
+#[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod reader;
 pub mod writer;

@@ -8,12 +8,12 @@ use crate::dfs::{CreateOptions, DfsClient};
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
 use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, Target, WriteStage, PACKET_BYTES};
-use parking_lot::{Condvar, Mutex};
 use proto::dfs::*;
 use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Packets in flight per pipeline before the writer waits for acks.
@@ -158,15 +158,15 @@ impl DfsWriter {
                 .ok_or_else(|| ClientError::Internal("no block".into()))?;
             {
                 let (lock, cv) = &*b.acks;
-                let mut st = lock.lock();
+                let mut st = lock_acks(lock);
                 while st.unacked.len() >= WINDOW && st.failure.is_none() {
-                    cv.wait(&mut st);
+                    st = cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
                 if st.failure.is_none() {
                     st.unacked.push_back(packet.clone());
                 }
             }
-            let sent = b.acks.0.lock().failure.is_none()
+            let sent = lock_acks(&b.acks.0).failure.is_none()
                 && b.out.as_mut().is_some_and(|out| {
                     packet
                         .write_to(out)
@@ -177,10 +177,7 @@ impl DfsWriter {
                 return Ok(());
             }
             // The packet is queued (or will be resent after recovery if it was not).
-            let queued = b
-                .acks
-                .0
-                .lock()
+            let queued = lock_acks(&b.acks.0)
                 .unacked
                 .back()
                 .is_some_and(|p| Arc::ptr_eq(p, &packet));
@@ -200,9 +197,9 @@ impl DfsWriter {
                 .ok_or_else(|| ClientError::Internal("no block".into()))?;
             let failed = {
                 let (lock, cv) = &*b.acks;
-                let mut st = lock.lock();
+                let mut st = lock_acks(lock);
                 while !st.done && st.failure.is_none() {
-                    cv.wait(&mut st);
+                    st = cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
                 st.failure.is_some()
             };
@@ -315,7 +312,7 @@ impl DfsWriter {
         }
         let acks = acks.clone();
         let n = nodes.len();
-        let epoch = acks.0.lock().epoch;
+        let epoch = lock_acks(&acks.0).epoch;
         std::thread::Builder::new()
             .name("dfs-acks".into())
             .spawn(move || read_acks(input, acks, n, epoch))
@@ -357,7 +354,7 @@ impl DfsWriter {
                 })?
                 .new_gen_stamp;
             let (acked_len, resend) = {
-                let mut st = b.acks.0.lock();
+                let mut st = lock_acks(&b.acks.0);
                 st.failure = None;
                 st.done = false;
                 st.epoch += 1;
@@ -480,13 +477,21 @@ impl Write for DfsWriter {
     }
 }
 
+/// Locks a pipeline's ack state. A panic while it was held poisons the lock but cannot leave
+/// the state half-changed (each update is whole before anyone waits), so it is used as is.
+fn lock_acks(lock: &Mutex<AckState>) -> MutexGuard<'_, AckState> {
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The failure the ack reader saw; after a failed send, it is given a moment to say which
 /// node failed, else the first node is blamed.
 fn failure_of(b: &BlockStream, unknown: &str) -> (Option<usize>, String) {
     let (lock, cv) = &*b.acks;
-    let mut st = lock.lock();
+    let mut st = lock_acks(lock);
     if st.failure.is_none() {
-        cv.wait_for(&mut st, Duration::from_secs(5));
+        st = cv
+            .wait_timeout(st, Duration::from_secs(5))
+            .map_or_else(|e| e.into_inner().0, |(st, _)| st);
     }
     st.failure.clone().unwrap_or((Some(0), unknown.into()))
 }
@@ -501,7 +506,7 @@ fn read_acks(
     let (lock, cv) = &*acks;
     loop {
         let ack = Ack::read_from(&mut input);
-        let mut st = lock.lock();
+        let mut st = lock_acks(lock);
         if st.epoch != epoch {
             return; // this pipeline was replaced
         }

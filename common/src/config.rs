@@ -2,7 +2,7 @@
 //! `[datanode]`, `[client]`, `[topology]`); every field has a default except where a node must
 //! say who it is.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,9 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    #[cfg(feature = "config-file")]
     pub fn load(path: &Path) -> Result<Self> {
+        use crate::error::IoContext;
         let text = std::fs::read_to_string(path).at(path)?;
         toml::from_str(&text).map_err(|e| Error::Config {
             path: path.into(),

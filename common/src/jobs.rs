@@ -393,6 +393,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// The hex SHA-256 of some bytes: how job binaries are named and checked.
+#[cfg(feature = "sha256")]
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)

@@ -3,7 +3,8 @@
 //! A short tour:
 //! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`) so a block is never mistaken for a node.
 //! - [`clock`]: the injectable clock of decision code, real or driven by a test.
-//! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change.
+//! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change
+//!   (reading a file needs the `config-file` feature, on by default).
 //! - [`error`]: the crate's error type.
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
 //! - [`jobs`]: the job model every part shares: job and task specs, reports, heartbeats.
@@ -14,7 +15,7 @@
 //! - [`checksum`]: CRC32 per chunk of block data.
 //! - [`topology`]: host to rack table and network distance.
 //! - [`transfer`]: the framed TCP protocol that carries block data.
-//! - [`logging`]: tracing setup for binaries.
+//! - `logging`: tracing setup for binaries (feature `logging`, on by default).
 //! - [`user`]: who the process runs as (the owner of what a client creates).
 
 pub mod checksum;
@@ -25,6 +26,7 @@ pub mod fsutil;
 pub mod ids;
 pub mod jobs;
 pub mod journal;
+#[cfg(feature = "logging")]
 pub mod logging;
 pub mod map_output;
 pub mod shuffle;

@@ -1,6 +1,7 @@
 //! Wire types shared by every daemon and client: the gRPC services of the namenode and the
-//! messages they carry. Generated from `proto/*.proto` at build time; and
-//! [`Reason`], the typed cause every error status carries.
+//! messages they carry, made from `proto/*.proto` by tonic-prost-build and committed under
+//! `src/generated/` (the `generated_code` test fails when that copy is stale), so no code
+//! generator runs when a job is built; and [`Reason`], the typed cause every error status carries.
 
 pub mod reason;
 pub use reason::Reason;
@@ -8,11 +9,11 @@ pub use reason::Reason;
 /// The block store's control protocol (client and datanode to namenode).
 #[allow(clippy::all, missing_docs)]
 pub mod dfs {
-    tonic::include_proto!("dfs");
+    include!("generated/dfs.rs");
 }
 
 /// The job control protocol (clients and workers to the job tracker).
 #[allow(clippy::all, missing_docs)]
 pub mod jobs {
-    tonic::include_proto!("jobs");
+    include!("generated/jobs.rs");
 }

@@ -7,6 +7,8 @@ use crate::CreateOptions;
 use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::*;
+use proto::reason::REASON_KEY;
+use proto::Reason;
 use std::path::Path;
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -62,16 +64,7 @@ impl JobClient {
         self.rt
             .block_on(f(self.rpc.clone()))
             .map(|r| r.into_inner())
-            .map_err(|s| match s.code() {
-                tonic::Code::InvalidArgument => ClientError::Rejected(s.message().to_string()),
-                tonic::Code::NotFound => ClientError::Rejected(s.message().to_string()),
-                tonic::Code::Unavailable => ClientError::Config(format!(
-                    "job tracker at {} unavailable: {}",
-                    self.addr,
-                    s.message()
-                )),
-                _ => ClientError::Internal(format!("{what}: {}", s.message())),
-            })
+            .map_err(|s| job_tracker_error(&self.addr, what, &s))
     }
 
     /// Submits a described job; returns its id.
@@ -131,6 +124,31 @@ impl JobClient {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+}
+
+/// Maps a job tracker reply by the reason it carries: the caller's input (a bad spec, an unknown
+/// job) is a refusal; an outage is temporary, in the job tracker's words when it answered (a
+/// namenode it could not reach), else named by its address; anything else is our bug.
+fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
+    match Reason::of(s) {
+        Reason::InvalidArgument
+        | Reason::NotFound
+        | Reason::AlreadyExists
+        | Reason::FailedPrecondition
+        | Reason::PermissionDenied
+        | Reason::ResourceExhausted => ClientError::Rejected(s.message().to_string()),
+        Reason::SafeMode | Reason::Unavailable => {
+            if s.metadata().contains_key(REASON_KEY) {
+                ClientError::JobTrackerUnavailable(s.message().to_string())
+            } else {
+                ClientError::JobTrackerUnavailable(format!(
+                    "job tracker at {addr} unavailable: {}",
+                    s.message()
+                ))
+            }
+        }
+        Reason::Internal => ClientError::Internal(format!("{what}: {}", s.message())),
     }
 }
 
@@ -205,4 +223,55 @@ pub fn submit_binary(
     spec.binary = upload_binary(dfs, binary)?;
     spec.user = common::user::current();
     jobs.submit(&spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Status;
+
+    const ADDR: &str = "127.0.0.1:9001";
+
+    #[test]
+    fn a_bad_spec_or_an_unknown_job_is_the_callers_mistake() {
+        for reason in [
+            Reason::InvalidArgument,
+            Reason::NotFound,
+            Reason::AlreadyExists,
+        ] {
+            let e = job_tracker_error(ADDR, "submit", &reason.status("job j_1: no such job"));
+            assert!(matches!(e, ClientError::Rejected(_)), "{e:?}");
+            assert_eq!(e.to_string(), "job j_1: no such job");
+            assert!(!e.is_temporary());
+        }
+    }
+
+    #[test]
+    fn a_namenode_outage_behind_the_job_tracker_is_temporary_in_its_words() {
+        let s = Reason::Unavailable.status("cannot reach the namenode (stat /in): refused");
+        let e = job_tracker_error(ADDR, "submit", &s);
+        assert!(matches!(e, ClientError::JobTrackerUnavailable(_)), "{e:?}");
+        assert!(e.is_temporary());
+        assert_eq!(
+            e.to_string(),
+            "cannot reach the namenode (stat /in): refused"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_job_tracker_is_named_by_its_address() {
+        let e = job_tracker_error(ADDR, "list", &Status::unavailable("connection refused"));
+        assert!(e.is_temporary());
+        assert_eq!(
+            e.to_string(),
+            "job tracker at 127.0.0.1:9001 unavailable: connection refused"
+        );
+    }
+
+    #[test]
+    fn an_internal_error_says_what_was_asked() {
+        let e = job_tracker_error(ADDR, "kill", &Reason::Internal.status("boom"));
+        assert!(matches!(e, ClientError::Internal(_)), "{e:?}");
+        assert_eq!(e.to_string(), "internal error (this is a bug): kill: boom");
+    }
 }

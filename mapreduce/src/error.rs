@@ -1,5 +1,7 @@
 //! The SDK's error type.
 
+pub use client::ClientError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MrError {
     #[error("decoding: {0}")]
@@ -15,8 +17,13 @@ pub enum MrError {
     /// An error raised by job code (a mapper, a reducer, the job's description).
     #[error("{0}")]
     User(String),
+    /// A DFS call failed; the client's error says which way (`ClientError::NotFound(path)`, safe
+    /// mode, an unreachable namenode...).
     #[error("DFS: {0}")]
-    Dfs(String),
+    Dfs(#[from] ClientError),
+    /// A stream to or from the DFS, or a shuffle fetch, broke off.
+    #[error("DFS: {0}")]
+    Transfer(String),
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
 }
@@ -37,13 +44,19 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
-impl From<client::ClientError> for MrError {
-    fn from(e: client::ClientError) -> Self {
-        MrError::Dfs(e.to_string())
-    }
-}
-
 /// An error from job code, with a message: `return Err(mapreduce::fail("bad row"))`.
 pub fn fail(message: impl Into<String>) -> MrError {
     MrError::User(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_dfs_file_stays_not_found() {
+        let e = MrError::from(ClientError::NotFound("/in/part-0".into()));
+        assert!(matches!(&e, MrError::Dfs(ClientError::NotFound(p)) if p == "/in/part-0"));
+        assert_eq!(e.to_string(), "DFS: /in/part-0: no such file or directory");
+    }
 }

@@ -215,7 +215,7 @@ pub(crate) fn open_stream(
                 let mut first = String::new();
                 open_at(0)?
                     .read_line(&mut first)
-                    .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
+                    .map_err(|e| MrError::Transfer(format!("{path}: {e}")))?;
                 first.trim_end_matches(['\n', '\r']).to_string()
             };
             Box::new(CsvStream {

@@ -154,7 +154,7 @@ impl DfsSink {
                 }
                 w.write_all(line.line())
                     .and_then(|_| w.write_all(b"\n"))
-                    .map_err(|e| MrError::Dfs(format!("{path}: {e}")))?;
+                    .map_err(|e| MrError::Transfer(format!("{path}: {e}")))?;
                 (FileWriter::Lines(w), Some(FieldStyle::Csv), true)
             }
             OutputFormat::Binary => (
@@ -180,7 +180,7 @@ impl DfsSink {
         };
         let w = buffered
             .into_inner()
-            .map_err(|e| MrError::Dfs(format!("{path}: {}", e.error())))?;
+            .map_err(|e| MrError::Transfer(format!("{path}: {}", e.error())))?;
         w.close()?;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl RecordSink for DfsSink {
         } else {
             w.write_all(line)
         };
-        r.map_err(|e| MrError::Dfs(format!("{}: {e}", self.path)))
+        r.map_err(|e| MrError::Transfer(format!("{}: {e}", self.path)))
     }
 }
 

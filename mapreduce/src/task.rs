@@ -248,7 +248,8 @@ fn fetch_one(
     input: &mut ReduceInput,
     seq: usize,
 ) -> MrResult<u64> {
-    let net = |e: common::Error| MrError::Dfs(format!("fetching from {}: {e}", loc.shuffle_addr));
+    let net =
+        |e: common::Error| MrError::Transfer(format!("fetching from {}: {e}", loc.shuffle_addr));
     let mut conn = common::transfer::connect(&loc.shuffle_addr).map_err(net)?;
     shuffle::write_request(
         &mut conn,
@@ -267,7 +268,7 @@ fn fetch_one(
         let mut f = std::fs::File::create(&path).ctx(|| format!("creating {}", path.display()))?;
         let copied = std::io::copy(&mut (&mut reader).take(len), &mut f).ctx(what)?;
         if copied != len {
-            return Err(MrError::Dfs(format!("{}: segment cut short", what())));
+            return Err(MrError::Transfer(format!("{}: segment cut short", what())));
         }
         f.flush().ctx(what)?;
         input.add_on_disk(path)?;

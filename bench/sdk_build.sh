@@ -33,7 +33,7 @@ echo "crates compiled: $(grep -c Compiling "$work/build.log")"
 echo "first cargo build --release: $(python3 -c "print(f'{$end - $start:.0f}')") s"
 echo "job binary: $(stat -c %s target/release/myjob) bytes"
 cd "$root"
-cargo build --release -p wordcount -p terasort -p transactions >/dev/null 2>&1
+cargo build --release --workspace --bins >/dev/null 2>&1
 for j in wordcount terasort transactions; do
     echo "target/release/$j: $(stat -c %s "target/release/$j") bytes"
 done

@@ -1,7 +1,7 @@
 //! The datanode's link to the namenode: registration, heartbeats, block reports, and the
 //! commands that come back on heartbeat replies.
 
-use crate::storage::{Replica, State, Storage};
+use crate::storage::{Replica, ReplicaState, Storage};
 use common::ids::NodeId;
 use proto::dfs::datanode_command::Command;
 use proto::dfs::datanode_protocol_client::DatanodeProtocolClient;
@@ -47,7 +47,7 @@ impl NamenodeLink {
             node_id: self.node_id.0,
             received: vec![ReplicaReport {
                 block: Some(block_msg(r, len)),
-                finalized: r.state == State::Finalized,
+                finalized: r.state == ReplicaState::Finalized,
             }],
             deleted: vec![],
         };
@@ -200,7 +200,7 @@ async fn full_report(
         .iter()
         .map(|(r, len)| ReplicaReport {
             block: Some(block_msg(r, *len)),
-            finalized: r.state == State::Finalized,
+            finalized: r.state == ReplicaState::Finalized,
         })
         .collect();
     client

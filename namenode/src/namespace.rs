@@ -4,7 +4,6 @@
 //! applies it with [`Namespace::apply`]; start-up applies the journaled edits with the same
 //! function, so replay cannot drift from what was acknowledged.
 
-use crate::datanodes::NodeIdx;
 use crate::error::{NnError, NnResult};
 use common::ids::{BlockId, GenStamp};
 use common::journal::{Image, ImageBuilder};
@@ -83,10 +82,9 @@ pub enum Edit {
     },
 }
 
-/// One block's metadata and where its replicas are. Kept inside its file's inode; the
-/// namespace's block index finds the file from the block id. The replica list is stored here,
-/// inline, to keep a block's memory flat, but only the block manager
-/// (`namesystem::blocks`) writes it, together with each node's own replica list.
+/// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
+/// file from the block id. Where its replicas are is the block manager's business
+/// (`namesystem::blocks`), not the namespace's.
 #[derive(Debug)]
 pub struct BlockMeta {
     pub id: BlockId,
@@ -94,8 +92,6 @@ pub struct BlockMeta {
     pub len: u64,
     /// Length is final (the writer moved past it or closed the file).
     pub committed: bool,
-    /// Nodes holding a good finalized replica of this generation.
-    pub locations: SmallVec<[NodeIdx; 3]>,
 }
 
 #[derive(Debug)]
@@ -314,7 +310,7 @@ impl Namespace {
         }
     }
 
-    pub fn block_mut(&mut self, id: BlockId) -> Option<&mut BlockMeta> {
+    fn block_mut(&mut self, id: BlockId) -> Option<&mut BlockMeta> {
         let inode = *self.block_index.get(&id)?;
         match &mut self.inodes.get_mut(inode as usize)?.as_mut()?.kind {
             Kind::File(f) => {
@@ -433,7 +429,6 @@ impl Namespace {
                     gen: *gen,
                     len: 0,
                     committed: false,
-                    locations: SmallVec::new(),
                 });
                 self.block_index.insert(*block, inode);
                 self.next_block = self.next_block.max(BlockId(block.0 + 1));
@@ -447,10 +442,7 @@ impl Namespace {
                     .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
                 if *gen != b.gen {
                     b.gen = *gen;
-                    effect.restamped = Some(Restamp {
-                        block: *block,
-                        stale: std::mem::take(&mut b.locations).into_vec(),
-                    });
+                    effect.restamped = Some(*block);
                 }
                 if let Some(len) = len {
                     b.len = *len;
@@ -722,7 +714,6 @@ impl Namespace {
                                     gen: b.gen,
                                     len: b.len,
                                     committed: b.committed,
-                                    locations: SmallVec::new(),
                                 })
                                 .collect(),
                             client,
@@ -747,14 +738,7 @@ pub struct ApplyEffect {
     /// Blocks whose expected replication should be checked.
     pub closed_blocks: Vec<BlockId>,
     /// A block given a new generation stamp: the replicas it had are now stale.
-    pub restamped: Option<Restamp>,
-}
-
-/// A block restamped by an edit, and the nodes whose replicas of it the new stamp made stale.
-#[derive(Debug)]
-pub struct Restamp {
-    pub block: BlockId,
-    pub stale: Vec<NodeIdx>,
+    pub restamped: Option<BlockId>,
 }
 
 /// One block in a checkpoint record; encoded as the `(u64, u64, u64, bool)` tuple it replaced.

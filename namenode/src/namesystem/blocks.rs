@@ -1,13 +1,13 @@
-//! The block manager: where every replica is. It is the only writer of a block's replica list
-//! (stored inline in the block's namespace record to keep memory flat) and keeps, beside it,
-//! each datanode's own replica list, so a full report is diffed against what that node was
-//! believed to hold and a dead node's replicas are found without scanning every block. It also
-//! tracks corrupt replicas, the pipeline nodes of blocks being written, scheduled copies and
-//! the blocks the replication monitor must look at.
+//! The block manager: where every replica is. It keeps each block's good replicas and, beside
+//! them, each datanode's own replica list, so a full report is diffed against what that node
+//! was believed to hold and a dead node's replicas are found without scanning every block. It
+//! also tracks corrupt replicas, the pipeline nodes of blocks being written, scheduled copies
+//! and the blocks the replication monitor must look at. It reads the namespace (does the block
+//! exist, its stamp and length) and never changes it.
 
 use super::reports::{ReportDiff, ReportedReplica};
 use crate::datanodes::{Datanodes, Invalidate, NodeIdx};
-use crate::namespace::{BlockMeta, Namespace, Restamp};
+use crate::namespace::{BlockMeta, Namespace};
 use common::ids::BlockId;
 use smallvec::SmallVec;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,6 +23,9 @@ pub(super) struct PendingCopy {
 
 #[derive(Debug, Default)]
 pub(super) struct BlockManager {
+    /// Nodes holding a good finalized replica of each block, at the block's current stamp.
+    /// Absent: none (a block's memory stays flat until its replicas are reported).
+    replicas: HashMap<BlockId, SmallVec<[NodeIdx; 3]>>,
     /// Replicas known to be corrupt, per block.
     pub corrupt: HashMap<BlockId, SmallVec<[NodeIdx; 2]>>,
     /// Nodes of the write pipeline of each block under construction.
@@ -30,8 +33,8 @@ pub(super) struct BlockManager {
     /// Blocks whose replication the monitor should check.
     pub needed: BTreeSet<BlockId>,
     pub pending: HashMap<BlockId, PendingCopy>,
-    /// Each node's good finalized replicas (indexed by `NodeIdx`): the mirror, per node, of the
-    /// replica lists of the blocks.
+    /// Each node's good finalized replicas (indexed by `NodeIdx`): the mirror, per node, of
+    /// `replicas`.
     by_node: Vec<HashSet<BlockId>>,
 }
 
@@ -66,40 +69,46 @@ impl BlockManager {
             .is_some_and(|s| s.contains(&b))
     }
 
+    /// Where `b` has good replicas.
+    pub fn locations(&self, b: BlockId) -> &[NodeIdx] {
+        self.replicas.get(&b).map_or(&[], |r| r.as_slice())
+    }
+
     /// Queues blocks for the replication monitor.
     pub fn needs_check(&mut self, blocks: impl IntoIterator<Item = BlockId>) {
         self.needed.extend(blocks);
     }
 
     /// Records a good replica of `b` on `idx`; true if it is new.
-    fn add_location(&mut self, ns: &mut Namespace, b: BlockId, idx: NodeIdx) -> bool {
-        let Some(m) = ns.block_mut(b) else {
-            return false;
-        };
-        if m.locations.contains(&idx) {
+    fn add_location(&mut self, b: BlockId, idx: NodeIdx) -> bool {
+        let r = self.replicas.entry(b).or_default();
+        if r.contains(&idx) {
             return false;
         }
-        m.locations.push(idx);
+        r.push(idx);
         self.node_list(idx).insert(b);
         self.needed.insert(b);
         true
     }
 
     /// Forgets the replica of `b` on `idx`, if it was a location.
-    pub fn remove_location(&mut self, ns: &mut Namespace, b: BlockId, idx: NodeIdx) {
+    pub fn remove_location(&mut self, b: BlockId, idx: NodeIdx) {
         if let Some(s) = self.by_node.get_mut(idx.0 as usize) {
             s.remove(&b);
         }
-        if let Some(m) = ns.block_mut(b) {
-            if let Some(pos) = m.locations.iter().position(|&n| n == idx) {
-                m.locations.swap_remove(pos);
+        if let Some(r) = self.replicas.get_mut(&b) {
+            if let Some(pos) = r.iter().position(|&n| n == idx) {
+                r.swap_remove(pos);
+                if r.is_empty() {
+                    self.replicas.remove(&b);
+                }
                 self.needed.insert(b);
             }
         }
     }
 
-    pub fn mark_corrupt(&mut self, ns: &mut Namespace, b: BlockId, idx: NodeIdx) {
-        self.remove_location(ns, b, idx);
+    pub fn mark_corrupt(&mut self, b: BlockId, idx: NodeIdx) {
+        self.remove_location(b, idx);
         let c = self.corrupt.entry(b).or_default();
         if !c.contains(&idx) {
             c.push(idx);
@@ -113,10 +122,10 @@ impl BlockManager {
 
     /// Forgets every replica a node held (it died or registered anew): from its own list, not
     /// by scanning the blocks.
-    pub fn drop_node(&mut self, ns: &mut Namespace, idx: NodeIdx) {
+    pub fn drop_node(&mut self, idx: NodeIdx) {
         let held = std::mem::take(self.node_list(idx));
         for b in held {
-            self.remove_location(ns, b, idx);
+            self.remove_location(b, idx);
         }
         self.forget_corrupt_on(idx);
     }
@@ -131,7 +140,7 @@ impl BlockManager {
     /// A block left the namespace: every replica of it, good, corrupt or half-written, goes.
     pub fn forget_block(&mut self, dns: &mut Datanodes, meta: BlockMeta) {
         let b = meta.id;
-        for n in meta.locations {
+        for n in self.replicas.remove(&b).unwrap_or_default() {
             if let Some(s) = self.by_node.get_mut(n.0 as usize) {
                 s.remove(&b);
             }
@@ -164,11 +173,11 @@ impl BlockManager {
         self.pending.remove(&b);
     }
 
-    /// A block was restamped: the replicas it had are stale and no longer in their nodes' lists.
-    pub fn forget_stale(&mut self, r: &Restamp) {
-        for n in &r.stale {
+    /// A block was restamped: the replicas it had are stale, no longer locations.
+    pub fn forget_stale(&mut self, b: BlockId) {
+        for n in self.replicas.remove(&b).unwrap_or_default() {
             if let Some(s) = self.by_node.get_mut(n.0 as usize) {
-                s.remove(&r.block);
+                s.remove(&b);
             }
         }
     }
@@ -177,7 +186,7 @@ impl BlockManager {
     /// reported: removed. Reported: added, kept, or rejected (stale, corrupt, unknown block).
     pub fn full_report(
         &mut self,
-        ns: &mut Namespace,
+        ns: &Namespace,
         dns: &mut Datanodes,
         idx: NodeIdx,
         replicas: &[ReportedReplica],
@@ -190,7 +199,7 @@ impl BlockManager {
             .copied()
             .collect();
         for &b in &gone {
-            self.remove_location(ns, b, idx);
+            self.remove_location(b, idx);
         }
         let mut diff = ReportDiff {
             removed: gone.len(),
@@ -210,7 +219,7 @@ impl BlockManager {
     /// An incremental report: replicas received, and replicas the node deleted.
     pub fn incremental_report(
         &mut self,
-        ns: &mut Namespace,
+        ns: &Namespace,
         dns: &mut Datanodes,
         idx: NodeIdx,
         received: &[ReportedReplica],
@@ -220,7 +229,7 @@ impl BlockManager {
             self.process_replica(ns, dns, idx, r);
         }
         for &b in deleted {
-            self.remove_location(ns, b, idx);
+            self.remove_location(b, idx);
             if let Some(c) = self.corrupt.get_mut(&b) {
                 c.retain(|n| *n != idx);
             }
@@ -230,7 +239,7 @@ impl BlockManager {
     /// A replica a node says it has: record it, or have it deleted, or mark it corrupt.
     pub fn process_replica(
         &mut self,
-        ns: &mut Namespace,
+        ns: &Namespace,
         dns: &mut Datanodes,
         idx: NodeIdx,
         r: &ReportedReplica,
@@ -250,7 +259,7 @@ impl BlockManager {
                 if !e.contains(&idx) {
                     e.push(idx);
                 }
-            } else if !meta.locations.contains(&idx) {
+            } else if !self.locations(b).contains(&idx) {
                 dns.get_mut(idx).commands.invalidate.push(invalidate);
                 return Outcome::Rejected;
             }
@@ -268,13 +277,13 @@ impl BlockManager {
                 expected_len = meta.len,
                 "replica has the wrong length or generation"
             );
-            self.mark_corrupt(ns, b, idx);
+            self.mark_corrupt(b, idx);
             return Outcome::Rejected;
         }
         if self.corrupt_of(b).contains(&idx) {
             return Outcome::Rejected;
         }
-        let added = self.add_location(ns, b, idx);
+        let added = self.add_location(b, idx);
         if let Some(p) = self.pending.get_mut(&b) {
             if let Some(pos) = p.targets.iter().position(|&t| t == idx) {
                 p.targets.swap_remove(pos);

@@ -170,8 +170,8 @@ impl Metadata {
         for meta in effect.removed_blocks {
             self.blocks.forget_block(&mut self.dns, meta);
         }
-        if let Some(r) = effect.restamped {
-            self.blocks.forget_stale(&r);
+        if let Some(b) = effect.restamped {
+            self.blocks.forget_stale(b);
         }
         self.blocks.needs_check(effect.closed_blocks);
     }

@@ -148,8 +148,9 @@ impl Namesystem {
         let mut blocks = Vec::with_capacity(f.blocks.len());
         for meta in &f.blocks {
             let b = meta.id;
-            let mut nodes: Vec<NodeIdx> = if meta.committed || !meta.locations.is_empty() {
-                meta.locations.to_vec()
+            let good = st.blocks.locations(b);
+            let mut nodes: Vec<NodeIdx> = if meta.committed || !good.is_empty() {
+                good.to_vec()
             } else {
                 st.blocks.expected.get(&b).cloned().unwrap_or_default()
             };
@@ -253,13 +254,13 @@ impl Namesystem {
                     continue; // still being written
                 }
                 let corrupt = st.blocks.corrupt_of(b);
+                let locations = st.blocks.locations(b);
                 let mut replicas: Vec<ReplicaHealth> =
-                    meta.locations.iter().map(|&n| replica(n, false)).collect();
+                    locations.iter().map(|&n| replica(n, false)).collect();
                 replicas.extend(corrupt.iter().map(|&n| replica(n, true)));
-                let good = meta.locations.len();
+                let good = locations.len();
                 let expected = f.replication as usize;
-                let mut used: Vec<&str> = meta
-                    .locations
+                let mut used: Vec<&str> = locations
                     .iter()
                     .map(|&n| st.dns.get(n).rack.as_str())
                     .collect();

@@ -61,7 +61,7 @@ impl Namesystem {
             return false;
         }
         let (gen, len, expected) = (meta.gen, meta.len, f.replication as usize);
-        let live: Vec<NodeIdx> = meta.locations.to_vec();
+        let live: Vec<NodeIdx> = st.blocks.locations(b).to_vec();
         let pending: Vec<NodeIdx> = st
             .blocks
             .pending
@@ -158,7 +158,7 @@ impl Namesystem {
                     });
                 let Some(v) = victim else { break };
                 keep.retain(|&n| n != v);
-                st.blocks.remove_location(&mut st.ns, b, v);
+                st.blocks.remove_location(b, v);
                 st.dns.get_mut(v).commands.invalidate.push(invalidate);
             }
         }

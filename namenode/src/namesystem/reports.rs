@@ -46,7 +46,7 @@ impl Namesystem {
         let mut st = self.meta.lock();
         let st = &mut *st;
         if let Some(idx) = st.dns.index_of(id) {
-            st.blocks.drop_node(&mut st.ns, idx);
+            st.blocks.drop_node(idx);
         }
         let idx = st
             .dns
@@ -93,9 +93,7 @@ impl Namesystem {
         let mut st = self.meta.lock();
         let st = &mut *st;
         let idx = Self::registered(st, id)?;
-        let diff = st
-            .blocks
-            .full_report(&mut st.ns, &mut st.dns, idx, replicas);
+        let diff = st.blocks.full_report(&st.ns, &mut st.dns, idx, replicas);
         tracing::info!(
             node = %id,
             replicas = replicas.len(),
@@ -117,7 +115,7 @@ impl Namesystem {
         let st = &mut *st;
         let idx = Self::registered(st, id)?;
         st.blocks
-            .incremental_report(&mut st.ns, &mut st.dns, idx, received, deleted);
+            .incremental_report(&st.ns, &mut st.dns, idx, received, deleted);
         Ok(())
     }
 
@@ -130,7 +128,7 @@ impl Namesystem {
             };
             if st.ns.block(r.block).is_some_and(|m| m.gen == r.gen) {
                 tracing::warn!(block = %r.block, node = %r.node, "corrupt replica reported");
-                st.blocks.mark_corrupt(&mut st.ns, r.block, idx);
+                st.blocks.mark_corrupt(r.block, idx);
             }
         }
     }
@@ -189,7 +187,7 @@ impl Namesystem {
         };
         for idx in idxs {
             st.blocks
-                .process_replica(&mut st.ns, &mut st.dns, idx, &replica);
+                .process_replica(&st.ns, &mut st.dns, idx, &replica);
         }
         st.blocks.expected.remove(&block);
         st.leases.release_everyone(&path);
@@ -204,7 +202,7 @@ impl Namesystem {
         let st = &mut *st;
         for idx in st.dns.newly_dead() {
             tracing::warn!(node = %st.dns.get(idx).id, "datanode is dead");
-            st.blocks.drop_node(&mut st.ns, idx);
+            st.blocks.drop_node(idx);
             let n = st.dns.get_mut(idx);
             n.commands = Default::default();
             n.transfers_scheduled = 0;

@@ -26,7 +26,7 @@ impl Namesystem {
         let (mut total, mut safe) = (0usize, 0usize);
         for b in st.ns.all_blocks().filter(|b| b.committed) {
             total += 1;
-            safe += usize::from(!b.locations.is_empty());
+            safe += usize::from(!st.blocks.locations(b.id).is_empty());
         }
         let live = st
             .dns

@@ -128,7 +128,7 @@ impl Datanodes {
     }
 
     /// The time by the table's clock.
-    pub fn now(&self) -> Instant {
+    fn now(&self) -> Instant {
         self.clock.now()
     }
 
@@ -182,15 +182,6 @@ impl Datanodes {
 
     pub fn index_of(&self, id: NodeId) -> Option<NodeIdx> {
         self.by_id.get(&id).copied()
-    }
-
-    /// How many nodes were ever registered (the bound of every index).
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 
     /// Registers (or re-registers) a node; returns its index.

@@ -45,9 +45,4 @@ impl Namesystem {
             ));
         }
     }
-
-    /// Whether mutations are refused, and why.
-    pub fn safe_mode(&self) -> Option<String> {
-        self.meta.lock().safe_mode.clone()
-    }
 }

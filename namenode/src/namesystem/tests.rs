@@ -71,7 +71,7 @@ impl Harness {
             h.add_node(host);
         }
         h.ns.check_safe_mode();
-        assert_eq!(h.ns.safe_mode(), None);
+        assert_eq!(h.ns.cluster_report().safe_mode, None);
         h
     }
 
@@ -370,7 +370,7 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     drop(ns);
     let clock = ManualClock::new();
     let ns = Namesystem::open(config(&dir), topology(&[("h1", "/r1")]), clock).expect("reopen");
-    assert!(ns.safe_mode().is_some());
+    assert!(ns.cluster_report().safe_mode.is_some());
     let Err(e) = ns.mkdirs("/x", perm()) else {
         panic!("a mutation was accepted in safe mode");
     };
@@ -389,7 +389,8 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     ns.block_report(node, &[one]).expect("report");
     ns.check_safe_mode();
     let why = ns
-        .safe_mode()
+        .cluster_report()
+        .safe_mode
         .expect("1 of 2 blocks is below the threshold");
     assert!(why.contains("1 of 2 blocks"), "{why}");
     let two = ReportedReplica {
@@ -400,7 +401,7 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     };
     ns.block_report(node, &[one, two]).expect("report");
     ns.check_safe_mode();
-    assert_eq!(ns.safe_mode(), None);
+    assert_eq!(ns.cluster_report().safe_mode, None);
     ns.mkdirs("/x", perm()).expect("writable again");
 }
 

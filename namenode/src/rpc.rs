@@ -222,7 +222,9 @@ impl ClientProtocol for Rpc {
     }
 
     async fn get_listing(&self, req: Request<GetListingRequest>) -> R<GetListingResponse> {
-        let entries = self.ns.listing(&req.into_inner().path)?;
+        // A directory may hold millions of entries: list it on the blocking pool.
+        let path = req.into_inner().path;
+        let entries = blocking(&self.ns, move |ns| ns.listing(&path)).await?;
         Ok(Response::new(GetListingResponse {
             entries: entries.into_iter().map(status_msg).collect(),
         }))

@@ -185,6 +185,8 @@ impl Namesystem {
         self.meta.lock().status_of(path)
     }
 
+    /// A directory's entries (or a file's own status). A directory may be huge: call it off
+    /// the async threads.
     pub fn listing(&self, path: &str) -> NnResult<Vec<FileInfo>> {
         let path = namespace::normalize(path)?;
         let st = self.meta.lock();

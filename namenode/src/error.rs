@@ -57,3 +57,34 @@ impl From<NnError> for Status {
         e.reason().status(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_carries_the_reason_and_keeps_the_message() {
+        let cases = [
+            (NnError::NotFound("/a".into()), Reason::NotFound),
+            (NnError::SafeMode("1 of 2 blocks".into()), Reason::SafeMode),
+            (
+                NnError::NoLease("/a".into(), "c1".into()),
+                Reason::PermissionDenied,
+            ),
+            (NnError::NotEmpty("/d".into()), Reason::FailedPrecondition),
+            (NnError::Internal("oops".into()), Reason::Internal),
+        ];
+        for (e, reason) in cases {
+            let message = e.to_string();
+            let status = Status::from(e);
+            assert_eq!(Reason::of(&status), reason, "{message}");
+            assert_eq!(status.message(), message);
+        }
+        let safe = Status::from(NnError::SafeMode("x".into()));
+        assert_eq!(
+            safe.code(),
+            tonic::Code::Unavailable,
+            "the code clients saw before"
+        );
+    }
+}

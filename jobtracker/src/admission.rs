@@ -1,23 +1,25 @@
 //! Checks a job at submit time, so a mistake is a clear error before anything runs: a missing
 //! input, an output that already exists, a reduce stage with no reducers, a missing binary.
 
+use crate::error::{JtError, JtResult};
 use client::{ClientError, DfsClient};
 use common::jobs::{is_under, InputFormat, JobSpec};
 
-/// Why a job cannot run, or Ok.
-pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
+/// Why a job cannot run (or cannot be checked now: the namenode is down), or Ok.
+pub fn check(dfs: &DfsClient, spec: &JobSpec) -> JtResult<()> {
+    let invalid = |message: String| Err(JtError::InvalidJob(message));
     if spec.stages.is_empty() {
-        return Err(format!("job {:?} has no stages", spec.name));
+        return invalid(format!("job {:?} has no stages", spec.name));
     }
-    let exists = |path: &str| -> Result<bool, String> {
+    let exists = |path: &str| -> JtResult<bool> {
         match dfs.stat(path) {
             Ok(_) => Ok(true),
             Err(ClientError::NotFound(_)) => Ok(false),
-            Err(e) => Err(format!("checking {path}: {e}")),
+            Err(e) => Err(JtError::dfs(format!("checking {path}"), e)),
         }
     };
     if spec.binary.path.is_empty() || !exists(&spec.binary.path)? {
-        return Err(format!(
+        return invalid(format!(
             "the job binary {:?} is not in the DFS (submit with mrctl submit)",
             spec.binary.path
         ));
@@ -26,12 +28,12 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
     for (s, stage) in spec.stages.iter().enumerate() {
         let name = &stage.name;
         if stage.has_reducer && stage.reducers == 0 {
-            return Err(format!(
+            return invalid(format!(
                 "stage {name:?} has a reducer but a reducer count of 0"
             ));
         }
         if stage.inputs.is_empty() || stage.outputs.is_empty() {
-            return Err(format!(
+            return invalid(format!(
                 "stage {name:?} needs at least one input and one output"
             ));
         }
@@ -49,31 +51,31 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
             .chain(stage.side_inputs.iter().map(|i| ("side input", &i.path)));
         for (what, path) in reads {
             if !path.starts_with('/') {
-                return Err(format!(
+                return invalid(format!(
                     "{what} path {path:?} of stage {name:?} is not absolute"
                 ));
             }
             if !produced(path) && !exists(path)? {
-                return Err(format!(
+                return invalid(format!(
                     "{what} path {path} of stage {name:?} does not exist"
                 ));
             }
         }
         for o in &stage.outputs {
             if !o.path.starts_with('/') {
-                return Err(format!(
+                return invalid(format!(
                     "output path {:?} of stage {name:?} is not absolute",
                     o.path
                 ));
             }
             if exists(&o.path)? {
-                return Err(format!(
+                return invalid(format!(
                     "output path {} of stage {name:?} already exists",
                     o.path
                 ));
             }
             if outputs.contains(&o.path.as_str()) {
-                return Err(format!("output path {} is written twice", o.path));
+                return invalid(format!("output path {} is written twice", o.path));
             }
             outputs.push(&o.path);
         }

@@ -3,30 +3,32 @@
 //! (exactly the committed attempts' files, then `_SUCCESS`), cleaning up after jobs that end,
 //! recording how jobs ended, and expiring silent workers.
 
+use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::scheduler::{end_job, expire_workers, fail_job};
 use crate::service::JobTracker;
-use crate::state::{StagePhase, TaskRun};
+use crate::state::{StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
+use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Work found under the lock, done outside it.
 enum Work {
     Prepare {
-        job: String,
+        job: JobId,
         stage: usize,
         spec: StageSpec,
     },
     Commit {
-        job: String,
+        job: JobId,
         stage: usize,
         outputs: Vec<OutputSpec>,
-        attempts: Vec<String>,
+        attempts: Vec<AttemptId>,
     },
     Finish {
-        job: String,
+        job: JobId,
         /// Outputs of stages that did not complete, and intermediate outputs: removed.
         remove: Vec<String>,
         /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
@@ -41,7 +43,7 @@ pub async fn run(jt: Arc<JobTracker>) {
         let _ = tokio::time::timeout(Duration::from_millis(100), jt.wake.notified()).await;
         let work = {
             let mut st = jt.state.lock();
-            expire_workers(&mut st, expiry);
+            expire_workers(&mut st, expiry, jt.clock.now());
             find_work(&mut st)
         };
         for w in work {
@@ -55,7 +57,7 @@ pub async fn run(jt: Arc<JobTracker>) {
     }
 }
 
-fn find_work(st: &mut crate::state::State) -> Vec<Work> {
+fn find_work(st: &mut TrackerState) -> Vec<Work> {
     let mut work = Vec::new();
     for job in st.jobs.iter_mut() {
         if job.state == JobState::Running {
@@ -132,22 +134,25 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             let result = splits(dfs, &spec);
             let mut st = jt.state.lock();
             let Some(&j) = st.by_id.get(&job) else { return };
+            let now = jt.clock.now();
             match result {
                 Ok(splits) => {
                     let run = &mut st.jobs[j].stages[stage];
                     run.maps = splits
                         .into_iter()
                         .enumerate()
-                        .map(|(i, sp)| TaskRun::new(i as u32, Some(sp)))
+                        .map(|(i, sp)| TaskRun::new(i as u32, Some(sp), now))
                         .collect();
-                    run.reduces = (0..spec.reducers).map(|p| TaskRun::new(p, None)).collect();
+                    run.reduces = (0..spec.reducers)
+                        .map(|p| TaskRun::new(p, None, now))
+                        .collect();
                     run.phase = StagePhase::Running;
-                    run.started = Some(Instant::now());
+                    run.started = Some(now);
                     tracing::info!(%job, stage, maps = run.maps.len(), reduces = run.reduces.len(), "stage started");
                     if run.maps.is_empty() && run.reduces.is_empty() {
                         run.phase = StagePhase::Committing;
                     } else if run.maps.is_empty() {
-                        run.maps_finished = Some(Instant::now());
+                        run.maps_finished = Some(now);
                     }
                 }
                 Err(e) => fail_job(&mut st, j, format!("stage {:?}: {e}", spec.name)),
@@ -168,7 +173,7 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                 Ok(()) => {
                     let run = &mut st.jobs[j].stages[stage];
                     run.phase = StagePhase::Done;
-                    run.finished = Some(Instant::now());
+                    run.finished = Some(jt.clock.now());
                     tracing::info!(%job, stage, "stage committed");
                 }
                 Err(e) => fail_job(&mut st, j, format!("committing stage {stage}: {e}")),
@@ -184,11 +189,14 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                     }
                 }
             }
+            // The job leaves memory as its cleaning ends: from now on clients read its final
+            // report, which the history keeps.
             let report = {
                 let mut st = jt.state.lock();
                 let Some(&j) = st.by_id.get(&job) else { return };
-                st.jobs[j].cleaning = false;
-                st.jobs[j].final_report()
+                let report = st.jobs[j].final_report(jt.clock.now());
+                st.retire(j, report.clone(), true);
+                report
             };
             tracing::info!(%job, state = ?report.state, error = ?report.error, "job ended");
             if let Err(e) = jt
@@ -204,7 +212,7 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
 }
 
 /// One split per block of every input file (a binary record file is one split).
-fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
+fn splits(dfs: &DfsClient, spec: &StageSpec) -> JtResult<Vec<Split>> {
     let mut out = Vec::new();
     for (i, input) in spec.inputs.iter().enumerate() {
         if let InputFormat::Range { rows, splits } = input.format {
@@ -220,11 +228,11 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
         }
         let files = dfs
             .list_files(&input.path)
-            .map_err(|e| format!("input {}: {e}", input.path))?;
+            .map_err(|e| JtError::dfs(format!("input {}", input.path), e))?;
         for f in files.into_iter().filter(|f| f.length > 0) {
             let locs = dfs
                 .block_locations(&f.path)
-                .map_err(|e| format!("input {}: {e}", f.path))?;
+                .map_err(|e| JtError::dfs(format!("input {}", f.path), e))?;
             let hosts = |b: &proto::dfs::LocatedBlock| -> Vec<String> {
                 b.locations.iter().map(|d| d.host.clone()).collect()
             };
@@ -259,12 +267,12 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
 /// Publishes a stage: moves the committed attempts' files out of the staging directory
 /// (keeping the subdirectories a task wrote, such as `region=EU/`), removes everything else
 /// there, and marks each output directory with `_SUCCESS`.
-fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Result<(), String> {
+fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> JtResult<()> {
     for out in outputs {
         let staging = out.staging_dir();
         let dir = out.path.trim_end_matches('/');
         if !out.file {
-            dfs.mkdirs(dir).map_err(|e| format!("{dir}: {e}"))?;
+            dfs.mkdirs(dir).map_err(|e| JtError::dfs(dir, e))?;
         }
         for a in attempts {
             let tmp = format!("{staging}/{a}");
@@ -272,11 +280,11 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
                 let files = match dfs.list_files(&tmp) {
                     Ok(f) => f,
                     Err(client::ClientError::NotFound(_)) => continue,
-                    Err(e) => return Err(format!("{tmp}: {e}")),
+                    Err(e) => return Err(JtError::dfs(tmp, e)),
                 };
                 for f in files {
                     dfs.rename(&f.path, dir)
-                        .map_err(|e| format!("moving {} to {dir}: {e}", f.path))?;
+                        .map_err(|e| JtError::dfs(format!("moving {} to {dir}", f.path), e))?;
                 }
             } else {
                 move_tree(dfs, &tmp, dir)?;
@@ -284,11 +292,11 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
         }
         match dfs.delete(&staging, true) {
             Ok(()) | Err(client::ClientError::NotFound(_)) => {}
-            Err(e) => return Err(format!("{staging}: {e}")),
+            Err(e) => return Err(JtError::dfs(staging, e)),
         }
         if !out.file {
             dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
-                .map_err(|e| format!("{dir}/_SUCCESS: {e}"))?;
+                .map_err(|e| JtError::dfs(format!("{dir}/_SUCCESS"), e))?;
         }
     }
     Ok(())
@@ -297,28 +305,28 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
 /// Moves the files under `from` to the same relative places under `to`, merging into
 /// directories other attempts already filled. A missing `from` (a task that wrote nothing) is
 /// not an error.
-fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> Result<(), String> {
+fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
     let entries = match dfs.list(from) {
         Ok(f) => f,
         Err(client::ClientError::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(format!("{from}: {e}")),
+        Err(e) => return Err(JtError::dfs(from, e)),
     };
     for f in entries {
         let name = f.path.rsplit('/').next().unwrap_or_default();
         let dst = format!("{to}/{name}");
         if f.is_dir {
-            dfs.mkdirs(&dst).map_err(|e| format!("{dst}: {e}"))?;
+            dfs.mkdirs(&dst).map_err(|e| JtError::dfs(&dst, e))?;
             move_tree(dfs, &f.path, &dst)?;
         } else {
             dfs.rename(&f.path, &dst)
-                .map_err(|e| format!("moving {} to {dst}: {e}", f.path))?;
+                .map_err(|e| JtError::dfs(format!("moving {} to {dst}", f.path), e))?;
         }
     }
     Ok(())
 }
 
 /// Kills a job on a user's request.
-pub fn kill(st: &mut crate::state::State, j: usize) {
+pub fn kill(st: &mut TrackerState, j: usize) {
     if !st.jobs[j].state.is_over() {
         end_job(st, j, JobState::Killed, Some("killed by the user".into()));
     }

@@ -141,8 +141,12 @@ mod tests {
     #[test]
     fn string_ids_travel_as_plain_strings() {
         let id = JobId::from("job_1_0001");
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"job_1_0001\"");
-        let back: AttemptId = serde_json::from_str("\"attempt_1_0001_0_m_000000_0\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).expect("encodes"),
+            "\"job_1_0001\""
+        );
+        let back: AttemptId =
+            serde_json::from_str("\"attempt_1_0001_0_m_000000_0\"").expect("decodes");
         assert_eq!(back, *"attempt_1_0001_0_m_000000_0");
     }
 }

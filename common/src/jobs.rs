@@ -448,8 +448,11 @@ mod tests {
             map_index: 3,
             map_attempt: AttemptId::from("m"),
         };
-        let json = serde_json::to_string(&f).unwrap();
+        let json = serde_json::to_string(&f).expect("encodes");
         assert_eq!(json, r#"["r",3,"m"]"#);
-        assert_eq!(serde_json::from_str::<FetchFailure>(&json).unwrap(), f);
+        assert_eq!(
+            serde_json::from_str::<FetchFailure>(&json).expect("decodes"),
+            f
+        );
     }
 }

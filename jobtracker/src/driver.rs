@@ -191,12 +191,8 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             }
             // The job leaves memory as its cleaning ends: from now on clients read its final
             // report, which the history keeps.
-            let report = {
-                let mut st = jt.state.lock();
-                let Some(&j) = st.by_id.get(&job) else { return };
-                let report = st.jobs[j].final_report(jt.clock.now());
-                st.retire(j, report.clone(), true);
-                report
+            let Some(report) = jt.state.lock().cleaned(&job, jt.clock.now()) else {
+                return;
             };
             tracing::info!(%job, state = ?report.state, error = ?report.error, "job ended");
             if let Err(e) = jt

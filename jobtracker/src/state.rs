@@ -350,6 +350,15 @@ impl TrackerState {
         j
     }
 
+    /// An ended job's cleanup is done: it leaves memory, and its final report (returned, for
+    /// the history) is all that is kept of it. None for a job not in memory.
+    pub fn cleaned(&mut self, id: &JobId, now: Instant) -> Option<JobReport> {
+        let j = *self.by_id.get(id)?;
+        let report = self.jobs[j].final_report(now);
+        self.retire(j, report.clone(), true);
+        Some(report)
+    }
+
     /// Drops an ended job's whole state, keeping only its final report.
     pub fn retire(&mut self, j: usize, report: JobReport, told_to_workers: bool) {
         let job = self.jobs.remove(j);

@@ -82,3 +82,79 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> JtResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::JtError;
+    use common::config::ClientConfig;
+    use common::jobs::{OutputFormat, OutputSpec, PartitionerSpec, StageSpec};
+    use proto::Reason;
+
+    fn job() -> JobSpec {
+        JobSpec {
+            name: "wc".into(),
+            stages: vec![StageSpec {
+                name: "count".into(),
+                inputs: vec![common::jobs::InputSpec {
+                    path: "/in".into(),
+                    format: InputFormat::Text,
+                }],
+                has_combiner: false,
+                has_reducer: false,
+                reducers: 0,
+                partitioner: PartitionerSpec::Hash,
+                outputs: vec![OutputSpec {
+                    name: String::new(),
+                    path: "/out".into(),
+                    format: OutputFormat::Text,
+                    replication: 0,
+                    file: false,
+                    temporary: false,
+                }],
+                side_inputs: Vec::new(),
+            }],
+            settings: Default::default(),
+            args: Vec::new(),
+            binary: common::jobs::BinaryRef {
+                path: "/.mr/binaries/x".into(),
+                sha256: String::new(),
+            },
+            user: "u".into(),
+            conf: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_namenode_outage_is_unavailable_not_the_callers_mistake() {
+        // Nothing listens on port 1: every namenode call is refused.
+        let dfs = DfsClient::connect(ClientConfig {
+            namenode_addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .expect("a lazy client");
+        let e = check(&dfs, &job()).expect_err("the namenode is down");
+        assert!(matches!(e, JtError::NamenodeUnavailable { .. }), "{e:?}");
+        let status = tonic::Status::from(e);
+        assert_eq!(Reason::of(&status), Reason::Unavailable);
+        assert!(
+            status.message().starts_with("cannot reach the namenode"),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn a_job_without_stages_is_refused_before_any_dfs_call() {
+        let dfs = DfsClient::connect(ClientConfig {
+            namenode_addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .expect("a lazy client");
+        let mut spec = job();
+        spec.stages.clear();
+        let e = check(&dfs, &spec).expect_err("no stages");
+        assert_eq!(e.reason(), Reason::InvalidArgument);
+        assert_eq!(e.to_string(), "job \"wc\" has no stages");
+    }
+}

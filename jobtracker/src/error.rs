@@ -22,6 +22,12 @@ pub enum JtError {
     /// The job history in the journal could not be read or written.
     #[error("job history: {0}")]
     History(#[from] common::Error),
+    /// The job tracker's configuration is wrong.
+    #[error("config: {0}")]
+    Config(String),
+    /// The gRPC server could not start or stopped.
+    #[error("serving on {0}")]
+    Serve(String),
     /// Our own bug.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -45,7 +51,9 @@ impl JtError {
             JtError::InvalidJob(_) | JtError::Dfs { .. } => Reason::InvalidArgument,
             JtError::NoSuchJob(_) => Reason::NotFound,
             JtError::NamenodeUnavailable { .. } => Reason::Unavailable,
-            JtError::History(_) | JtError::Internal(_) => Reason::Internal,
+            JtError::History(_) | JtError::Config(_) | JtError::Serve(_) | JtError::Internal(_) => {
+                Reason::Internal
+            }
         }
     }
 }

@@ -1,11 +1,10 @@
 //! The job tracker's start-up and its gRPC service: job submission, status, listing and kill
 //! for clients; heartbeats for workers.
 
-use crate::error::JtError;
+use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
-use anyhow::Context as _;
 use client::DfsClient;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
@@ -34,7 +33,8 @@ pub struct JobTracker {
     started_ms: u64,
 }
 
-pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::Result<()> {
+/// Runs the job tracker until Ctrl-C.
+pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -42,17 +42,20 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::
         let mut state = TrackerState::default();
         crate::history::recover(&meta_dir, &mut state, now).map(|journal| (state, journal))
     })
-    .await?
-    .with_context(|| format!("loading job history from {}", config.meta_dir.display()))?;
+    .await
+    .map_err(|e| JtError::Internal(format!("loading the job history: {e}")))??;
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
+    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config))
+        .await
+        .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
+        .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
     let addr = config
         .rpc_addr
         .parse()
-        .with_context(|| format!("rpc_addr {}", config.rpc_addr))?;
+        .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
     let jt = Arc::new(JobTracker {
         config,
         topology: Topology::new(topology),
@@ -71,8 +74,8 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::
         .serve_with_shutdown(addr, async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
-    Ok(())
+        .await
+        .map_err(|e| JtError::Serve(format!("{addr}: {e}")))
 }
 
 struct Rpc(Arc<JobTracker>);

@@ -63,7 +63,9 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
         tracing::info!(%host, slots = hb.slots, "worker joined");
     }
 
-    let mut busy = 0u32;
+    // Every attempt still running holds a slot, even one the job tracker no longer knows (its
+    // job was retired, or it predates a restart): its process runs until the kill lands.
+    let busy = hb.attempts.iter().filter(|s| s.outcome.is_none()).count() as u32;
     for status in &hb.attempts {
         let Some(r) = st.attempts.get(&status.attempt_id).copied() else {
             continue;
@@ -74,9 +76,8 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
             a.progress = status.progress;
             a.counters = status.counters.clone();
         }
-        match &status.outcome {
-            None => busy += 1,
-            Some(outcome) => wake |= outcomes::on_outcome(st, cx, r, outcome),
+        if let Some(outcome) = &status.outcome {
+            wake |= outcomes::on_outcome(st, cx, r, outcome);
         }
     }
     for f in &hb.fetch_failures {

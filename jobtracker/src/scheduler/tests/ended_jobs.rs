@@ -82,3 +82,21 @@ fn history_replay_keeps_only_the_reports_of_ended_jobs() {
         "workers of this run never held the replayed job's files"
     );
 }
+
+#[test]
+fn a_slot_held_by_an_attempt_of_a_retired_job_stays_taken_until_its_kill_lands() {
+    let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+    let first = t.submit(&[&["h1"]], 0);
+    t.tick();
+    let old = t.launches_of(&first, TaskType::Map, 0)[0].attempt.clone();
+    let j = t.st.by_id[&first];
+    crate::driver::kill(&mut t.st, j);
+    t.st.cleaned(&first, t.clock.now()).expect("in memory");
+    let second = t.submit(&[&["h1"]], 0);
+
+    assert!(t.tick().is_empty(), "the killed attempt still runs on h1");
+    assert!(t.kills.contains(&old));
+    let launched = t.tick();
+    assert_eq!(launched.len(), 1, "the kill landed: the slot is free");
+    assert_eq!(launched[0].job, second);
+}

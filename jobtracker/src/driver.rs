@@ -7,7 +7,7 @@ use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::scheduler::{end_job, expire_workers, fail_job};
 use crate::service::JobTracker;
-use crate::state::{StagePhase, TaskRun, TrackerState};
+use crate::state::{Leftovers, StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
@@ -27,13 +27,10 @@ enum Work {
         outputs: Vec<OutputSpec>,
         attempts: Vec<AttemptId>,
     },
-    Finish {
-        job: JobId,
-        /// Outputs of stages that did not complete, and intermediate outputs: removed.
-        remove: Vec<String>,
-        /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
-        sweep: Vec<String>,
-    },
+    /// Clean an ended job's leftovers, then retire it and record its end.
+    Finish(Leftovers),
+    /// Clean the leftovers of a job already retired.
+    Sweep(Leftovers),
 }
 
 /// Runs forever: wakes on notice or every 100 ms.
@@ -58,7 +55,7 @@ pub async fn run(jt: Arc<JobTracker>) {
 }
 
 fn find_work(st: &mut TrackerState) -> Vec<Work> {
-    let mut work = Vec::new();
+    let mut work: Vec<Work> = st.orphaned.drain(..).map(Work::Sweep).collect();
     for job in st.jobs.iter_mut() {
         if job.state == JobState::Running {
             for s in 0..job.stages.len() {
@@ -107,22 +104,7 @@ fn find_work(st: &mut TrackerState) -> Vec<Work> {
         if job.needs_cleanup {
             job.needs_cleanup = false;
             job.cleaning = true;
-            let (mut remove, mut sweep) = (Vec::new(), Vec::new());
-            for (spec, run) in job.spec.stages.iter().zip(&job.stages) {
-                for o in &spec.outputs {
-                    if run.phase == StagePhase::Done && !o.temporary {
-                        sweep.push(o.staging_dir());
-                    } else {
-                        remove.push(o.path.clone());
-                        remove.push(o.staging_dir());
-                    }
-                }
-            }
-            work.push(Work::Finish {
-                job: job.id.clone(),
-                remove,
-                sweep,
-            });
+            work.push(Work::Finish(job.leftovers()));
         }
     }
     work
@@ -181,14 +163,10 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             drop(st);
             jt.wake.notify_one();
         }
-        Work::Finish { job, remove, sweep } => {
-            for path in remove.into_iter().chain(sweep) {
-                if let Err(e) = dfs.delete(&path, true) {
-                    if !matches!(e, client::ClientError::NotFound(_)) {
-                        tracing::warn!(%path, error = %e, "removing the output of an unfinished stage");
-                    }
-                }
-            }
+        Work::Sweep(leftovers) => remove_leftovers(dfs, leftovers),
+        Work::Finish(leftovers) => {
+            let job = leftovers.job.clone();
+            remove_leftovers(dfs, leftovers);
             // The job leaves memory as its cleaning ends: from now on clients read its final
             // report, which the history keeps.
             let Some(report) = jt.state.lock().cleaned(&job, jt.clock.now()) else {
@@ -202,6 +180,16 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                 .wait()
             {
                 tracing::error!(%job, error = %e, "recording the end of a job");
+            }
+        }
+    }
+}
+
+fn remove_leftovers(dfs: &DfsClient, leftovers: Leftovers) {
+    for path in leftovers.remove.into_iter().chain(leftovers.sweep) {
+        if let Err(e) = dfs.delete(&path, true) {
+            if !matches!(e, client::ClientError::NotFound(_)) {
+                tracing::warn!(job = %leftovers.job, %path, error = %e, "removing the output of an unfinished stage");
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Job history in the durable journal: a record when a job is submitted and one, with its
 //! final report, when it ends. The ended jobs' reports are all the job tracker keeps of them
 //! (`TrackerState::ended`); after a restart every job is listed with how it ended, and a job
-//! that was running when the job tracker stopped is recorded as failed for that reason.
+//! that was running when the job tracker stopped is recorded as failed for that reason, and
+//! its partial outputs are removed.
 
 use crate::error::JtResult;
 use crate::state::{JobRun, TrackerState};
@@ -52,6 +53,7 @@ pub fn recover(dir: &Path, st: &mut TrackerState, now: Instant) -> JtResult<Jour
             Some("the job tracker restarted while the job ran".into()),
         );
         let report = st.jobs[0].final_report(now);
+        let leftovers = st.jobs[0].leftovers();
         journal
             .append(
                 HistoryRecord::Finished {
@@ -62,6 +64,7 @@ pub fn recover(dir: &Path, st: &mut TrackerState, now: Instant) -> JtResult<Jour
             .1
             .wait()?;
         st.retire(0, report, false);
+        st.orphaned.push(leftovers);
     }
     Ok(journal)
 }
@@ -81,5 +84,48 @@ pub fn apply(st: &mut TrackerState, record: HistoryRecord) {
                 st.retire(j, report, false);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_harness::SchedulerTest;
+    use common::clock::{Clock, ManualClock};
+
+    #[test]
+    fn a_job_running_at_a_restart_is_recorded_failed_and_its_outputs_are_cleaned() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        let id = t.submit(&[&["h1"]], 0);
+        let job = &t.st.jobs[0];
+        let journal = Journal::start(dir.path(), 0).expect("a journal");
+        let record = HistoryRecord::Submitted {
+            id: id.clone(),
+            spec: job.spec.clone(),
+            submitted_ms: 7,
+        };
+        journal.append(record.encode()).1.wait().expect("durable");
+        drop(journal);
+
+        let now = ManualClock::new().now();
+        let mut st = TrackerState::default();
+        let journal = recover(dir.path(), &mut st, now).expect("recovered");
+        drop(journal);
+        assert!(st.jobs.is_empty(), "an ended job keeps only its report");
+        let report = &st.ended[&id];
+        assert_eq!(report.state, JobState::Failed);
+        assert_eq!(
+            report.error.as_deref(),
+            Some("the job tracker restarted while the job ran")
+        );
+        assert_eq!(st.orphaned.len(), 1);
+        assert!(st.orphaned[0].remove.contains(&"/out".to_string()));
+
+        // The end was recorded: a second restart finds the job ended, with nothing to clean.
+        let mut again = TrackerState::default();
+        drop(recover(dir.path(), &mut again, now).expect("recovered again"));
+        assert_eq!(again.ended[&id].state, JobState::Failed);
+        assert!(again.orphaned.is_empty());
     }
 }

@@ -154,6 +154,16 @@ impl StageRun {
     }
 }
 
+/// What an ended job left in the DFS, for the driver to remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftovers {
+    pub job: JobId,
+    /// Outputs of stages that did not complete, and intermediate outputs: removed.
+    pub remove: Vec<String>,
+    /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
+    pub sweep: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct JobRun {
     pub id: JobId,
@@ -197,6 +207,26 @@ impl JobRun {
             job_counters: Counters::default(),
             needs_cleanup: false,
             cleaning: false,
+        }
+    }
+
+    /// What the job leaves behind as it ends now.
+    pub fn leftovers(&self) -> Leftovers {
+        let (mut remove, mut sweep) = (Vec::new(), Vec::new());
+        for (spec, run) in self.spec.stages.iter().zip(&self.stages) {
+            for o in &spec.outputs {
+                if run.phase == StagePhase::Done && !o.temporary {
+                    sweep.push(o.staging_dir());
+                } else {
+                    remove.push(o.path.clone());
+                    remove.push(o.staging_dir());
+                }
+            }
+        }
+        Leftovers {
+            job: self.id.clone(),
+            remove,
+            sweep,
         }
     }
 
@@ -335,6 +365,9 @@ pub struct TrackerState {
     pub ended: BTreeMap<JobId, JobReport>,
     /// The latest ended jobs of this run, newest last: workers are told to drop their files.
     pub recently_ended: VecDeque<JobId>,
+    /// Leftovers of jobs retired before they were cleaned (interrupted by a restart), for the
+    /// driver to remove.
+    pub orphaned: Vec<Leftovers>,
 }
 
 impl TrackerState {

@@ -41,7 +41,6 @@ pub enum AttemptPhase {
 #[derive(Debug)]
 pub struct AttemptRun {
     pub id: AttemptId,
-    pub number: u32,
     /// Host of the worker running it.
     pub worker: String,
     pub phase: AttemptPhase,

@@ -159,7 +159,6 @@ pub(super) fn launch(
     ));
     task.attempts.push(AttemptRun {
         id: id.clone(),
-        number,
         worker: host.to_string(),
         phase: AttemptPhase::Running,
         started: cx.now,

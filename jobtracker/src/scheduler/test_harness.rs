@@ -21,9 +21,6 @@ use std::time::Duration;
 /// An attempt a virtual worker runs, as it will report it.
 #[derive(Debug)]
 struct RunningAttempt {
-    job: JobId,
-    kind: TaskType,
-    index: usize,
     progress: f32,
     outcome: Option<AttemptOutcome>,
 }
@@ -223,9 +220,6 @@ impl SchedulerTest {
             w.attempts.insert(
                 attempt.clone(),
                 RunningAttempt {
-                    job: job.clone(),
-                    kind,
-                    index,
                     progress: 0.0,
                     outcome,
                 },
@@ -316,16 +310,6 @@ impl SchedulerTest {
             map_index,
             map_attempt: map.clone(),
         });
-    }
-
-    /// Every attempt still running on the virtual workers, with its job and task.
-    pub fn running(&self) -> Vec<(AttemptId, JobId, TaskType, usize)> {
-        self.workers
-            .values()
-            .flat_map(|w| &w.attempts)
-            .filter(|(_, a)| a.outcome.is_none())
-            .map(|(id, a)| (id.clone(), a.job.clone(), a.kind, a.index))
-            .collect()
     }
 
     /// The job tracker's phase of an attempt.

@@ -14,9 +14,11 @@
 //! - [`state`]: [`state::TrackerState`], everything held in memory behind one lock: live jobs
 //!   (stages, tasks, attempts), workers, pending kills, and the final reports of ended jobs.
 //! - [`history`]: the job records in the durable journal and recovery from them.
+//! - [`binary_cache`]: removes job binaries no job has used for a week (configurable).
 //! - [`error`]: [`error::JtError`] and how each error becomes a gRPC status with a reason.
 
 pub mod admission;
+pub mod binary_cache;
 pub mod driver;
 pub mod error;
 pub mod history;

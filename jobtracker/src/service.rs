@@ -67,6 +67,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         started_ms: now_ms(),
     });
     tokio::spawn(crate::driver::run(jt.clone()));
+    tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
     let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
     tonic::transport::Server::builder()
@@ -94,6 +95,12 @@ impl JobTrackerProtocol for Rpc {
     ) -> Result<Response<SubmitJobResponse>, Status> {
         let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        // Marked used before the check, so a sweep deciding from now on keeps the binary.
+        self.0
+            .state
+            .lock()
+            .binary_uses
+            .used(&spec.binary.path, now_ms());
         let dfs = self.0.dfs.clone();
         let checked = spec.clone();
         tokio::task::spawn_blocking(move || crate::admission::check(&dfs, &checked))

@@ -1,6 +1,7 @@
 //! The job tracker's in-memory model of jobs: stages, tasks and their attempts, the workers it
 //! knows, the reports built from them, and the final reports of the jobs that ended.
 
+use crate::binary_cache::BinaryUses;
 use common::ids::{AttemptId, JobId, TaskType};
 use common::jobs::{
     Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
@@ -367,6 +368,8 @@ pub struct TrackerState {
     /// Leftovers of jobs retired before they were cleaned (interrupted by a restart), for the
     /// driver to remove.
     pub orphaned: Vec<Leftovers>,
+    /// When each cached job binary was last used by a submitted job.
+    pub binary_uses: BinaryUses,
 }
 
 impl TrackerState {
@@ -376,6 +379,8 @@ impl TrackerState {
 
     /// Adds a submitted job; returns its slot.
     pub fn add_job(&mut self, job: JobRun) -> usize {
+        self.binary_uses
+            .used(&job.spec.binary.path, job.submitted_ms);
         let j = self.jobs.len();
         self.by_id.insert(job.id.clone(), j);
         self.jobs.push(job);

@@ -1,4 +1,4 @@
-"""The transaction pipeline of ../shared/TRANSACTIONS.md in DuckDB SQL: the baseline of
+"""The transaction pipeline of docs/transactions.md in DuckDB SQL: the baseline of
 bench/transactions.sh. Usage: duckdb_pipeline.py DAY_DIR OUT_DIR"""
 import json
 import os

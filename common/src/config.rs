@@ -179,6 +179,9 @@ pub struct JobTrackerConfig {
     pub speculation_slowdown: f64,
     /// Reports of one map output failing to fetch before the map runs again.
     pub fetch_failures_before_rerun: u32,
+    /// A job binary in the DFS cache (`/.mr/binaries`) that no job has used for this long, and
+    /// that no unfinished job needs, is removed.
+    pub binary_cache_ttl_ms: u64,
 }
 
 impl Default for JobTrackerConfig {
@@ -191,6 +194,7 @@ impl Default for JobTrackerConfig {
             locality_delay_ms: 300,
             speculation_slowdown: 3.0,
             fetch_failures_before_rerun: 3,
+            binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! worker hands to a task attempt, what attempts report back, the worker heartbeat, and the job
 //! report clients read. All travel as JSON (inside gRPC messages, or as lines on a task's pipes).
 
+use crate::ids::{AttemptId, JobId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -243,7 +244,8 @@ pub enum TaskKind {
     Reduce { partition: u32, maps: u32 },
 }
 
-/// Everything one task attempt needs; the first line on its stdin.
+/// Everything one task attempt needs; the first line on its stdin. (Its ids are still plain
+/// strings: the SDK reads them as such.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpec {
     pub job_id: String,
@@ -303,7 +305,7 @@ pub enum AttemptOutcome {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptStatus {
-    pub attempt_id: String,
+    pub attempt_id: AttemptId,
     pub progress: f32,
     pub counters: Counters,
     /// Set once the attempt is over.
@@ -321,19 +323,48 @@ pub struct Heartbeat {
     pub slots: u32,
     pub free_slots: u32,
     pub attempts: Vec<AttemptStatus>,
-    /// (reduce attempt, map index, map attempt) whose output could not be fetched.
-    pub fetch_failures: Vec<(String, u32, String)>,
+    /// Map outputs reduce attempts could not fetch.
+    pub fetch_failures: Vec<FetchFailure>,
+}
+
+/// A reduce attempt could not fetch a map attempt's output. On the wire it is the array
+/// `[reduce attempt, map index, map attempt]`, as before it had a name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    from = "(AttemptId, u32, AttemptId)",
+    into = "(AttemptId, u32, AttemptId)"
+)]
+pub struct FetchFailure {
+    pub reduce_attempt: AttemptId,
+    pub map_index: u32,
+    pub map_attempt: AttemptId,
+}
+
+impl From<(AttemptId, u32, AttemptId)> for FetchFailure {
+    fn from((reduce_attempt, map_index, map_attempt): (AttemptId, u32, AttemptId)) -> Self {
+        FetchFailure {
+            reduce_attempt,
+            map_index,
+            map_attempt,
+        }
+    }
+}
+
+impl From<FetchFailure> for (AttemptId, u32, AttemptId) {
+    fn from(f: FetchFailure) -> Self {
+        (f.reduce_attempt, f.map_index, f.map_attempt)
+    }
 }
 
 /// The job tracker's answer: work to start, attempts to stop, news for reduces.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatReply {
     pub launch: Vec<TaskSpec>,
-    pub kill: Vec<String>,
+    pub kill: Vec<AttemptId>,
     /// For each running reduce attempt on this worker: every map output of its stage so far.
-    pub map_outputs: BTreeMap<String, Vec<MapOutputLocation>>,
+    pub map_outputs: BTreeMap<AttemptId, Vec<MapOutputLocation>>,
     /// Jobs that are over: their local files can go.
-    pub finished_jobs: Vec<String>,
+    pub finished_jobs: Vec<JobId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,7 +403,7 @@ pub struct StageReport {
 /// What clients see of a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobReport {
-    pub id: String,
+    pub id: JobId,
     pub name: String,
     pub user: String,
     pub state: JobState,
@@ -405,4 +436,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Where the logs of a job's attempts are kept in the DFS.
 pub fn log_dir(job_id: &str) -> String {
     format!("/.mr/logs/{job_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_failure_keeps_its_array_shape_on_the_wire() {
+        let f = FetchFailure {
+            reduce_attempt: AttemptId::from("r"),
+            map_index: 3,
+            map_attempt: AttemptId::from("m"),
+        };
+        let json = serde_json::to_string(&f).expect("encodes");
+        assert_eq!(json, r#"["r",3,"m"]"#);
+        assert_eq!(
+            serde_json::from_str::<FetchFailure>(&json).expect("decodes"),
+            f
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Shared pieces of every daemon and client.
 //!
 //! A short tour:
-//! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`) so a block is never mistaken for a node.
+//! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`, `JobId`, `AttemptId`, `TaskType`) so a
+//!   block is never mistaken for a node, nor a job for an attempt.
 //! - [`clock`]: the injectable clock of decision code, real or driven by a test.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change
 //!   (reading a file needs the `config-file` feature, on by default).

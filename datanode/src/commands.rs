@@ -6,6 +6,7 @@ use crate::nn::{CommandRunner, NamenodeLink};
 use crate::storage::Storage;
 use common::checksum;
 use common::error::{Error, Result};
+use common::ids::{BlockId, GenStamp, NodeId};
 use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, Target, WriteStage};
 use proto::dfs::{Block, DatanodeInfo, RecoverBlockCommand};
 use std::io::{BufReader, BufWriter, Write};
@@ -91,7 +92,7 @@ fn send_copy(
         p.fill_from_replica(&data, &meta, bpc, pos, len)?;
         let n = p.data.len() as u64;
         if checksum::verify(&p.data, &p.sums, bpc as usize).is_err() {
-            link.report_bad(r.id, r.gen);
+            link.report_bad(BlockId(r.id), GenStamp(r.gen));
             return Err(Error::Protocol(format!(
                 "blk_{}: local replica is corrupt",
                 r.id
@@ -168,7 +169,7 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
             matches!(ask(&h.data_addr, op), Ok(Reply::Done))
         };
         if ok {
-            done.push(h.node_id);
+            done.push(NodeId(h.node_id));
         }
     }
     if done.is_empty() {
@@ -177,7 +178,7 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
             block.id
         )));
     }
-    link.commit_block_synchronization(block.id, cmd.new_gen_stamp, len, done)
+    link.commit_block_synchronization(BlockId(block.id), GenStamp(cmd.new_gen_stamp), len, done)
         .map_err(|e| Error::Protocol(e.message().to_string()))?;
     Ok(len)
 }

@@ -1,8 +1,8 @@
 //! The datanode's link to the namenode: registration, heartbeats, block reports, and the
 //! commands that come back on heartbeat replies.
 
-use crate::storage::{Replica, State, Storage};
-use common::ids::NodeId;
+use crate::storage::{Replica, ReplicaState, Storage};
+use common::ids::{BlockId, GenStamp, NodeId};
 use proto::dfs::datanode_command::Command;
 use proto::dfs::datanode_protocol_client::DatanodeProtocolClient;
 use proto::dfs::*;
@@ -47,7 +47,7 @@ impl NamenodeLink {
             node_id: self.node_id.0,
             received: vec![ReplicaReport {
                 block: Some(block_msg(r, len)),
-                finalized: r.state == State::Finalized,
+                finalized: r.state == ReplicaState::Finalized,
             }],
             deleted: vec![],
         };
@@ -58,12 +58,12 @@ impl NamenodeLink {
     }
 
     /// Reports replicas of ours found corrupt.
-    pub fn report_bad(&self, id: u64, gen: u64) {
+    pub fn report_bad(&self, id: BlockId, gen: GenStamp) {
         let req = ReportBadBlocksRequest {
             replicas: vec![report_bad_blocks_request::BadReplica {
                 block: Some(Block {
-                    id,
-                    gen_stamp: gen,
+                    id: id.0,
+                    gen_stamp: gen.0,
                     num_bytes: 0,
                 }),
                 node_id: self.node_id.0,
@@ -71,29 +71,29 @@ impl NamenodeLink {
         };
         let mut c = self.client.clone();
         if let Err(e) = self.rt.block_on(c.report_bad_blocks(req)) {
-            tracing::warn!(block = id, error = %e, "reporting a corrupt replica failed");
+            tracing::warn!(block = %id, error = %e, "reporting a corrupt replica failed");
         }
     }
 
     pub fn commit_block_synchronization(
         &self,
-        block: u64,
-        new_gen: u64,
+        block: BlockId,
+        new_gen: GenStamp,
         len: u64,
-        nodes: Vec<u64>,
+        nodes: Vec<NodeId>,
     ) -> Result<(), tonic::Status> {
         let mut c = self.client.clone();
         self.rt
             .block_on(
                 c.commit_block_synchronization(CommitBlockSynchronizationRequest {
                     old_block: Some(Block {
-                        id: block,
+                        id: block.0,
                         gen_stamp: 0,
                         num_bytes: 0,
                     }),
-                    new_gen_stamp: new_gen,
+                    new_gen_stamp: new_gen.0,
                     new_length: len,
-                    nodes,
+                    nodes: nodes.into_iter().map(|n| n.0).collect(),
                 }),
             )
             .map(|_| ())
@@ -200,7 +200,7 @@ async fn full_report(
         .iter()
         .map(|(r, len)| ReplicaReport {
             block: Some(block_msg(r, *len)),
-            finalized: r.state == State::Finalized,
+            finalized: r.state == ReplicaState::Finalized,
         })
         .collect();
     client

@@ -4,6 +4,7 @@
 use crate::nn::NamenodeLink;
 use crate::storage::Storage;
 use common::checksum;
+use common::ids::{BlockId, GenStamp};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ pub fn run(storage: Arc<Storage>, link: NamenodeLink, bytes_per_sec: u64, pass_i
                 Ok(false) => {
                     bad += 1;
                     tracing::warn!(block = r.id, "block scanner found a corrupt replica");
-                    link.report_bad(r.id, r.gen);
+                    link.report_bad(BlockId(r.id), GenStamp(r.gen));
                 }
                 Err(e) => tracing::debug!(block = r.id, error = %e, "replica not scanned"),
             }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub enum ReplicaState {
     Finalized,
     /// Being written by a client pipeline.
     Rbw,
@@ -27,12 +27,12 @@ pub enum State {
     Temporary,
 }
 
-impl State {
+impl ReplicaState {
     fn folder(self) -> &'static str {
         match self {
-            State::Finalized => "finalized",
-            State::Rbw => "rbw",
-            State::Temporary => "tmp",
+            ReplicaState::Finalized => "finalized",
+            ReplicaState::Rbw => "rbw",
+            ReplicaState::Temporary => "tmp",
         }
     }
 }
@@ -42,7 +42,7 @@ pub struct Replica {
     pub id: u64,
     pub dir: usize,
     pub gen: u64,
-    pub state: State,
+    pub state: ReplicaState,
     pub bytes_per_checksum: u32,
     /// Bytes as of the last change of state (exact for finalized replicas; a replica being
     /// written grows past it).
@@ -127,7 +127,11 @@ impl Storage {
     fn scan(&self) -> Result<()> {
         let mut map: HashMap<u64, Replica> = HashMap::new();
         for (di, d) in self.dirs.iter().enumerate() {
-            for state in [State::Finalized, State::Rbw, State::Temporary] {
+            for state in [
+                ReplicaState::Finalized,
+                ReplicaState::Rbw,
+                ReplicaState::Temporary,
+            ] {
                 let root = d.join("current").join(state.folder());
                 for sub in fs::read_dir(&root).at(&root)? {
                     let sub = sub.at(&root)?.path();
@@ -159,7 +163,7 @@ impl Storage {
                             bytes_per_checksum: 0,
                             len: 0,
                         };
-                        if state == State::Temporary {
+                        if state == ReplicaState::Temporary {
                             let _ = fs::remove_file(self.data_path(&r));
                             let _ = fs::remove_file(&p);
                             continue;
@@ -200,7 +204,7 @@ impl Storage {
             path: meta_path.clone(),
             message: "bad meta header".into(),
         })?;
-        if r.state == State::Rbw {
+        if r.state == ReplicaState::Rbw {
             let data_path = self.data_path(r);
             let data_len = fs::metadata(&data_path).at(&data_path)?.len();
             let meta_len = meta.metadata().at(&meta_path)?.len();
@@ -271,13 +275,13 @@ impl Storage {
             .replicas
             .lock()
             .values()
-            .filter(|r| r.state != State::Temporary)
+            .filter(|r| r.state != ReplicaState::Temporary)
             .cloned()
             .collect();
         all.into_iter()
             .filter_map(|r| {
                 let len = match r.state {
-                    State::Finalized => r.len,
+                    ReplicaState::Finalized => r.len,
                     _ => fs::metadata(self.data_path(&r)).ok()?.len(),
                 };
                 Some((r, len))
@@ -293,16 +297,22 @@ impl Storage {
         self.replicas
             .lock()
             .values()
-            .filter(|r| r.state == State::Finalized)
+            .filter(|r| r.state == ReplicaState::Finalized)
             .cloned()
             .collect()
     }
 
     /// Starts a new replica (a client write or an incoming copy).
-    pub fn create(&self, id: u64, gen: u64, bpc: u32, state: State) -> Result<ReplicaWriter> {
+    pub fn create(
+        &self,
+        id: u64,
+        gen: u64,
+        bpc: u32,
+        state: ReplicaState,
+    ) -> Result<ReplicaWriter> {
         let mut map = self.replicas.lock();
         if let Some(old) = map.get(&id) {
-            if old.state == State::Finalized || old.gen >= gen {
+            if old.state == ReplicaState::Finalized || old.gen >= gen {
                 return Err(Error::Protocol(format!(
                     "blk_{id}: a replica (generation {}) already exists",
                     old.gen
@@ -357,13 +367,13 @@ impl Storage {
             .cloned()
             .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
         // A replica restamped by an earlier, failed recovery attempt is fine too.
-        if r.gen < old_gen || r.gen >= new_gen || r.state != State::Rbw {
+        if r.gen < old_gen || r.gen >= new_gen || r.state != ReplicaState::Rbw {
             return Err(Error::Protocol(format!(
                 "blk_{id}: replica is generation {} ({:?}), not one in {old_gen}..{new_gen} being written",
                 r.gen, r.state
             )));
         }
-        let new = self.restamp(&r, new_gen, len, State::Rbw)?;
+        let new = self.restamp(&r, new_gen, len, ReplicaState::Rbw)?;
         map.insert(id, new.clone());
         let data_path = self.data_path(&new);
         let meta_path = self.meta_path(&new);
@@ -388,7 +398,7 @@ impl Storage {
     }
 
     /// Cuts, restamps and moves a replica; the caller holds the map lock.
-    fn restamp(&self, r: &Replica, new_gen: u64, len: u64, state: State) -> Result<Replica> {
+    fn restamp(&self, r: &Replica, new_gen: u64, len: u64, state: ReplicaState) -> Result<Replica> {
         let cur_len = fs::metadata(self.data_path(r)).at(self.data_path(r))?.len();
         if cur_len < len {
             return Err(Error::Protocol(format!(
@@ -418,7 +428,7 @@ impl Storage {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
-        let new = self.restamp(&r, new_gen, len, State::Finalized)?;
+        let new = self.restamp(&r, new_gen, len, ReplicaState::Finalized)?;
         map.insert(id, new.clone());
         Ok(new)
     }
@@ -437,7 +447,7 @@ impl Storage {
             }
         }
         let fin = Replica {
-            state: State::Finalized,
+            state: ReplicaState::Finalized,
             len: w.len,
             ..w.replica.clone()
         };
@@ -468,7 +478,7 @@ impl Storage {
         let r = self
             .get(id)
             .ok_or_else(|| Error::Protocol(format!("blk_{id}: no such replica here")))?;
-        if r.gen < gen || r.state == State::Temporary {
+        if r.gen < gen || r.state == ReplicaState::Temporary {
             return Err(Error::Protocol(format!(
                 "blk_{id}: replica is generation {}, reader wants {gen}",
                 r.gen

@@ -2,7 +2,7 @@
 //! (receive, mirror downstream, store, ack upstream), and the steps of lease recovery.
 
 use crate::nn::NamenodeLink;
-use crate::storage::{State, Storage};
+use crate::storage::{ReplicaState, Storage};
 use common::checksum;
 use common::error::{Error, Result};
 use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage};
@@ -81,12 +81,14 @@ impl Xceiver {
                         "short-circuit reads are only served to clients on this machine".into(),
                         None,
                     ),
-                    Ok((r, _, _, len)) if r.state == State::Finalized => Reply::LocalReplica {
-                        data_path: self.storage.data_path(&r).display().to_string(),
-                        meta_path: self.storage.meta_path(&r).display().to_string(),
-                        bytes_per_checksum: r.bytes_per_checksum,
-                        replica_len: len,
-                    },
+                    Ok((r, _, _, len)) if r.state == ReplicaState::Finalized => {
+                        Reply::LocalReplica {
+                            data_path: self.storage.data_path(&r).display().to_string(),
+                            meta_path: self.storage.meta_path(&r).display().to_string(),
+                            bytes_per_checksum: r.bytes_per_checksum,
+                            replica_len: len,
+                        }
+                    }
                     Ok(_) => error_reply(format!("blk_{}: not finalized", block.id), None),
                     Err(e) => error_reply(e.to_string(), None),
                 };
@@ -99,7 +101,7 @@ impl Xceiver {
                         len: std::fs::metadata(self.storage.data_path(&r))
                             .map(|m| m.len())
                             .unwrap_or(0),
-                        finalized: r.state == State::Finalized,
+                        finalized: r.state == ReplicaState::Finalized,
                     },
                     None => error_reply(format!("blk_{block_id}: no replica here"), None),
                 };
@@ -188,11 +190,11 @@ impl Xceiver {
             return transfer::write_reply(&mut output, &error_reply(msg, Some(0)));
         }
         let writer = match stage {
-            WriteStage::Create => self.storage.create(id, gen, bpc, State::Rbw),
-            WriteStage::Replicate => self.storage.create(id, gen, bpc, State::Temporary),
+            WriteStage::Create => self.storage.create(id, gen, bpc, ReplicaState::Rbw),
+            WriteStage::Replicate => self.storage.create(id, gen, bpc, ReplicaState::Temporary),
             // A node the failed setup never reached has nothing to recover: start afresh.
             WriteStage::Recover { acked_len: 0, .. } if self.storage.get(id).is_none() => {
-                self.storage.create(id, gen, bpc, State::Rbw)
+                self.storage.create(id, gen, bpc, ReplicaState::Rbw)
             }
             WriteStage::Recover { old_gen, acked_len } => {
                 self.storage.recover(id, old_gen, gen, acked_len)

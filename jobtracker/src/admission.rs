@@ -1,23 +1,25 @@
 //! Checks a job at submit time, so a mistake is a clear error before anything runs: a missing
 //! input, an output that already exists, a reduce stage with no reducers, a missing binary.
 
+use crate::error::{JtError, JtResult};
 use client::{ClientError, DfsClient};
 use common::jobs::{is_under, InputFormat, JobSpec};
 
-/// Why a job cannot run, or Ok.
-pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
+/// Why a job cannot run (or cannot be checked now: the namenode is down), or Ok.
+pub fn check(dfs: &DfsClient, spec: &JobSpec) -> JtResult<()> {
+    let invalid = |message: String| Err(JtError::InvalidJob(message));
     if spec.stages.is_empty() {
-        return Err(format!("job {:?} has no stages", spec.name));
+        return invalid(format!("job {:?} has no stages", spec.name));
     }
-    let exists = |path: &str| -> Result<bool, String> {
+    let exists = |path: &str| -> JtResult<bool> {
         match dfs.stat(path) {
             Ok(_) => Ok(true),
             Err(ClientError::NotFound(_)) => Ok(false),
-            Err(e) => Err(format!("checking {path}: {e}")),
+            Err(e) => Err(JtError::dfs(format!("checking {path}"), e)),
         }
     };
     if spec.binary.path.is_empty() || !exists(&spec.binary.path)? {
-        return Err(format!(
+        return invalid(format!(
             "the job binary {:?} is not in the DFS (submit with mrctl submit)",
             spec.binary.path
         ));
@@ -26,12 +28,12 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
     for (s, stage) in spec.stages.iter().enumerate() {
         let name = &stage.name;
         if stage.has_reducer && stage.reducers == 0 {
-            return Err(format!(
+            return invalid(format!(
                 "stage {name:?} has a reducer but a reducer count of 0"
             ));
         }
         if stage.inputs.is_empty() || stage.outputs.is_empty() {
-            return Err(format!(
+            return invalid(format!(
                 "stage {name:?} needs at least one input and one output"
             ));
         }
@@ -49,34 +51,110 @@ pub fn check(dfs: &DfsClient, spec: &JobSpec) -> Result<(), String> {
             .chain(stage.side_inputs.iter().map(|i| ("side input", &i.path)));
         for (what, path) in reads {
             if !path.starts_with('/') {
-                return Err(format!(
+                return invalid(format!(
                     "{what} path {path:?} of stage {name:?} is not absolute"
                 ));
             }
             if !produced(path) && !exists(path)? {
-                return Err(format!(
+                return invalid(format!(
                     "{what} path {path} of stage {name:?} does not exist"
                 ));
             }
         }
         for o in &stage.outputs {
             if !o.path.starts_with('/') {
-                return Err(format!(
+                return invalid(format!(
                     "output path {:?} of stage {name:?} is not absolute",
                     o.path
                 ));
             }
             if exists(&o.path)? {
-                return Err(format!(
+                return invalid(format!(
                     "output path {} of stage {name:?} already exists",
                     o.path
                 ));
             }
             if outputs.contains(&o.path.as_str()) {
-                return Err(format!("output path {} is written twice", o.path));
+                return invalid(format!("output path {} is written twice", o.path));
             }
             outputs.push(&o.path);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::JtError;
+    use common::config::ClientConfig;
+    use common::jobs::{OutputFormat, OutputSpec, PartitionerSpec, StageSpec};
+    use proto::Reason;
+
+    fn job() -> JobSpec {
+        JobSpec {
+            name: "wc".into(),
+            stages: vec![StageSpec {
+                name: "count".into(),
+                inputs: vec![common::jobs::InputSpec {
+                    path: "/in".into(),
+                    format: InputFormat::Text,
+                }],
+                has_combiner: false,
+                has_reducer: false,
+                reducers: 0,
+                partitioner: PartitionerSpec::Hash,
+                outputs: vec![OutputSpec {
+                    name: String::new(),
+                    path: "/out".into(),
+                    format: OutputFormat::Text,
+                    replication: 0,
+                    file: false,
+                    temporary: false,
+                }],
+                side_inputs: Vec::new(),
+            }],
+            settings: Default::default(),
+            args: Vec::new(),
+            binary: common::jobs::BinaryRef {
+                path: "/.mr/binaries/x".into(),
+                sha256: String::new(),
+            },
+            user: "u".into(),
+            conf: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_namenode_outage_is_unavailable_not_the_callers_mistake() {
+        // Nothing listens on port 1: every namenode call is refused.
+        let dfs = DfsClient::connect(ClientConfig {
+            namenode_addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .expect("a lazy client");
+        let e = check(&dfs, &job()).expect_err("the namenode is down");
+        assert!(matches!(e, JtError::NamenodeUnavailable { .. }), "{e:?}");
+        let status = tonic::Status::from(e);
+        assert_eq!(Reason::of(&status), Reason::Unavailable);
+        assert!(
+            status.message().starts_with("cannot reach the namenode"),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn a_job_without_stages_is_refused_before_any_dfs_call() {
+        let dfs = DfsClient::connect(ClientConfig {
+            namenode_addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .expect("a lazy client");
+        let mut spec = job();
+        spec.stages.clear();
+        let e = check(&dfs, &spec).expect_err("no stages");
+        assert_eq!(e.reason(), Reason::InvalidArgument);
+        assert_eq!(e.to_string(), "job \"wc\" has no stages");
+    }
 }

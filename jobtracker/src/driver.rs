@@ -3,35 +3,34 @@
 //! (exactly the committed attempts' files, then `_SUCCESS`), cleaning up after jobs that end,
 //! recording how jobs ended, and expiring silent workers.
 
+use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::scheduler::{end_job, expire_workers, fail_job};
 use crate::service::JobTracker;
-use crate::state::{StagePhase, TaskRun};
+use crate::state::{Leftovers, StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
+use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Work found under the lock, done outside it.
 enum Work {
     Prepare {
-        job: String,
+        job: JobId,
         stage: usize,
         spec: StageSpec,
     },
     Commit {
-        job: String,
+        job: JobId,
         stage: usize,
         outputs: Vec<OutputSpec>,
-        attempts: Vec<String>,
+        attempts: Vec<AttemptId>,
     },
-    Finish {
-        job: String,
-        /// Outputs of stages that did not complete, and intermediate outputs: removed.
-        remove: Vec<String>,
-        /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
-        sweep: Vec<String>,
-    },
+    /// Clean an ended job's leftovers, then retire it and record its end.
+    Finish(Leftovers),
+    /// Clean the leftovers of a job already retired.
+    Sweep(Leftovers),
 }
 
 /// Runs forever: wakes on notice or every 100 ms.
@@ -41,7 +40,7 @@ pub async fn run(jt: Arc<JobTracker>) {
         let _ = tokio::time::timeout(Duration::from_millis(100), jt.wake.notified()).await;
         let work = {
             let mut st = jt.state.lock();
-            expire_workers(&mut st, expiry);
+            expire_workers(&mut st, expiry, jt.clock.now());
             find_work(&mut st)
         };
         for w in work {
@@ -55,8 +54,8 @@ pub async fn run(jt: Arc<JobTracker>) {
     }
 }
 
-fn find_work(st: &mut crate::state::State) -> Vec<Work> {
-    let mut work = Vec::new();
+fn find_work(st: &mut TrackerState) -> Vec<Work> {
+    let mut work: Vec<Work> = st.orphaned.drain(..).map(Work::Sweep).collect();
     for job in st.jobs.iter_mut() {
         if job.state == JobState::Running {
             for s in 0..job.stages.len() {
@@ -105,22 +104,7 @@ fn find_work(st: &mut crate::state::State) -> Vec<Work> {
         if job.needs_cleanup {
             job.needs_cleanup = false;
             job.cleaning = true;
-            let (mut remove, mut sweep) = (Vec::new(), Vec::new());
-            for (spec, run) in job.spec.stages.iter().zip(&job.stages) {
-                for o in &spec.outputs {
-                    if run.phase == StagePhase::Done && !o.temporary {
-                        sweep.push(o.staging_dir());
-                    } else {
-                        remove.push(o.path.clone());
-                        remove.push(o.staging_dir());
-                    }
-                }
-            }
-            work.push(Work::Finish {
-                job: job.id.clone(),
-                remove,
-                sweep,
-            });
+            work.push(Work::Finish(job.leftovers()));
         }
     }
     work
@@ -132,22 +116,25 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             let result = splits(dfs, &spec);
             let mut st = jt.state.lock();
             let Some(&j) = st.by_id.get(&job) else { return };
+            let now = jt.clock.now();
             match result {
                 Ok(splits) => {
                     let run = &mut st.jobs[j].stages[stage];
                     run.maps = splits
                         .into_iter()
                         .enumerate()
-                        .map(|(i, sp)| TaskRun::new(i as u32, Some(sp)))
+                        .map(|(i, sp)| TaskRun::new(i as u32, Some(sp), now))
                         .collect();
-                    run.reduces = (0..spec.reducers).map(|p| TaskRun::new(p, None)).collect();
+                    run.reduces = (0..spec.reducers)
+                        .map(|p| TaskRun::new(p, None, now))
+                        .collect();
                     run.phase = StagePhase::Running;
-                    run.started = Some(Instant::now());
+                    run.started = Some(now);
                     tracing::info!(%job, stage, maps = run.maps.len(), reduces = run.reduces.len(), "stage started");
                     if run.maps.is_empty() && run.reduces.is_empty() {
                         run.phase = StagePhase::Committing;
                     } else if run.maps.is_empty() {
-                        run.maps_finished = Some(Instant::now());
+                        run.maps_finished = Some(now);
                     }
                 }
                 Err(e) => fail_job(&mut st, j, format!("stage {:?}: {e}", spec.name)),
@@ -168,7 +155,7 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
                 Ok(()) => {
                     let run = &mut st.jobs[j].stages[stage];
                     run.phase = StagePhase::Done;
-                    run.finished = Some(Instant::now());
+                    run.finished = Some(jt.clock.now());
                     tracing::info!(%job, stage, "stage committed");
                 }
                 Err(e) => fail_job(&mut st, j, format!("committing stage {stage}: {e}")),
@@ -176,19 +163,14 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             drop(st);
             jt.wake.notify_one();
         }
-        Work::Finish { job, remove, sweep } => {
-            for path in remove.into_iter().chain(sweep) {
-                if let Err(e) = dfs.delete(&path, true) {
-                    if !matches!(e, client::ClientError::NotFound(_)) {
-                        tracing::warn!(%path, error = %e, "removing the output of an unfinished stage");
-                    }
-                }
-            }
-            let report = {
-                let mut st = jt.state.lock();
-                let Some(&j) = st.by_id.get(&job) else { return };
-                st.jobs[j].cleaning = false;
-                st.jobs[j].final_report()
+        Work::Sweep(leftovers) => remove_leftovers(dfs, leftovers),
+        Work::Finish(leftovers) => {
+            let job = leftovers.job.clone();
+            remove_leftovers(dfs, leftovers);
+            // The job leaves memory as its cleaning ends: from now on clients read its final
+            // report, which the history keeps.
+            let Some(report) = jt.state.lock().cleaned(&job, jt.clock.now()) else {
+                return;
             };
             tracing::info!(%job, state = ?report.state, error = ?report.error, "job ended");
             if let Err(e) = jt
@@ -203,8 +185,18 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
     }
 }
 
+fn remove_leftovers(dfs: &DfsClient, leftovers: Leftovers) {
+    for path in leftovers.remove.into_iter().chain(leftovers.sweep) {
+        if let Err(e) = dfs.delete(&path, true) {
+            if !matches!(e, client::ClientError::NotFound(_)) {
+                tracing::warn!(job = %leftovers.job, %path, error = %e, "removing the output of an unfinished stage");
+            }
+        }
+    }
+}
+
 /// One split per block of every input file (a binary record file is one split).
-fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
+fn splits(dfs: &DfsClient, spec: &StageSpec) -> JtResult<Vec<Split>> {
     let mut out = Vec::new();
     for (i, input) in spec.inputs.iter().enumerate() {
         if let InputFormat::Range { rows, splits } = input.format {
@@ -220,11 +212,11 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
         }
         let files = dfs
             .list_files(&input.path)
-            .map_err(|e| format!("input {}: {e}", input.path))?;
+            .map_err(|e| JtError::dfs(format!("input {}", input.path), e))?;
         for f in files.into_iter().filter(|f| f.length > 0) {
             let locs = dfs
                 .block_locations(&f.path)
-                .map_err(|e| format!("input {}: {e}", f.path))?;
+                .map_err(|e| JtError::dfs(format!("input {}", f.path), e))?;
             let hosts = |b: &proto::dfs::LocatedBlock| -> Vec<String> {
                 b.locations.iter().map(|d| d.host.clone()).collect()
             };
@@ -259,12 +251,12 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> Result<Vec<Split>, String> {
 /// Publishes a stage: moves the committed attempts' files out of the staging directory
 /// (keeping the subdirectories a task wrote, such as `region=EU/`), removes everything else
 /// there, and marks each output directory with `_SUCCESS`.
-fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Result<(), String> {
+fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> JtResult<()> {
     for out in outputs {
         let staging = out.staging_dir();
         let dir = out.path.trim_end_matches('/');
         if !out.file {
-            dfs.mkdirs(dir).map_err(|e| format!("{dir}: {e}"))?;
+            dfs.mkdirs(dir).map_err(|e| JtError::dfs(dir, e))?;
         }
         for a in attempts {
             let tmp = format!("{staging}/{a}");
@@ -272,11 +264,11 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
                 let files = match dfs.list_files(&tmp) {
                     Ok(f) => f,
                     Err(client::ClientError::NotFound(_)) => continue,
-                    Err(e) => return Err(format!("{tmp}: {e}")),
+                    Err(e) => return Err(JtError::dfs(tmp, e)),
                 };
                 for f in files {
                     dfs.rename(&f.path, dir)
-                        .map_err(|e| format!("moving {} to {dir}: {e}", f.path))?;
+                        .map_err(|e| JtError::dfs(format!("moving {} to {dir}", f.path), e))?;
                 }
             } else {
                 move_tree(dfs, &tmp, dir)?;
@@ -284,11 +276,11 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
         }
         match dfs.delete(&staging, true) {
             Ok(()) | Err(client::ClientError::NotFound(_)) => {}
-            Err(e) => return Err(format!("{staging}: {e}")),
+            Err(e) => return Err(JtError::dfs(staging, e)),
         }
         if !out.file {
             dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
-                .map_err(|e| format!("{dir}/_SUCCESS: {e}"))?;
+                .map_err(|e| JtError::dfs(format!("{dir}/_SUCCESS"), e))?;
         }
     }
     Ok(())
@@ -297,28 +289,28 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[String]) -> Resul
 /// Moves the files under `from` to the same relative places under `to`, merging into
 /// directories other attempts already filled. A missing `from` (a task that wrote nothing) is
 /// not an error.
-fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> Result<(), String> {
+fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
     let entries = match dfs.list(from) {
         Ok(f) => f,
         Err(client::ClientError::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(format!("{from}: {e}")),
+        Err(e) => return Err(JtError::dfs(from, e)),
     };
     for f in entries {
         let name = f.path.rsplit('/').next().unwrap_or_default();
         let dst = format!("{to}/{name}");
         if f.is_dir {
-            dfs.mkdirs(&dst).map_err(|e| format!("{dst}: {e}"))?;
+            dfs.mkdirs(&dst).map_err(|e| JtError::dfs(&dst, e))?;
             move_tree(dfs, &f.path, &dst)?;
         } else {
             dfs.rename(&f.path, &dst)
-                .map_err(|e| format!("moving {} to {dst}: {e}", f.path))?;
+                .map_err(|e| JtError::dfs(format!("moving {} to {dst}", f.path), e))?;
         }
     }
     Ok(())
 }
 
 /// Kills a job on a user's request.
-pub fn kill(st: &mut crate::state::State, j: usize) {
+pub fn kill(st: &mut TrackerState, j: usize) {
     if !st.jobs[j].state.is_over() {
         end_job(st, j, JobState::Killed, Some("killed by the user".into()));
     }

@@ -2,15 +2,25 @@
 //! near their data, retries and speculates, commits outputs, and keeps job history in the
 //! durable journal.
 //!
-//! - [`service`]: start-up and the gRPC service (clients and worker heartbeats).
-//! - [`state`]: jobs, stages, tasks, attempts and workers in memory; reports.
-//! - [`scheduler`]: what a heartbeat does: outcomes, retries, assignment, speculation.
-//! - [`driver`]: the background work on the DFS: splits, stage commit, cleanup, worker expiry.
-//! - [`admission`]: checks at submit time.
-//! - [`history`]: job history records in the journal.
+//! A guided tour, in the order a job meets the code:
+//! - [`service`]: start-up and the gRPC service. `submit_job` checks the job ([`admission`]),
+//!   registers it in memory, then awaits its history record's durability before replying.
+//! - [`driver`]: the background loop (every 100 ms or when woken) that does the DFS work the
+//!   lock must not wait for: a stage's splits once its inputs are committed, a stage's commit
+//!   once its tasks succeeded, a job's cleanup once it ended; then it retires the job.
+//! - [`scheduler`]: what a worker heartbeat does: attempt outcomes and retries, fetch failures,
+//!   lost workers, assignment by locality, speculation. Pure decisions on the state at a given
+//!   time, unit-tested with virtual workers and a manual clock.
+//! - [`state`]: [`state::TrackerState`], everything held in memory behind one lock: live jobs
+//!   (stages, tasks, attempts), workers, pending kills, and the final reports of ended jobs.
+//! - [`history`]: the job records in the durable journal and recovery from them.
+//! - [`binary_cache`]: removes job binaries no job has used for a week (configurable).
+//! - [`error`]: [`error::JtError`] and how each error becomes a gRPC status with a reason.
 
 pub mod admission;
+pub mod binary_cache;
 pub mod driver;
+pub mod error;
 pub mod history;
 pub mod scheduler;
 pub mod service;

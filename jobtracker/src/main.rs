@@ -19,5 +19,6 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let file = ConfigFile::load(&args.config)?;
     let config = ConfigFile::section(&args.config, &file.jobtracker, "jobtracker")?;
-    jobtracker::service::run(config, file.topology).await
+    jobtracker::service::run(config, file.topology).await?;
+    Ok(())
 }

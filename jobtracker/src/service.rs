@@ -1,12 +1,14 @@
 //! The job tracker's start-up and its gRPC service: job submission, status, listing and kill
 //! for clients; heartbeats for workers.
 
+use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::scheduler::Context;
-use crate::state::{JobRun, State};
-use anyhow::Context as _;
+use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
+use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
+use common::ids::JobId;
 use common::jobs::{now_ms, Heartbeat, JobSpec};
 use common::journal::Journal;
 use common::topology::Topology;
@@ -21,7 +23,9 @@ use tonic::{Request, Response, Status};
 pub struct JobTracker {
     pub config: JobTrackerConfig,
     pub topology: Topology,
-    pub state: Mutex<State>,
+    /// The time every scheduling decision reads.
+    pub clock: SharedClock,
+    pub state: Mutex<TrackerState>,
     pub journal: Journal,
     pub dfs: DfsClient,
     /// Wakes the driver.
@@ -29,22 +33,33 @@ pub struct JobTracker {
     started_ms: u64,
 }
 
-pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::Result<()> {
-    let mut state = State::default();
-    let journal = crate::history::recover(&config.meta_dir, &mut state)
-        .with_context(|| format!("loading job history from {}", config.meta_dir.display()))?;
+/// Runs the job tracker until Ctrl-C.
+pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
+    let clock = common::clock::system();
+    // Recovery waits for journal appends, which must not block an async thread.
+    let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
+    let (state, journal) = tokio::task::spawn_blocking(move || {
+        let mut state = TrackerState::default();
+        crate::history::recover(&meta_dir, &mut state, now).map(|journal| (state, journal))
+    })
+    .await
+    .map_err(|e| JtError::Internal(format!("loading the job history: {e}")))??;
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
+    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config))
+        .await
+        .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
+        .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
     let addr = config
         .rpc_addr
         .parse()
-        .with_context(|| format!("rpc_addr {}", config.rpc_addr))?;
+        .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
     let jt = Arc::new(JobTracker {
         config,
         topology: Topology::new(topology),
+        clock,
         state: Mutex::new(state),
         journal,
         dfs,
@@ -52,6 +67,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::
         started_ms: now_ms(),
     });
     tokio::spawn(crate::driver::run(jt.clone()));
+    tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
     let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
     tonic::transport::Server::builder()
@@ -59,8 +75,8 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> anyhow::
         .serve_with_shutdown(addr, async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
-    Ok(())
+        .await
+        .map_err(|e| JtError::Serve(format!("{addr}: {e}")))
 }
 
 struct Rpc(Arc<JobTracker>);
@@ -68,19 +84,7 @@ struct Rpc(Arc<JobTracker>);
 fn json<T: serde::Serialize>(v: &T) -> Result<bytes::Bytes, Status> {
     serde_json::to_vec(v)
         .map(Into::into)
-        .map_err(|e| Status::internal(e.to_string()))
-}
-
-impl Rpc {
-    fn job_index(&self, id: &str) -> Result<usize, Status> {
-        self.0
-            .state
-            .lock()
-            .by_id
-            .get(id)
-            .copied()
-            .ok_or_else(|| Status::not_found(format!("no job {id}")))
-    }
+        .map_err(|e| JtError::Internal(format!("encoding a reply: {e}")).into())
 }
 
 #[tonic::async_trait]
@@ -90,47 +94,53 @@ impl JobTrackerProtocol for Rpc {
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
         let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
-            .map_err(|e| Status::invalid_argument(format!("bad job spec: {e}")))?;
+            .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        // Marked used before the check, so a sweep deciding from now on keeps the binary.
+        self.0
+            .state
+            .lock()
+            .binary_uses
+            .used(&spec.binary.path, now_ms());
         let dfs = self.0.dfs.clone();
         let checked = spec.clone();
         tokio::task::spawn_blocking(move || crate::admission::check(&dfs, &checked))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(Status::invalid_argument)?;
+            .map_err(|e| JtError::Internal(format!("checking a job: {e}")))??;
         let submitted_ms = now_ms();
+        // As the namenode does: apply, append, release the lock, await durability. A request
+        // dropped while waiting leaves a job both journaled and known, never only journaled.
         let (id, commit) = {
             let mut st = self.0.state.lock();
             st.next_job += 1;
-            let id = format!("job_{}_{:04}", self.0.started_ms, st.next_job);
+            let id = JobId(format!("job_{}_{:04}", self.0.started_ms, st.next_job));
             let record = HistoryRecord::Submitted {
                 id: id.clone(),
                 spec: spec.clone(),
                 submitted_ms,
             };
+            st.add_job(JobRun::new(id.clone(), spec, submitted_ms));
             let commit = self.0.journal.append(record.encode()).1;
             (id, commit)
         };
-        commit
-            .durable()
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
-        {
-            let mut st = self.0.state.lock();
-            let j = st.jobs.len();
-            st.by_id.insert(id.clone(), j);
-            st.jobs.push(JobRun::new(id.clone(), spec, submitted_ms));
-        }
-        tracing::info!(job = %id, "job submitted");
         self.0.wake.notify_one();
-        Ok(Response::new(SubmitJobResponse { job_id: id }))
+        commit.durable().await.map_err(JtError::History)?;
+        tracing::info!(job = %id, "job submitted");
+        Ok(Response::new(SubmitJobResponse {
+            job_id: id.to_string(),
+        }))
     }
 
     async fn get_job(
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<JobReportResponse>, Status> {
-        let j = self.job_index(&req.into_inner().job_id)?;
-        let report = self.0.state.lock().jobs[j].report();
+        let id = req.into_inner().job_id;
+        let report = self
+            .0
+            .state
+            .lock()
+            .report(&id, self.0.clock.now())
+            .ok_or(JtError::NoSuchJob(JobId(id)))?;
         Ok(Response::new(JobReportResponse {
             report_json: json(&report)?,
         }))
@@ -140,12 +150,8 @@ impl JobTrackerProtocol for Rpc {
         &self,
         _req: Request<ListJobsRequest>,
     ) -> Result<Response<ListJobsResponse>, Status> {
-        let st = self.0.state.lock();
-        let reports = st
-            .jobs
-            .iter()
-            .map(|j| json(&j.report()))
-            .collect::<Result<_, _>>()?;
+        let reports = self.0.state.lock().reports(self.0.clock.now());
+        let reports = reports.iter().map(json).collect::<Result<_, _>>()?;
         Ok(Response::new(ListJobsResponse {
             reports_json: reports,
         }))
@@ -155,8 +161,16 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<KillJobResponse>, Status> {
-        let j = self.job_index(&req.into_inner().job_id)?;
-        crate::driver::kill(&mut self.0.state.lock(), j);
+        let id = req.into_inner().job_id;
+        {
+            let mut st = self.0.state.lock();
+            match st.by_id.get(id.as_str()).copied() {
+                Some(j) => crate::driver::kill(&mut st, j),
+                // Killing a job that already ended changes nothing.
+                None if st.ended.contains_key(id.as_str()) => {}
+                None => return Err(JtError::NoSuchJob(JobId(id)).into()),
+            }
+        }
         self.0.wake.notify_one();
         Ok(Response::new(KillJobResponse {}))
     }
@@ -177,10 +191,11 @@ impl JobTrackerProtocol for Rpc {
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let hb: Heartbeat = serde_json::from_slice(&req.into_inner().heartbeat_json)
-            .map_err(|e| Status::invalid_argument(format!("bad heartbeat: {e}")))?;
+            .map_err(|e| proto::Reason::InvalidArgument.status(format!("bad heartbeat: {e}")))?;
         let cx = Context {
             config: &self.0.config,
             topology: &self.0.topology,
+            now: self.0.clock.now(),
         };
         let (reply, wake) = crate::scheduler::heartbeat(&mut self.0.state.lock(), &cx, hb);
         if wake {

@@ -1,11 +1,16 @@
 //! The job tracker's in-memory model of jobs: stages, tasks and their attempts, the workers it
-//! knows, and the reports built from them.
+//! knows, the reports built from them, and the final reports of the jobs that ended.
 
+use crate::binary_cache::BinaryUses;
+use common::ids::{AttemptId, JobId, TaskType};
 use common::jobs::{
     Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
+
+/// How many ended jobs workers are told of on each heartbeat, so they remove their local files.
+const FINISHED_JOBS_TOLD: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StagePhase {
@@ -36,8 +41,7 @@ pub enum AttemptPhase {
 
 #[derive(Debug)]
 pub struct AttemptRun {
-    pub id: String,
-    pub number: u32,
+    pub id: AttemptId,
     /// Host of the worker running it.
     pub worker: String,
     pub phase: AttemptPhase,
@@ -64,14 +68,14 @@ pub struct TaskRun {
 }
 
 impl TaskRun {
-    pub fn new(index: u32, split: Option<Split>) -> Self {
+    pub fn new(index: u32, split: Option<Split>, now: Instant) -> Self {
         TaskRun {
             split,
             index,
             phase: TaskPhase::Pending,
             attempts: Vec::new(),
             failures: 0,
-            pending_since: Instant::now(),
+            pending_since: now,
             committed: None,
             finished_at: None,
             fetch_failures: 0,
@@ -99,12 +103,12 @@ impl TaskRun {
     }
 
     /// Back to pending (its running attempts are gone, or its output is lost).
-    pub fn reset(&mut self) {
+    pub fn reset(&mut self, now: Instant) {
         self.phase = TaskPhase::Pending;
         self.committed = None;
         self.finished_at = None;
         self.fetch_failures = 0;
-        self.pending_since = Instant::now();
+        self.pending_since = now;
     }
 }
 
@@ -134,11 +138,35 @@ impl StageRun {
     pub fn all_done(&self) -> bool {
         self.maps_done() == self.maps.len() && self.reduces_done() == self.reduces.len()
     }
+
+    pub fn tasks(&self, kind: TaskType) -> &[TaskRun] {
+        match kind {
+            TaskType::Map => &self.maps,
+            TaskType::Reduce => &self.reduces,
+        }
+    }
+
+    pub fn tasks_mut(&mut self, kind: TaskType) -> &mut Vec<TaskRun> {
+        match kind {
+            TaskType::Map => &mut self.maps,
+            TaskType::Reduce => &mut self.reduces,
+        }
+    }
+}
+
+/// What an ended job left in the DFS, for the driver to remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftovers {
+    pub job: JobId,
+    /// Outputs of stages that did not complete, and intermediate outputs: removed.
+    pub remove: Vec<String>,
+    /// Output dirs of completed stages: any `_temporary` a killed attempt left is removed.
+    pub sweep: Vec<String>,
 }
 
 #[derive(Debug)]
 pub struct JobRun {
-    pub id: String,
+    pub id: JobId,
     pub spec: JobSpec,
     pub state: JobState,
     pub error: Option<String>,
@@ -152,12 +180,10 @@ pub struct JobRun {
     /// The cleaning is under way. Until it is done clients see the job still running, so
     /// the outputs they find once it has ended are final (intermediates gone).
     pub cleaning: bool,
-    /// A finished job loaded from history: its report as saved.
-    pub saved: Option<JobReport>,
 }
 
 impl JobRun {
-    pub fn new(id: String, spec: JobSpec, submitted_ms: u64) -> Self {
+    pub fn new(id: JobId, spec: JobSpec, submitted_ms: u64) -> Self {
         let stages = spec
             .stages
             .iter()
@@ -181,7 +207,26 @@ impl JobRun {
             job_counters: Counters::default(),
             needs_cleanup: false,
             cleaning: false,
-            saved: None,
+        }
+    }
+
+    /// What the job leaves behind as it ends now.
+    pub fn leftovers(&self) -> Leftovers {
+        let (mut remove, mut sweep) = (Vec::new(), Vec::new());
+        for (spec, run) in self.spec.stages.iter().zip(&self.stages) {
+            for o in &spec.outputs {
+                if run.phase == StagePhase::Done && !o.temporary {
+                    sweep.push(o.staging_dir());
+                } else {
+                    remove.push(o.path.clone());
+                    remove.push(o.staging_dir());
+                }
+            }
+        }
+        Leftovers {
+            job: self.id.clone(),
+            remove,
+            sweep,
         }
     }
 
@@ -202,23 +247,20 @@ impl JobRun {
         c
     }
 
-    /// The job as clients see it: an ended job still runs until its cleaning is done.
-    pub fn report(&self) -> JobReport {
-        self.report_as(!self.needs_cleanup && !self.cleaning)
+    /// The job as clients see it at `now`: an ended job still runs until its cleaning is done.
+    pub fn report(&self, now: Instant) -> JobReport {
+        self.report_as(!self.needs_cleanup && !self.cleaning, now)
     }
 
-    /// The job as it ended (or is now, if it has not), cleaning or not.
-    pub fn final_report(&self) -> JobReport {
-        self.report_as(true)
+    /// The job as it ended (or is at `now`, if it has not), cleaning or not.
+    pub fn final_report(&self, now: Instant) -> JobReport {
+        self.report_as(true, now)
     }
 
-    fn report_as(&self, end_shown: bool) -> JobReport {
-        if let Some(saved) = &self.saved {
-            return saved.clone();
-        }
+    fn report_as(&self, end_shown: bool, now: Instant) -> JobReport {
         let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
             (Some(a), Some(b)) => b.saturating_duration_since(a).as_millis() as u64,
-            (Some(a), None) => a.elapsed().as_millis() as u64,
+            (Some(a), None) => now.saturating_duration_since(a).as_millis() as u64,
             _ => 0,
         };
         let stages = self
@@ -288,48 +330,139 @@ pub struct WorkerInfo {
     pub last_seen: Instant,
 }
 
-/// Where an attempt is: job, stage, map or reduce, task index, attempt index.
+/// A task of a job: its stage, its side and its index there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AttemptRef {
-    pub job: usize,
+pub struct TaskRef {
     pub stage: usize,
-    pub is_map: bool,
-    pub task: usize,
+    pub kind: TaskType,
+    pub index: usize,
+}
+
+/// Where an attempt is: the job's slot in [`TrackerState::jobs`], its task, and its index
+/// among the task's attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptAt {
+    pub job: usize,
+    pub task: TaskRef,
     pub attempt: usize,
 }
 
-/// Everything the job tracker holds, behind one lock.
+/// Everything the job tracker holds in memory, behind one lock: the jobs that are running
+/// (or ending), the workers, where every live attempt is, the kills to deliver, and the final
+/// reports of the jobs that ended.
 #[derive(Debug, Default)]
-pub struct State {
-    /// Jobs in submission order.
+pub struct TrackerState {
+    /// Jobs not yet ended and cleaned, in submission order.
     pub jobs: Vec<JobRun>,
-    pub by_id: HashMap<String, usize>,
-    pub attempts: HashMap<String, AttemptRef>,
+    pub by_id: HashMap<JobId, usize>,
+    pub attempts: HashMap<AttemptId, AttemptAt>,
     pub workers: BTreeMap<String, WorkerInfo>,
     /// Attempts to kill, by worker host.
-    pub kills: HashMap<String, Vec<String>>,
+    pub kills: HashMap<String, Vec<AttemptId>>,
     pub next_job: u64,
+    /// Jobs that ended: their final reports, as the history records them. Their full state
+    /// left memory when they were retired, so the 100 ms scans never see them again.
+    pub ended: BTreeMap<JobId, JobReport>,
+    /// The latest ended jobs of this run, newest last: workers are told to drop their files.
+    pub recently_ended: VecDeque<JobId>,
+    /// Leftovers of jobs retired before they were cleaned (interrupted by a restart), for the
+    /// driver to remove.
+    pub orphaned: Vec<Leftovers>,
+    /// When each cached job binary was last used by a submitted job.
+    pub binary_uses: BinaryUses,
 }
 
-impl State {
-    pub fn task_mut(&mut self, r: AttemptRef) -> &mut TaskRun {
-        let stage = &mut self.jobs[r.job].stages[r.stage];
-        if r.is_map {
-            &mut stage.maps[r.task]
-        } else {
-            &mut stage.reduces[r.task]
+impl TrackerState {
+    pub fn task_mut(&mut self, r: AttemptAt) -> &mut TaskRun {
+        &mut self.jobs[r.job].stages[r.task.stage].tasks_mut(r.task.kind)[r.task.index]
+    }
+
+    /// Adds a submitted job; returns its slot.
+    pub fn add_job(&mut self, job: JobRun) -> usize {
+        self.binary_uses
+            .used(&job.spec.binary.path, job.submitted_ms);
+        let j = self.jobs.len();
+        self.by_id.insert(job.id.clone(), j);
+        self.jobs.push(job);
+        j
+    }
+
+    /// An ended job's cleanup is done: it leaves memory, and its final report (returned, for
+    /// the history) is all that is kept of it. None for a job not in memory.
+    pub fn cleaned(&mut self, id: &JobId, now: Instant) -> Option<JobReport> {
+        let j = *self.by_id.get(id)?;
+        let report = self.jobs[j].final_report(now);
+        self.retire(j, report.clone(), true);
+        Some(report)
+    }
+
+    /// Drops an ended job's whole state, keeping only its final report.
+    pub fn retire(&mut self, j: usize, report: JobReport, told_to_workers: bool) {
+        let job = self.jobs.remove(j);
+        self.by_id.remove(&job.id);
+        for slot in self.by_id.values_mut().filter(|s| **s > j) {
+            *slot -= 1;
         }
+        self.attempts.retain(|_, at| at.job != j);
+        for at in self.attempts.values_mut().filter(|at| at.job > j) {
+            at.job -= 1;
+        }
+        if told_to_workers {
+            self.recently_ended.push_back(job.id.clone());
+            if self.recently_ended.len() > FINISHED_JOBS_TOLD {
+                self.recently_ended.pop_front();
+            }
+        }
+        self.ended.insert(job.id, report);
+    }
+
+    /// Ended jobs whose local files workers may remove, newest first.
+    pub fn finished_jobs(&self) -> Vec<JobId> {
+        self.jobs
+            .iter()
+            .rev()
+            .filter(|j| j.state.is_over())
+            .map(|j| &j.id)
+            .chain(self.recently_ended.iter().rev())
+            .take(FINISHED_JOBS_TOLD)
+            .cloned()
+            .collect()
+    }
+
+    /// A job as clients see it at `now`, running or ended.
+    pub fn report(&self, id: &str, now: Instant) -> Option<JobReport> {
+        match self.by_id.get(id) {
+            Some(&j) => Some(self.jobs[j].report(now)),
+            None => self.ended.get(id).cloned(),
+        }
+    }
+
+    /// Every job, running or ended, in submission order.
+    pub fn reports(&self, now: Instant) -> Vec<JobReport> {
+        let mut all: Vec<JobReport> = self
+            .jobs
+            .iter()
+            .map(|j| j.report(now))
+            .chain(self.ended.values().cloned())
+            .collect();
+        all.sort_by(|a, b| (a.submitted_ms, &a.id).cmp(&(b.submitted_ms, &b.id)));
+        all
     }
 
     /// Kills every running attempt of a task (or of a whole job): they count as killed from
     /// now on, whatever they report later, and their workers are told on the next heartbeat.
-    pub fn kill_running(&mut self, job: usize, only: Option<(usize, bool, usize)>) {
+    pub fn kill_running(&mut self, job: usize, only: Option<TaskRef>) {
         let mut kills = Vec::new();
         let j = &mut self.jobs[job];
         for (s, stage) in j.stages.iter_mut().enumerate() {
-            for (is_map, tasks) in [(true, &mut stage.maps), (false, &mut stage.reduces)] {
-                for (t, task) in tasks.iter_mut().enumerate() {
-                    if only.is_some_and(|o| o != (s, is_map, t)) {
+            for kind in [TaskType::Map, TaskType::Reduce] {
+                for (t, task) in stage.tasks_mut(kind).iter_mut().enumerate() {
+                    let here = TaskRef {
+                        stage: s,
+                        kind,
+                        index: t,
+                    };
+                    if only.is_some_and(|o| o != here) {
                         continue;
                     }
                     for a in task
@@ -338,17 +471,13 @@ impl State {
                         .filter(|a| a.phase == AttemptPhase::Running)
                     {
                         a.phase = AttemptPhase::Killed;
-                        kills.push((is_map, a.worker.clone(), a.id.clone()));
+                        kills.push((kind, a.worker.clone(), a.id.clone()));
                     }
                 }
             }
         }
-        for (is_map, w, id) in kills {
-            j.count(if is_map {
-                "NUM_KILLED_MAPS"
-            } else {
-                "NUM_KILLED_REDUCES"
-            });
+        for (kind, w, id) in kills {
+            j.count(&format!("NUM_KILLED_{}", kind.counter_suffix()));
             self.kills.entry(w).or_default().push(id);
         }
     }

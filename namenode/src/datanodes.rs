@@ -1,10 +1,22 @@
-//! The datanode table: who is registered, where they are, whether they are alive, and the
-//! commands waiting for their next heartbeat.
+//! The datanode table: who is registered, where they are, whether they are alive (by the
+//! injected clock), and the commands waiting for their next heartbeat.
 
-use crate::namespace::NodeIdx;
-use common::ids::NodeId;
+use common::clock::SharedClock;
+use common::ids::{BlockId, GenStamp, NodeId};
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::time::{Duration, Instant};
+
+/// Index of a datanode in the datanode table: node ids are interned to keep the replica lists
+/// stored with every block small. An index is never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeIdx(pub u32);
+
+impl fmt::Display for NodeIdx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
@@ -23,15 +35,58 @@ impl Liveness {
     }
 }
 
-/// Work for a datanode, handed out on heartbeat replies.
+/// Where a datanode is, as handed to clients and to other datanodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub host: String,
+    pub data_addr: String,
+    pub rack: String,
+}
+
+/// Copy a block to other nodes. Queued with node indexes (`N = NodeIdx`), handed out with
+/// their addresses (`N = NodeInfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replicate<N = NodeIdx> {
+    pub block: BlockId,
+    pub gen: GenStamp,
+    pub len: u64,
+    pub targets: Vec<N>,
+}
+
+/// Delete a replica whose stamp is at most `gen`. `gen: None` deletes whatever stamp the node
+/// holds: an abandoned pipeline's replica, whose stamp the namenode may never have learnt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invalidate {
+    pub block: BlockId,
+    pub gen: Option<GenStamp>,
+}
+
+/// Lead the recovery of a block whose writer went away: agree on a length with the other
+/// holders, restamp to `new_gen`, report back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recover<N = NodeIdx> {
+    pub block: BlockId,
+    pub gen: GenStamp,
+    pub len: u64,
+    pub new_gen: GenStamp,
+    pub holders: Vec<N>,
+}
+
+/// Work for a datanode, queued until its next heartbeat.
 #[derive(Debug, Default)]
 pub struct CommandQueue {
-    /// (block, gen, len, targets)
-    pub replicate: VecDeque<(u64, u64, u64, Vec<NodeIdx>)>,
-    /// (block, gen)
-    pub invalidate: Vec<(u64, u64)>,
-    /// (block, old gen, len, new gen, replica holders)
-    pub recover: Vec<(u64, u64, u64, u64, Vec<NodeIdx>)>,
+    pub replicate: VecDeque<Replicate>,
+    pub invalidate: Vec<Invalidate>,
+    pub recover: Vec<Recover>,
+}
+
+/// The work handed out on one heartbeat reply, with the addresses of the nodes it names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Commands {
+    pub replicate: Vec<Replicate<NodeInfo>>,
+    pub invalidate: Vec<Invalidate>,
+    pub recover: Vec<Recover<NodeInfo>>,
 }
 
 #[derive(Debug)]
@@ -51,31 +106,78 @@ pub struct Datanode {
     pub commands: CommandQueue,
 }
 
-/// All datanodes ever registered since start-up; an index is never reused.
+/// All datanodes ever registered since start-up.
 #[derive(Debug)]
 pub struct Datanodes {
-    pub nodes: Vec<Datanode>,
+    nodes: Vec<Datanode>,
     by_id: HashMap<NodeId, NodeIdx>,
     stale_after: Duration,
     dead_after: Duration,
+    clock: SharedClock,
 }
 
 impl Datanodes {
-    pub fn new(stale_after: Duration, dead_after: Duration) -> Self {
+    pub fn new(stale_after: Duration, dead_after: Duration, clock: SharedClock) -> Self {
         Datanodes {
             nodes: Vec::new(),
             by_id: HashMap::new(),
             stale_after,
             dead_after,
+            clock,
         }
     }
 
+    /// The time by the table's clock.
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
     pub fn get(&self, idx: NodeIdx) -> &Datanode {
-        &self.nodes[idx as usize]
+        &self.nodes[idx.0 as usize]
     }
 
     pub fn get_mut(&mut self, idx: NodeIdx) -> &mut Datanode {
-        &mut self.nodes[idx as usize]
+        &mut self.nodes[idx.0 as usize]
+    }
+
+    /// Where a node is.
+    pub fn info(&self, idx: NodeIdx) -> NodeInfo {
+        let d = self.get(idx);
+        NodeInfo {
+            id: d.id,
+            host: d.host.clone(),
+            data_addr: d.data_addr.clone(),
+            rack: d.rack.clone(),
+        }
+    }
+
+    /// A queue's commands resolved to node addresses.
+    pub fn resolve(&self, q: CommandQueue) -> Commands {
+        let infos = |nodes: Vec<NodeIdx>| nodes.into_iter().map(|n| self.info(n)).collect();
+        Commands {
+            replicate: q
+                .replicate
+                .into_iter()
+                .map(|r| Replicate {
+                    block: r.block,
+                    gen: r.gen,
+                    len: r.len,
+                    targets: infos(r.targets),
+                })
+                .collect(),
+            invalidate: q.invalidate,
+            recover: q
+                .recover
+                .into_iter()
+                .map(|r| Recover {
+                    block: r.block,
+                    gen: r.gen,
+                    len: r.len,
+                    new_gen: r.new_gen,
+                    holders: infos(r.holders),
+                })
+                .collect(),
+        }
     }
 
     pub fn index_of(&self, id: NodeId) -> Option<NodeIdx> {
@@ -90,7 +192,7 @@ impl Datanodes {
         data_addr: String,
         rack: String,
     ) -> NodeIdx {
-        let now = Instant::now();
+        let now = self.now();
         if let Some(&idx) = self.by_id.get(&id) {
             let n = self.get_mut(idx);
             (n.host, n.data_addr, n.rack) = (host, data_addr, rack);
@@ -100,7 +202,7 @@ impl Datanodes {
             n.commands = CommandQueue::default();
             return idx;
         }
-        let idx = self.nodes.len() as NodeIdx;
+        let idx = NodeIdx(self.nodes.len() as u32);
         self.nodes.push(Datanode {
             id,
             host,
@@ -118,7 +220,11 @@ impl Datanodes {
         idx
     }
 
-    pub fn liveness(&self, idx: NodeIdx, now: Instant) -> Liveness {
+    pub fn liveness(&self, idx: NodeIdx) -> Liveness {
+        self.liveness_at(idx, self.now())
+    }
+
+    fn liveness_at(&self, idx: NodeIdx, now: Instant) -> Liveness {
         let n = self.get(idx);
         let silent = now.saturating_duration_since(n.last_heartbeat);
         if n.dead || silent > self.dead_after {
@@ -131,21 +237,23 @@ impl Datanodes {
     }
 
     /// Nodes that should be declared dead now.
-    pub fn newly_dead(&self, now: Instant) -> Vec<NodeIdx> {
-        (0..self.nodes.len() as NodeIdx)
-            .filter(|&i| !self.get(i).dead && self.liveness(i, now) == Liveness::Dead)
+    pub fn newly_dead(&self) -> Vec<NodeIdx> {
+        let now = self.now();
+        self.all()
+            .filter(|&i| !self.get(i).dead && self.liveness_at(i, now) == Liveness::Dead)
             .collect()
     }
 
     pub fn all(&self) -> impl Iterator<Item = NodeIdx> {
-        0..self.nodes.len() as NodeIdx
+        (0..self.nodes.len() as u32).map(NodeIdx)
     }
 
     /// Distinct racks of nodes that are not dead.
-    pub fn live_racks(&self, now: Instant) -> usize {
+    pub fn live_racks(&self) -> usize {
+        let now = self.now();
         let mut racks: Vec<&str> = self
             .all()
-            .filter(|&i| self.liveness(i, now) != Liveness::Dead)
+            .filter(|&i| self.liveness_at(i, now) != Liveness::Dead)
             .map(|i| self.get(i).rack.as_str())
             .collect();
         racks.sort_unstable();

@@ -1,6 +1,8 @@
-//! The namenode's error type, and how each error reaches a client as a gRPC status.
+//! The namenode's error type, and how each error reaches a client: a gRPC status carrying the
+//! typed [`Reason`] (safe mode as [`Reason::SafeMode`]) and the error's message.
 
-use tonic::{Code, Status};
+use proto::Reason;
+use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
@@ -32,20 +34,57 @@ pub enum NnError {
 
 pub type NnResult<T> = Result<T, NnError>;
 
+impl NnError {
+    /// Who is at fault, as the typed reason a client matches on.
+    pub fn reason(&self) -> Reason {
+        match self {
+            NnError::InvalidPath(..) | NnError::InvalidArgument(_) => Reason::InvalidArgument,
+            NnError::NotFound(_) => Reason::NotFound,
+            NnError::AlreadyExists(_) => Reason::AlreadyExists,
+            NnError::NotEmpty(_) | NnError::NotDir(_) | NnError::IsDir(_) => {
+                Reason::FailedPrecondition
+            }
+            NnError::SafeMode(_) => Reason::SafeMode,
+            NnError::NoLease(..) => Reason::PermissionDenied,
+            NnError::NoDatanodes(_) => Reason::ResourceExhausted,
+            NnError::Journal(_) | NnError::Internal(_) => Reason::Internal,
+        }
+    }
+}
+
 impl From<NnError> for Status {
     fn from(e: NnError) -> Status {
-        let code = match &e {
-            NnError::InvalidPath(..) | NnError::InvalidArgument(_) => Code::InvalidArgument,
-            NnError::NotFound(_) => Code::NotFound,
-            NnError::AlreadyExists(_) => Code::AlreadyExists,
-            NnError::NotEmpty(_) | NnError::NotDir(_) | NnError::IsDir(_) => {
-                Code::FailedPrecondition
-            }
-            NnError::SafeMode(_) => Code::Unavailable,
-            NnError::NoLease(..) => Code::PermissionDenied,
-            NnError::NoDatanodes(_) => Code::ResourceExhausted,
-            NnError::Journal(_) | NnError::Internal(_) => Code::Internal,
-        };
-        Status::new(code, e.to_string())
+        e.reason().status(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_carries_the_reason_and_keeps_the_message() {
+        let cases = [
+            (NnError::NotFound("/a".into()), Reason::NotFound),
+            (NnError::SafeMode("1 of 2 blocks".into()), Reason::SafeMode),
+            (
+                NnError::NoLease("/a".into(), "c1".into()),
+                Reason::PermissionDenied,
+            ),
+            (NnError::NotEmpty("/d".into()), Reason::FailedPrecondition),
+            (NnError::Internal("oops".into()), Reason::Internal),
+        ];
+        for (e, reason) in cases {
+            let message = e.to_string();
+            let status = Status::from(e);
+            assert_eq!(Reason::of(&status), reason, "{message}");
+            assert_eq!(status.message(), message);
+        }
+        let safe = Status::from(NnError::SafeMode("x".into()));
+        assert_eq!(
+            safe.code(),
+            tonic::Code::Unavailable,
+            "the code clients saw before"
+        );
     }
 }

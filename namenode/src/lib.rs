@@ -2,7 +2,9 @@
 //!
 //! A short tour:
 //! - [`namespace`]: the directory tree, files, blocks, and the journaled [`namespace::Edit`]s.
-//! - [`namesystem`]: all state behind one lock and every operation; durability via the journal.
+//! - [`namesystem`]: the metadata behind one lock and every operation on it, one file per
+//!   concern (client operations, datanode reports, replication, leases, checkpoints, the block
+//!   manager); durability via the journal.
 //! - [`datanodes`]: registered datanodes, liveness, queued commands.
 //! - [`placement`]: the rack-aware replica placement rule and reader ordering.
 //! - [`rpc`]: the gRPC services for clients and datanodes.

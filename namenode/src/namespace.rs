@@ -5,6 +5,7 @@
 //! function, so replay cannot drift from what was acknowledged.
 
 use crate::error::{NnError, NnResult};
+use common::ids::{BlockId, GenStamp};
 use common::journal::{Image, ImageBuilder};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -12,8 +13,6 @@ use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 
 pub type InodeId = u32;
-/// Index of a datanode in the datanode table (ids are interned to keep replica lists small).
-pub type NodeIdx = u32;
 
 const ROOT: InodeId = 0;
 
@@ -25,7 +24,8 @@ pub struct Perm {
     pub mode: u16,
 }
 
-/// A change to the namespace, as journaled.
+/// A change to the namespace, as journaled. Block ids and stamps are newtypes over `u64`, which
+/// postcard encodes exactly as the bare integers: edit logs written before them still replay.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Edit {
     Mkdirs {
@@ -44,15 +44,15 @@ pub enum Edit {
     /// Appends a new block; `prev_len` commits the length of the file's previous last block.
     AddBlock {
         path: String,
-        block: u64,
-        gen: u64,
+        block: BlockId,
+        gen: GenStamp,
         prev_len: Option<u64>,
     },
     /// A pipeline or lease recovery restamped a block (and, from recovery, fixed its length).
     UpdateBlock {
         path: String,
-        block: u64,
-        gen: u64,
+        block: BlockId,
+        gen: GenStamp,
         len: Option<u64>,
     },
     /// Closes a file under construction; `last_len` commits its last block, `drop_last` removes
@@ -78,21 +78,20 @@ pub enum Edit {
     },
     /// A generation stamp was handed out outside AddBlock.
     GenStamp {
-        gen: u64,
+        gen: GenStamp,
     },
 }
 
-/// One block's metadata and where its replicas are. Kept inside its file's inode; the
-/// namespace's block index finds the file from the block id.
+/// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
+/// file from the block id. Where its replicas are is the block manager's business
+/// (`namesystem::blocks`), not the namespace's.
 #[derive(Debug)]
 pub struct BlockMeta {
-    pub id: u64,
-    pub gen: u64,
+    pub id: BlockId,
+    pub gen: GenStamp,
     pub len: u64,
     /// Length is final (the writer moved past it or closed the file).
     pub committed: bool,
-    /// Nodes holding a good finalized replica of this generation.
-    pub locations: SmallVec<[NodeIdx; 3]>,
 }
 
 #[derive(Debug)]
@@ -122,7 +121,7 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
-    pub fn block(&self, id: u64) -> Option<&BlockMeta> {
+    pub fn block(&self, id: BlockId) -> Option<&BlockMeta> {
         let i = self.blocks.binary_search_by_key(&id, |b| b.id).ok()?;
         self.blocks.get(i)
     }
@@ -147,9 +146,9 @@ impl FileMeta {
 pub struct Namespace {
     inodes: Vec<Option<Inode>>,
     free: Vec<InodeId>,
-    block_index: HashMap<u64, InodeId>,
-    pub next_block: u64,
-    pub next_gen: u64,
+    block_index: HashMap<BlockId, InodeId>,
+    pub next_block: BlockId,
+    pub next_gen: GenStamp,
     names: Vec<String>,
     name_ids: HashMap<String, u32>,
 }
@@ -209,8 +208,8 @@ impl Namespace {
             inodes: Vec::new(),
             free: Vec::new(),
             block_index: HashMap::new(),
-            next_block: 1 << 30,
-            next_gen: 1000,
+            next_block: BlockId(1 << 30),
+            next_gen: GenStamp(1000),
             names: Vec::new(),
             name_ids: HashMap::new(),
         };
@@ -298,12 +297,12 @@ impl Namespace {
         f.client.map(|c| self.name(c))
     }
 
-    pub fn block(&self, id: u64) -> Option<&BlockMeta> {
+    pub fn block(&self, id: BlockId) -> Option<&BlockMeta> {
         self.block_file(id).map(|(_, b)| b)
     }
 
     /// A block and the file it belongs to.
-    pub fn block_file(&self, id: u64) -> Option<(&FileMeta, &BlockMeta)> {
+    pub fn block_file(&self, id: BlockId) -> Option<(&FileMeta, &BlockMeta)> {
         let inode = *self.block_index.get(&id)?;
         match &self.inodes.get(inode as usize)?.as_ref()?.kind {
             Kind::File(f) => f.block(id).map(|b| (f, b)),
@@ -311,7 +310,7 @@ impl Namespace {
         }
     }
 
-    pub fn block_mut(&mut self, id: u64) -> Option<&mut BlockMeta> {
+    fn block_mut(&mut self, id: BlockId) -> Option<&mut BlockMeta> {
         let inode = *self.block_index.get(&id)?;
         match &mut self.inodes.get_mut(inode as usize)?.as_mut()?.kind {
             Kind::File(f) => {
@@ -430,11 +429,10 @@ impl Namespace {
                     gen: *gen,
                     len: 0,
                     committed: false,
-                    locations: SmallVec::new(),
                 });
                 self.block_index.insert(*block, inode);
-                self.next_block = self.next_block.max(block + 1);
-                self.next_gen = self.next_gen.max(gen + 1);
+                self.next_block = self.next_block.max(BlockId(block.0 + 1));
+                self.next_gen = self.next_gen.max(GenStamp(gen.0 + 1));
             }
             Edit::UpdateBlock {
                 block, gen, len, ..
@@ -444,13 +442,13 @@ impl Namespace {
                     .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
                 if *gen != b.gen {
                     b.gen = *gen;
-                    effect.stale_locations = std::mem::take(&mut b.locations).into_vec();
+                    effect.restamped = Some(*block);
                 }
                 if let Some(len) = len {
                     b.len = *len;
                     b.committed = true;
                 }
-                self.next_gen = self.next_gen.max(gen + 1);
+                self.next_gen = self.next_gen.max(GenStamp(gen.0 + 1));
             }
             Edit::Close {
                 path,
@@ -535,7 +533,7 @@ impl Namespace {
                 effect.closed_blocks = f.blocks.iter().map(|b| b.id).collect();
             }
             Edit::GenStamp { gen } => {
-                self.next_gen = self.next_gen.max(gen + 1);
+                self.next_gen = self.next_gen.max(GenStamp(gen.0 + 1));
             }
         }
         Ok(effect)
@@ -647,7 +645,12 @@ impl Namespace {
                     blocks: f
                         .blocks
                         .iter()
-                        .map(|m| (m.id, m.gen, m.len, m.committed))
+                        .map(|m| ImageBlock {
+                            id: m.id,
+                            gen: m.gen,
+                            len: m.len,
+                            committed: m.committed,
+                        })
                         .collect(),
                     client: self.client_of(f).map(String::from),
                 },
@@ -706,20 +709,19 @@ impl Namespace {
                             block_size,
                             blocks: blocks
                                 .iter()
-                                .map(|&(id, gen, len, committed)| BlockMeta {
-                                    id,
-                                    gen,
-                                    len,
-                                    committed,
-                                    locations: SmallVec::new(),
+                                .map(|b| BlockMeta {
+                                    id: b.id,
+                                    gen: b.gen,
+                                    len: b.len,
+                                    committed: b.committed,
                                 })
                                 .collect(),
                             client,
                         }),
                     };
                     let id = ns.link(parent, name, inode, &path)?;
-                    for (b, ..) in blocks {
-                        ns.block_index.insert(b, id);
+                    for b in blocks {
+                        ns.block_index.insert(b.id, id);
                     }
                 }
             }
@@ -734,16 +736,25 @@ pub struct ApplyEffect {
     /// Blocks gone from the namespace: their replicas are to be deleted.
     pub removed_blocks: Vec<BlockMeta>,
     /// Blocks whose expected replication should be checked.
-    pub closed_blocks: Vec<u64>,
-    /// Nodes whose replicas of a restamped block are now stale.
-    pub stale_locations: Vec<NodeIdx>,
+    pub closed_blocks: Vec<BlockId>,
+    /// A block given a new generation stamp: the replicas it had are now stale.
+    pub restamped: Option<BlockId>,
+}
+
+/// One block in a checkpoint record; encoded as the `(u64, u64, u64, bool)` tuple it replaced.
+#[derive(Serialize, Deserialize)]
+struct ImageBlock {
+    id: BlockId,
+    gen: GenStamp,
+    len: u64,
+    committed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 enum ImageRecord {
     Header {
-        next_block: u64,
-        next_gen: u64,
+        next_block: BlockId,
+        next_gen: GenStamp,
     },
     Dir {
         path: String,
@@ -756,7 +767,7 @@ enum ImageRecord {
         mtime: u64,
         replication: u16,
         block_size: u64,
-        blocks: Vec<(u64, u64, u64, bool)>,
+        blocks: Vec<ImageBlock>,
         client: Option<String>,
     },
 }
@@ -817,8 +828,8 @@ mod tests {
             },
             Edit::AddBlock {
                 path: "/x/y/f".into(),
-                block: 77,
-                gen: 2000,
+                block: BlockId(77),
+                gen: GenStamp(2000),
                 prev_len: None,
             },
             Edit::Close {
@@ -839,7 +850,10 @@ mod tests {
             .expect("image");
         let back = Namespace::from_image(&image).expect("load");
         let (_, f) = back.file("/x/y/f").expect("file");
-        assert_eq!(f.blocks.iter().map(|b| b.id).collect::<Vec<_>>(), vec![77]);
+        assert_eq!(
+            f.blocks.iter().map(|b| b.id).collect::<Vec<_>>(),
+            vec![BlockId(77)]
+        );
         assert!(!f.under_construction());
         assert_eq!(f.length(), 123);
         let dir = back
@@ -850,5 +864,44 @@ mod tests {
             (back.next_block, back.next_gen),
             (ns.next_block, ns.next_gen)
         );
+    }
+
+    #[test]
+    fn typed_ids_keep_the_journaled_encoding() {
+        // Edit logs and images written when blocks and stamps were bare u64s must still load.
+        let typed = encode(&Edit::AddBlock {
+            path: "/f".into(),
+            block: BlockId(1 << 30),
+            gen: GenStamp(1001),
+            prev_len: Some(5),
+        })
+        .expect("encode");
+        #[derive(Serialize)]
+        enum Old {
+            _Mkdirs,
+            _Create,
+            AddBlock {
+                path: String,
+                block: u64,
+                gen: u64,
+                prev_len: Option<u64>,
+            },
+        }
+        let old = encode(&Old::AddBlock {
+            path: "/f".into(),
+            block: 1 << 30,
+            gen: 1001,
+            prev_len: Some(5),
+        })
+        .expect("encode");
+        assert_eq!(typed, old);
+        let block = encode(&ImageBlock {
+            id: BlockId(7),
+            gen: GenStamp(8),
+            len: 9,
+            committed: true,
+        })
+        .expect("encode");
+        assert_eq!(block, encode(&(7u64, 8u64, 9u64, true)).expect("encode"));
     }
 }

@@ -3,11 +3,9 @@
 //! on another node, more at random with a cap per rack; never two on one node. Also the order
 //! in which a reader should try replicas: same node, same rack, elsewhere, stale nodes last.
 
-use crate::datanodes::{Datanodes, Liveness};
-use crate::namespace::NodeIdx;
+use crate::datanodes::{Datanodes, Liveness, NodeIdx};
 use common::topology::Topology;
 use rand::seq::IndexedRandom;
-use std::time::Instant;
 
 /// Chooses `n` new nodes for a block that already has replicas on `existing`.
 pub fn choose_targets(
@@ -18,17 +16,16 @@ pub fn choose_targets(
     excluded: &[NodeIdx],
     block_size: u64,
 ) -> Vec<NodeIdx> {
-    let now = Instant::now();
     let good: Vec<NodeIdx> = dns
         .all()
-        .filter(|&i| dns.liveness(i, now) == Liveness::Live)
+        .filter(|&i| dns.liveness(i) == Liveness::Live)
         .filter(|&i| !excluded.contains(&i))
         .filter(|&i| {
             let d = dns.get(i);
             d.capacity == 0 || d.remaining >= block_size
         })
         .collect();
-    let racks = dns.live_racks(now).max(1);
+    let racks = dns.live_racks().max(1);
     let total = existing.len() + n;
     let max_per_rack = if racks == 1 {
         usize::MAX
@@ -71,11 +68,10 @@ pub fn choose_targets(
 
 /// Orders replica holders for a reader on `reader_host`: nearest first, stale nodes last.
 pub fn sort_for_reader(dns: &Datanodes, topo: &Topology, reader_host: &str, nodes: &mut [NodeIdx]) {
-    let now = Instant::now();
     let reader_rack = topo.rack_of(reader_host);
     nodes.sort_by_key(|&i| {
         let d = dns.get(i);
-        let stale = dns.liveness(i, now) != Liveness::Live;
+        let stale = dns.liveness(i) != Liveness::Live;
         let dist = Topology::distance(reader_host, &reader_rack, &d.host, &d.rack);
         (stale, dist)
     });

@@ -1,17 +1,21 @@
-//! The namenode's gRPC services: translation between wire messages and [`Namesystem`] calls.
-//! Mutations reply only once their edit is durable.
+//! The namenode's gRPC services: translation between wire messages and [`Namesystem`] calls
+//! (typed ids and named structs inside, the proto's integers outside). Mutations reply only
+//! once their edit is durable. Calls that walk many blocks or a subtree run on the blocking
+//! pool, never on the async threads.
 
-use crate::datanodes::Liveness;
+use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
-use crate::namespace::{NodeIdx, Perm};
-use crate::namesystem::{LocatedBlock, Namesystem, Status as FileStat};
-use common::ids::NodeId;
+use crate::namespace::Perm;
+use crate::namesystem::{
+    BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
+};
+use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
 use proto::dfs::client_protocol_server::ClientProtocol;
 use proto::dfs::datanode_protocol_server::DatanodeProtocol;
 use proto::dfs::*;
+use proto::Reason;
 use std::sync::Arc;
-use std::time::Instant;
 use tonic::{Request, Response, Status};
 
 #[derive(Clone)]
@@ -48,45 +52,55 @@ fn caller_host<T>(req: &Request<T>, caller: &Option<Caller>) -> String {
         .unwrap_or_default()
 }
 
-fn block_of(b: &Option<Block>) -> Option<(u64, u64)> {
-    b.as_ref().map(|b| (b.id, b.num_bytes))
+fn last_block_of(b: &Option<Block>) -> Option<LastBlock> {
+    b.as_ref().map(|b| LastBlock {
+        block: BlockId(b.id),
+        len: b.num_bytes,
+    })
 }
 
 fn required<T>(v: Option<T>, what: &str) -> Result<T, Status> {
-    v.ok_or_else(|| Status::invalid_argument(format!("missing {what}")))
+    v.ok_or_else(|| Reason::InvalidArgument.status(format!("missing {what}")))
 }
 
-impl Rpc {
-    fn node_info(&self, idx: NodeIdx) -> DatanodeInfo {
-        let st = self.ns.state.lock();
-        info_of(&st.dns, idx)
-    }
+/// Runs blocking namesystem work (a report, a walk) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    ns: &Arc<Namesystem>,
+    work: impl FnOnce(&Namesystem) -> NnResult<T> + Send + 'static,
+) -> NnResult<T> {
+    let ns = ns.clone();
+    tokio::task::spawn_blocking(move || work(&ns))
+        .await
+        .map_err(|e| NnError::Internal(format!("namesystem task: {e}")))?
+}
 
-    fn located(&self, b: LocatedBlock) -> proto::dfs::LocatedBlock {
-        proto::dfs::LocatedBlock {
-            block: Some(Block {
-                id: b.id,
-                gen_stamp: b.gen,
-                num_bytes: b.len,
-            }),
-            offset: b.offset,
-            locations: b.nodes.iter().map(|&n| self.node_info(n)).collect(),
-            corrupt: b.corrupt,
-        }
+fn block_msg(id: BlockId, gen: GenStamp, len: u64) -> Block {
+    Block {
+        id: id.0,
+        gen_stamp: gen.0,
+        num_bytes: len,
     }
 }
 
-fn info_of(dns: &crate::datanodes::Datanodes, idx: NodeIdx) -> DatanodeInfo {
-    let d = dns.get(idx);
+fn located(b: LocatedBlock) -> proto::dfs::LocatedBlock {
+    proto::dfs::LocatedBlock {
+        block: Some(block_msg(b.id, b.gen, b.len)),
+        offset: b.offset,
+        locations: b.nodes.into_iter().map(info_msg).collect(),
+        corrupt: b.corrupt,
+    }
+}
+
+fn info_msg(n: NodeInfo) -> DatanodeInfo {
     DatanodeInfo {
-        node_id: d.id.0,
-        host: d.host.clone(),
-        data_addr: d.data_addr.clone(),
-        rack: d.rack.clone(),
+        node_id: n.id.0,
+        host: n.host,
+        data_addr: n.data_addr,
+        rack: n.rack,
     }
 }
 
-fn status_msg(s: FileStat) -> FileStatus {
+fn status_msg(s: FileInfo) -> FileStatus {
     FileStatus {
         path: s.path,
         is_dir: s.is_dir,
@@ -136,13 +150,13 @@ impl ClientProtocol for Rpc {
         let (b, c) = self.ns.add_block(
             &r.path,
             &r.client_name,
-            block_of(&r.previous),
+            last_block_of(&r.previous),
             &excluded,
             &host,
         )?;
         durable(c).await?;
         Ok(Response::new(AddBlockResponse {
-            block: Some(self.located(b)),
+            block: Some(located(b)),
         }))
     }
 
@@ -152,10 +166,12 @@ impl ClientProtocol for Rpc {
     ) -> R<UpdateBlockForPipelineResponse> {
         let r = req.into_inner();
         let b = required(r.block, "block")?;
-        let (gen, c) = self.ns.update_block_for_pipeline(b.id, &r.client_name)?;
+        let (gen, c) = self
+            .ns
+            .update_block_for_pipeline(BlockId(b.id), &r.client_name)?;
         durable(c).await?;
         Ok(Response::new(UpdateBlockForPipelineResponse {
-            new_gen_stamp: gen,
+            new_gen_stamp: gen.0,
         }))
     }
 
@@ -167,9 +183,12 @@ impl ClientProtocol for Rpc {
         let old = required(r.old_block, "old_block")?;
         let new = required(r.new_block, "new_block")?;
         let nodes: Vec<NodeId> = r.new_nodes.iter().map(|&n| NodeId(n)).collect();
-        let c = self
-            .ns
-            .update_pipeline(&r.client_name, old.id, new.gen_stamp, &nodes)?;
+        let c = self.ns.update_pipeline(
+            &r.client_name,
+            BlockId(old.id),
+            GenStamp(new.gen_stamp),
+            &nodes,
+        )?;
         durable(c).await?;
         Ok(Response::new(UpdatePipelineResponse {}))
     }
@@ -178,7 +197,7 @@ impl ClientProtocol for Rpc {
         let r = req.into_inner();
         let c = self
             .ns
-            .complete(&r.path, &r.client_name, block_of(&r.last))?;
+            .complete(&r.path, &r.client_name, last_block_of(&r.last))?;
         durable(c).await?;
         Ok(Response::new(CompleteResponse {}))
     }
@@ -198,12 +217,14 @@ impl ClientProtocol for Rpc {
         Ok(Response::new(GetBlockLocationsResponse {
             file_length: l.length,
             under_construction: l.under_construction,
-            blocks: l.blocks.into_iter().map(|b| self.located(b)).collect(),
+            blocks: l.blocks.into_iter().map(located).collect(),
         }))
     }
 
     async fn get_listing(&self, req: Request<GetListingRequest>) -> R<GetListingResponse> {
-        let entries = self.ns.listing(&req.into_inner().path)?;
+        // A directory may hold millions of entries: list it on the blocking pool.
+        let path = req.into_inner().path;
+        let entries = blocking(&self.ns, move |ns| ns.listing(&path)).await?;
         Ok(Response::new(GetListingResponse {
             entries: entries.into_iter().map(status_msg).collect(),
         }))
@@ -249,26 +270,25 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<ContentSummaryRequest>,
     ) -> R<ContentSummaryResponse> {
-        let (length, files, directories, space_consumed) =
-            self.ns.content_summary(&req.into_inner().path)?;
+        let path = req.into_inner().path;
+        let s = blocking(&self.ns, move |ns| ns.content_summary(&path)).await?;
         Ok(Response::new(ContentSummaryResponse {
-            length,
-            files,
-            directories,
-            space_consumed,
+            length: s.length,
+            files: s.files,
+            directories: s.directories,
+            space_consumed: s.space_consumed,
         }))
     }
 
     async fn fsck(&self, req: Request<FsckRequest>) -> R<FsckResponse> {
-        let (health, files, directories) = self.ns.fsck(&req.into_inner().path)?;
-        let st = self.ns.state.lock();
-        let now = Instant::now();
+        let path = req.into_inner().path;
+        let report = blocking(&self.ns, move |ns| ns.fsck(&path)).await?;
         let mut out = FsckResponse {
-            files,
-            directories,
+            files: report.files,
+            directories: report.directories,
             ..Default::default()
         };
-        for h in health {
+        for h in report.blocks {
             out.total_bytes += h.len;
             out.under_replicated += h.under_replicated as u64;
             out.mis_replicated += h.mis_replicated as u64;
@@ -276,24 +296,17 @@ impl ClientProtocol for Rpc {
             out.missing += h.missing as u64;
             out.blocks.push(FsckBlock {
                 path: h.path,
-                block: Some(Block {
-                    id: h.id,
-                    gen_stamp: h.gen,
-                    num_bytes: h.len,
-                }),
+                block: Some(block_msg(h.id, h.gen, h.len)),
                 expected_replication: h.expected,
                 replicas: h
                     .replicas
-                    .iter()
-                    .map(|&(n, corrupt)| {
-                        let d = st.dns.get(n);
-                        FsckReplica {
-                            node_id: d.id.0,
-                            node: d.data_addr.clone(),
-                            rack: d.rack.clone(),
-                            corrupt,
-                            stale: st.dns.liveness(n, now) != Liveness::Live,
-                        }
+                    .into_iter()
+                    .map(|r| FsckReplica {
+                        node_id: r.node.id.0,
+                        node: r.node.data_addr,
+                        rack: r.node.rack,
+                        corrupt: r.corrupt,
+                        stale: r.stale,
                     })
                     .collect(),
                 under_replicated: h.under_replicated,
@@ -309,75 +322,94 @@ impl ClientProtocol for Rpc {
         &self,
         _req: Request<ClusterReportRequest>,
     ) -> R<ClusterReportResponse> {
-        let st = self.ns.state.lock();
-        let now = Instant::now();
-        let mut per_node = vec![0u64; st.dns.nodes.len()];
-        for m in st.ns.all_blocks() {
-            for &n in &m.locations {
-                per_node[n as usize] += 1;
-            }
-        }
-        let datanodes = st
-            .dns
-            .all()
-            .map(|i| {
-                let d = st.dns.get(i);
-                DatanodeReport {
-                    info: Some(info_of(&st.dns, i)),
-                    state: st.dns.liveness(i, now).as_str().into(),
-                    capacity: d.capacity,
-                    used: d.used,
-                    remaining: d.remaining,
-                    blocks: per_node[i as usize],
-                    last_heartbeat_ms_ago: now
-                        .saturating_duration_since(d.last_heartbeat)
-                        .as_millis() as u64,
-                }
+        let r = blocking(&self.ns, |ns| Ok(ns.cluster_report())).await?;
+        let datanodes = r
+            .datanodes
+            .into_iter()
+            .map(|d| DatanodeReport {
+                info: Some(info_msg(d.node)),
+                state: d.liveness.as_str().into(),
+                capacity: d.capacity,
+                used: d.used,
+                remaining: d.remaining,
+                blocks: d.blocks,
+                last_heartbeat_ms_ago: d.last_heartbeat_ms_ago,
             })
             .collect();
-        let files = st
-            .ns
-            .inodes()
-            .filter(|i| matches!(i.kind, crate::namespace::Kind::File(_)))
-            .count() as u64;
         Ok(Response::new(ClusterReportResponse {
             datanodes,
-            safe_mode: st.safe_mode.is_some(),
-            safe_mode_reason: st.safe_mode.clone().unwrap_or_default(),
-            total_blocks: st.ns.block_count() as u64,
-            under_replicated: st.needed.len() as u64,
-            pending_deletions: st
-                .dns
-                .nodes
-                .iter()
-                .map(|d| d.commands.invalidate.len() as u64)
-                .sum(),
-            files,
+            safe_mode: r.safe_mode.is_some(),
+            safe_mode_reason: r.safe_mode.unwrap_or_default(),
+            total_blocks: r.total_blocks,
+            under_replicated: r.under_replicated,
+            pending_deletions: r.pending_deletions,
+            files: r.files,
         }))
     }
 }
 
 fn report_bad(ns: &Namesystem, r: ReportBadBlocksRequest) {
-    let bad: Vec<(u64, u64, NodeId)> = r
+    let bad: Vec<BadReplica> = r
         .replicas
         .iter()
         .filter_map(|b| {
-            b.block
-                .as_ref()
-                .map(|blk| (blk.id, blk.gen_stamp, NodeId(b.node_id)))
+            b.block.as_ref().map(|blk| BadReplica {
+                block: BlockId(blk.id),
+                gen: GenStamp(blk.gen_stamp),
+                node: NodeId(b.node_id),
+            })
         })
         .collect();
     ns.report_bad(&bad);
 }
 
-fn replicas_of(v: &[ReplicaReport]) -> Vec<(u64, u64, u64, bool)> {
+fn replicas_of(v: &[ReplicaReport]) -> Vec<ReportedReplica> {
     v.iter()
         .filter_map(|r| {
-            r.block
-                .as_ref()
-                .map(|b| (b.id, b.gen_stamp, b.num_bytes, r.finalized))
+            r.block.as_ref().map(|b| ReportedReplica {
+                block: BlockId(b.id),
+                gen: GenStamp(b.gen_stamp),
+                len: b.num_bytes,
+                finalized: r.finalized,
+            })
         })
         .collect()
+}
+
+/// The commands of a heartbeat reply, as wire messages.
+fn commands_msg(q: Commands) -> Vec<DatanodeCommand> {
+    let command = |c| DatanodeCommand { command: Some(c) };
+    let mut out = Vec::new();
+    for r in q.replicate {
+        out.push(command(datanode_command::Command::Replicate(
+            ReplicateCommand {
+                block: Some(block_msg(r.block, r.gen, r.len)),
+                targets: r.targets.into_iter().map(info_msg).collect(),
+            },
+        )));
+    }
+    if !q.invalidate.is_empty() {
+        out.push(command(datanode_command::Command::Invalidate(
+            InvalidateCommand {
+                blocks: q
+                    .invalidate
+                    .iter()
+                    // No stamp: the datanode deletes whatever stamp it holds.
+                    .map(|i| block_msg(i.block, i.gen.unwrap_or(GenStamp(u64::MAX)), 0))
+                    .collect(),
+            },
+        )));
+    }
+    for r in q.recover {
+        out.push(command(datanode_command::Command::Recover(
+            RecoverBlockCommand {
+                block: Some(block_msg(r.block, r.gen, r.len)),
+                new_gen_stamp: r.new_gen.0,
+                replicas: r.holders.into_iter().map(info_msg).collect(),
+            },
+        )));
+    }
+    out
 }
 
 #[tonic::async_trait]
@@ -385,10 +417,8 @@ impl DatanodeProtocol for Rpc {
     async fn register(&self, req: Request<RegisterRequest>) -> R<RegisterResponse> {
         let r = req.into_inner();
         if r.data_addr.parse::<std::net::SocketAddr>().is_err() {
-            return Err(Status::invalid_argument(format!(
-                "data address '{}' is not ip:port",
-                r.data_addr
-            )));
+            return Err(Reason::InvalidArgument
+                .status(format!("data address '{}' is not ip:port", r.data_addr)));
         }
         let rack = self.ns.register(NodeId(r.node_id), r.host, r.data_addr);
         Ok(Response::new(RegisterResponse {
@@ -410,48 +440,18 @@ impl DatanodeProtocol for Rpc {
                 }],
             }));
         };
-        let st = self.ns.state.lock();
-        let blk = |id, gen, len| Block {
-            id,
-            gen_stamp: gen,
-            num_bytes: len,
-        };
-        let mut commands = Vec::new();
-        for (b, gen, len, targets) in q.replicate {
-            commands.push(DatanodeCommand {
-                command: Some(datanode_command::Command::Replicate(ReplicateCommand {
-                    block: Some(blk(b, gen, len)),
-                    targets: targets.iter().map(|&t| info_of(&st.dns, t)).collect(),
-                })),
-            });
-        }
-        if !q.invalidate.is_empty() {
-            commands.push(DatanodeCommand {
-                command: Some(datanode_command::Command::Invalidate(InvalidateCommand {
-                    blocks: q
-                        .invalidate
-                        .iter()
-                        .map(|&(b, gen)| blk(b, gen, 0))
-                        .collect(),
-                })),
-            });
-        }
-        for (b, gen, len, new_gen, holders) in q.recover {
-            commands.push(DatanodeCommand {
-                command: Some(datanode_command::Command::Recover(RecoverBlockCommand {
-                    block: Some(blk(b, gen, len)),
-                    new_gen_stamp: new_gen,
-                    replicas: holders.iter().map(|&t| info_of(&st.dns, t)).collect(),
-                })),
-            });
-        }
-        Ok(Response::new(HeartbeatResponse { commands }))
+        Ok(Response::new(HeartbeatResponse {
+            commands: commands_msg(q),
+        }))
     }
 
     async fn block_report(&self, req: Request<BlockReportRequest>) -> R<BlockReportResponse> {
         let r = req.into_inner();
-        self.ns
-            .block_report(NodeId(r.node_id), &replicas_of(&r.replicas))?;
+        // A full report lists every replica of a node: diff it on the blocking pool.
+        blocking(&self.ns, move |ns| {
+            ns.block_report(NodeId(r.node_id), &replicas_of(&r.replicas))
+        })
+        .await?;
         Ok(Response::new(BlockReportResponse {}))
     }
 
@@ -460,7 +460,7 @@ impl DatanodeProtocol for Rpc {
         req: Request<IncrementalBlockReportRequest>,
     ) -> R<IncrementalBlockReportResponse> {
         let r = req.into_inner();
-        let deleted: Vec<u64> = r.deleted.iter().map(|b| b.id).collect();
+        let deleted: Vec<BlockId> = r.deleted.iter().map(|b| BlockId(b.id)).collect();
         self.ns
             .incremental_report(NodeId(r.node_id), &replicas_of(&r.received), &deleted)?;
         Ok(Response::new(IncrementalBlockReportResponse {}))
@@ -481,9 +481,12 @@ impl DatanodeProtocol for Rpc {
         let r = req.into_inner();
         let old = required(r.old_block, "old_block")?;
         let nodes: Vec<NodeId> = r.nodes.iter().map(|&n| NodeId(n)).collect();
-        let c =
-            self.ns
-                .commit_block_synchronization(old.id, r.new_gen_stamp, r.new_length, &nodes)?;
+        let c = self.ns.commit_block_synchronization(
+            BlockId(old.id),
+            GenStamp(r.new_gen_stamp),
+            r.new_length,
+            &nodes,
+        )?;
         durable(c).await?;
         Ok(Response::new(CommitBlockSynchronizationResponse {}))
     }

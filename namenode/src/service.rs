@@ -1,7 +1,7 @@
 //! Running a namenode: load the namespace, serve gRPC, and drive the background monitors
 //! (heartbeats, safe mode, replication, leases, checkpoints).
 
-use crate::error::NnResult;
+use crate::error::{NnError, NnResult};
 use crate::namesystem::Namesystem;
 use crate::rpc::Rpc;
 use common::config::{NamenodeConfig, TopologyConfig};
@@ -18,7 +18,11 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         .rpc_addr
         .parse()
         .map_err(|e| anyhow::anyhow!("rpc_addr '{}': {e}", config.rpc_addr))?;
-    let ns = Arc::new(Namesystem::open(config, Topology::new(topology))?);
+    let ns = Arc::new(Namesystem::open(
+        config,
+        Topology::new(topology),
+        common::clock::system(),
+    )?);
     spawn_monitors(ns.clone());
     let rpc = Rpc { ns: ns.clone() };
     tracing::info!(%addr, meta_dir = %ns.meta_dir().display(), "namenode serving");
@@ -30,6 +34,15 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
     Ok(())
 }
 
+/// Runs one pass of blocking namesystem work on the blocking pool: the checks take the
+/// namesystem lock and may walk many blocks, which must not stall the async threads serving RPCs.
+async fn off_runtime(ns: &Arc<Namesystem>, work: fn(&Namesystem) -> NnResult<()>) -> NnResult<()> {
+    let ns = ns.clone();
+    tokio::task::spawn_blocking(move || work(&ns))
+        .await
+        .unwrap_or_else(|e| Err(NnError::Internal(format!("monitor task: {e}"))))
+}
+
 fn spawn_monitors(ns: Arc<Namesystem>) {
     let every = |ms: u64| Duration::from_millis(ms.max(50));
     let tick = every(ns.config.heartbeat_interval_ms.min(1000) / 2);
@@ -37,9 +50,16 @@ fn spawn_monitors(ns: Arc<Namesystem>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(tick).await;
-            n.check_heartbeats();
-            n.check_safe_mode();
-            n.check_leases();
+            let r = off_runtime(&n, |ns| {
+                ns.check_heartbeats();
+                ns.check_safe_mode();
+                ns.check_leases();
+                Ok(())
+            })
+            .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "liveness, safe mode and lease checks failed");
+            }
         }
     });
     let n = ns.clone();
@@ -47,17 +67,20 @@ fn spawn_monitors(ns: Arc<Namesystem>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(repl).await;
-            n.check_replication();
+            let r = off_runtime(&n, |ns| {
+                ns.check_replication();
+                Ok(())
+            })
+            .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "replication check failed");
+            }
         }
     });
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let n = ns.clone();
-            let r: NnResult<()> = tokio::task::spawn_blocking(move || n.maybe_checkpoint())
-                .await
-                .unwrap_or_else(|e| Err(crate::error::NnError::Internal(e.to_string())));
-            if let Err(e) = r {
+            if let Err(e) = off_runtime(&ns, Namesystem::maybe_checkpoint).await {
                 tracing::error!(error = %e, "checkpoint failed");
             }
         }

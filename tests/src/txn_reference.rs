@@ -1,4 +1,4 @@
-//! A straightforward, separate implementation of `../shared/TRANSACTIONS.md` for the golden
+//! A straightforward, separate implementation of `docs/transactions.md` for the golden
 //! test: everything in memory, floats, windows by scanning each customer's whole list. It
 //! shares no code with the pipeline in `jobs/transactions`.
 

@@ -1,5 +1,5 @@
 //! The transaction pipeline on a real cluster: its reports against a separate implementation
-//! of TRANSACTIONS.md, map-side and reduce-side joins giving byte-identical outputs, a worker
+//! of docs/transactions.md, map-side and reduce-side joins giving byte-identical outputs, a worker
 //! killed mid-pipeline, salted hot keys, and malformed inputs.
 
 #![allow(clippy::unwrap_used)]

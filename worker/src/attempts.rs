@@ -5,8 +5,9 @@
 //! the worker.
 
 use client::DfsClient;
+use common::ids::AttemptId;
 use common::jobs::{
-    AttemptOutcome, AttemptStatus, Counters, MapOutputLocation, TaskReport, TaskSpec,
+    AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -34,7 +35,7 @@ pub struct Attempts {
     root: PathBuf,
     dfs: DfsClient,
     attempts: Mutex<HashMap<String, Attempt>>,
-    fetch_failures: Mutex<Vec<(String, u32, String)>>,
+    fetch_failures: Mutex<Vec<FetchFailure>>,
     /// One binary download at a time.
     download: tokio::sync::Mutex<()>,
     /// Wakes the heartbeat loop when an attempt ends.
@@ -62,13 +63,13 @@ impl Attempts {
     }
 
     /// Every attempt's status, and the fetch failures seen since the last call.
-    pub fn snapshot(&self) -> (Vec<AttemptStatus>, Vec<(String, u32, String)>) {
+    pub fn snapshot(&self) -> (Vec<AttemptStatus>, Vec<FetchFailure>) {
         let statuses = self
             .attempts
             .lock()
             .iter()
             .map(|(id, a)| AttemptStatus {
-                attempt_id: id.clone(),
+                attempt_id: AttemptId::from(id.as_str()),
                 progress: a.progress,
                 counters: a.counters.clone(),
                 outcome: a.outcome.clone(),
@@ -81,12 +82,12 @@ impl Attempts {
     pub fn delivered(&self, statuses: &[AttemptStatus]) {
         let mut map = self.attempts.lock();
         for s in statuses.iter().filter(|s| s.outcome.is_some()) {
-            map.remove(&s.attempt_id);
+            map.remove(s.attempt_id.as_str());
         }
     }
 
     /// Puts back fetch failures a failed heartbeat did not deliver.
-    pub fn undelivered(&self, failures: Vec<(String, u32, String)>) {
+    pub fn undelivered(&self, failures: Vec<FetchFailure>) {
         self.fetch_failures.lock().extend(failures);
     }
 
@@ -252,9 +253,11 @@ impl Attempts {
                         map_index,
                         attempt_id,
                     } => {
-                        me.fetch_failures
-                            .lock()
-                            .push((id.clone(), map_index, attempt_id));
+                        me.fetch_failures.lock().push(FetchFailure {
+                            reduce_attempt: AttemptId::from(id.as_str()),
+                            map_index,
+                            map_attempt: AttemptId(attempt_id),
+                        });
                         me.changed.notify_one();
                     }
                     TaskReport::Done { counters } => {

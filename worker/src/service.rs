@@ -91,16 +91,17 @@ fn act(
     cleaned: &mut HashSet<String>,
 ) {
     for id in &reply.kill {
-        attempts.kill(id);
+        attempts.kill(id.as_str());
     }
     for spec in reply.launch {
         tracing::info!(attempt = %spec.attempt_id, "launching");
         attempts.launch(spec);
     }
     for (attempt, locations) in &reply.map_outputs {
-        attempts.map_outputs(attempt, locations);
+        attempts.map_outputs(attempt.as_str(), locations);
     }
     for job in reply.finished_jobs {
+        let job = job.to_string();
         if cleaned.contains(&job) || attempts.job_running(&job) {
             continue;
         }

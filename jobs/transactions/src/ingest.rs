@@ -1,4 +1,4 @@
-//! Reading transactions, in whichever stage comes first: validation (TRANSACTIONS.md, step 1)
+//! Reading transactions, in whichever stage comes first: validation (docs/transactions.md, step 1)
 //! with invalid rows quarantined and counted, the enrichment columns computed, and the
 //! map-side joins against reference tables loaded whole; later stages decode what an earlier
 //! stage wrote.

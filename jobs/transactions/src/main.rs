@@ -1,4 +1,4 @@
-//! The bank's daily transaction pipeline (`../shared/TRANSACTIONS.md`), written against the
+//! The bank's daily transaction pipeline (`docs/transactions.md`), written against the
 //! public `mapreduce` API only.
 //!
 //! - `transactions run --transactions PATH --customers PATH --accounts PATH --output PATH

@@ -119,7 +119,7 @@ impl Txn {
         self.cols.get(i).and_then(|c| c.as_deref())
     }
 
-    /// Flags and score from the windows and the enrichment (TRANSACTIONS.md, step 3).
+    /// Flags and score from the windows and the enrichment (docs/transactions.md, step 3).
     pub fn score(&mut self) {
         let usd = i128::from(self.amount_usd);
         // amount > 5 x volume / count, without dividing.

@@ -1,4 +1,4 @@
-//! The rolling windows (TRANSACTIONS.md, step 3) by secondary sort: records are partitioned
+//! The rolling windows (docs/transactions.md, step 3) by secondary sort: records are partitioned
 //! by customer (account) and sorted by time, and each transaction is also sent as two small
 //! events: its amount entering the window at its time and leaving it at the window's end.
 //! One pass over a group keeps a running sum and count, so no group, however large, is held

@@ -1,0 +1,99 @@
+//! The job tracker's error type, and how each error crosses gRPC: as a status whose
+//! [`Reason`] says who is at fault (the caller's job, a temporary namenode outage, our bug).
+
+use client::ClientError;
+use common::ids::JobId;
+use proto::Reason;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JtError {
+    /// The job as submitted cannot run: the caller's mistake, said in the caller's terms.
+    #[error("{0}")]
+    InvalidJob(String),
+    /// No running job and no job in the history has this id.
+    #[error("no job {0}")]
+    NoSuchJob(JobId),
+    /// The namenode did not answer while the job tracker was `doing` something: temporary.
+    #[error("{source} ({doing})")]
+    NamenodeUnavailable { doing: String, source: ClientError },
+    /// The DFS refused an operation the job tracker needed.
+    #[error("{doing}: {source}")]
+    Dfs { doing: String, source: ClientError },
+    /// The job history in the journal could not be read or written.
+    #[error("job history: {0}")]
+    History(#[from] common::Error),
+    /// The job tracker's configuration is wrong.
+    #[error("config: {0}")]
+    Config(String),
+    /// The gRPC server could not start or stopped.
+    #[error("serving on {0}")]
+    Serve(String),
+    /// Our own bug.
+    #[error("internal error (this is a bug): {0}")]
+    Internal(String),
+}
+
+pub type JtResult<T> = Result<T, JtError>;
+
+impl JtError {
+    /// A failed DFS call made while `doing` something: an outage or a refusal.
+    pub fn dfs(doing: impl Into<String>, source: ClientError) -> JtError {
+        let doing = doing.into();
+        match source {
+            ClientError::Unreachable { .. } => JtError::NamenodeUnavailable { doing, source },
+            source => JtError::Dfs { doing, source },
+        }
+    }
+
+    pub fn reason(&self) -> Reason {
+        match self {
+            // A DFS refusal at submit time is about the job's own paths.
+            JtError::InvalidJob(_) | JtError::Dfs { .. } => Reason::InvalidArgument,
+            JtError::NoSuchJob(_) => Reason::NotFound,
+            JtError::NamenodeUnavailable { .. } => Reason::Unavailable,
+            JtError::History(_) | JtError::Config(_) | JtError::Serve(_) | JtError::Internal(_) => {
+                Reason::Internal
+            }
+        }
+    }
+}
+
+impl From<JtError> for tonic::Status {
+    fn from(e: JtError) -> tonic::Status {
+        e.reason().status(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namenode_outage_is_temporary_and_says_so() {
+        let e = JtError::dfs(
+            "checking /in",
+            ClientError::Unreachable {
+                what: "stat".into(),
+                message: "connection refused".into(),
+            },
+        );
+        let status = tonic::Status::from(e);
+        assert_eq!(Reason::of(&status), Reason::Unavailable);
+        assert!(
+            status.message().starts_with("cannot reach the namenode"),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn an_unknown_job_is_not_found_and_a_bad_job_is_the_callers() {
+        let missing = tonic::Status::from(JtError::NoSuchJob(JobId::from("job_1_0001")));
+        assert_eq!(Reason::of(&missing), Reason::NotFound);
+        assert_eq!(missing.message(), "no job job_1_0001");
+        let bad = tonic::Status::from(JtError::InvalidJob("no stages".into()));
+        assert_eq!(Reason::of(&bad), Reason::InvalidArgument);
+        let gone = JtError::dfs("checking /in", ClientError::NotFound("/in".into()));
+        assert_eq!(gone.reason(), Reason::InvalidArgument);
+    }
+}

@@ -1,0 +1,126 @@
+//! What a worker heartbeat does: records attempt progress and outcomes ([`outcomes`]), re-runs
+//! map outputs reducers cannot fetch, forgets lost workers ([`workers`]), hands out tasks
+//! ([`assign`]: node-local, then rack-local, then any, each after a short locality delay;
+//! reduces once every map is placed), starts twins of stragglers ([`speculation`]), and tells
+//! reduces where the finished map outputs are.
+//!
+//! Decisions read the time from [`Context::now`], never from the system clock, so the unit
+//! tests ([`test_harness`]) drive them with a manual clock and virtual workers.
+
+pub mod assign;
+pub mod outcomes;
+pub mod speculation;
+pub mod workers;
+
+#[cfg(test)]
+pub mod test_harness;
+#[cfg(test)]
+mod tests;
+
+pub use outcomes::{end_job, fail_job};
+pub use workers::{expire_workers, lose_worker};
+
+use crate::state::{AttemptAt, TaskPhase, TrackerState, WorkerInfo};
+use common::config::JobTrackerConfig;
+use common::ids::TaskType;
+use common::jobs::{Heartbeat, HeartbeatReply, MapOutputLocation};
+use common::topology::Topology;
+use std::time::Instant;
+
+/// What scheduling needs besides the state.
+pub struct Context<'a> {
+    pub config: &'a JobTrackerConfig,
+    pub topology: &'a Topology,
+    /// The time of this decision, from the job tracker's clock.
+    pub now: Instant,
+}
+
+/// Handles one heartbeat; returns the reply and whether the driver has work (a stage to
+/// commit, a job to clean up).
+pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (HeartbeatReply, bool) {
+    let mut wake = false;
+    let host = hb.host.clone();
+    if st
+        .workers
+        .get(&host)
+        .is_some_and(|w| w.incarnation != hb.incarnation)
+    {
+        tracing::warn!(%host, "worker restarted: its attempts and map outputs are lost");
+        lose_worker(st, &host, cx.now);
+    }
+    let known = st.workers.contains_key(&host);
+    st.workers.insert(
+        host.clone(),
+        WorkerInfo {
+            incarnation: hb.incarnation,
+            shuffle_addr: hb.shuffle_addr.clone(),
+            rack: cx.topology.rack_of(&host),
+            slots: hb.slots,
+            last_seen: cx.now,
+        },
+    );
+    if !known {
+        tracing::info!(%host, slots = hb.slots, "worker joined");
+    }
+
+    // Every attempt still running holds a slot, even one the job tracker no longer knows (its
+    // job was retired, or it predates a restart): its process runs until the kill lands.
+    let busy = hb.attempts.iter().filter(|s| s.outcome.is_none()).count() as u32;
+    for status in &hb.attempts {
+        let Some(r) = st.attempts.get(&status.attempt_id).copied() else {
+            continue;
+        };
+        let task = st.task_mut(r);
+        let a = &mut task.attempts[r.attempt];
+        if a.phase == crate::state::AttemptPhase::Running {
+            a.progress = status.progress;
+            a.counters = status.counters.clone();
+        }
+        if let Some(outcome) = &status.outcome {
+            wake |= outcomes::on_outcome(st, cx, r, outcome);
+        }
+    }
+    for f in &hb.fetch_failures {
+        outcomes::on_fetch_failure(st, cx, f);
+    }
+
+    let mut reply = HeartbeatReply {
+        kill: st.kills.remove(&host).unwrap_or_default(),
+        ..Default::default()
+    };
+    let free = hb.slots.saturating_sub(busy);
+    assign::assign(st, cx, &host, free, &mut reply);
+
+    let running = hb.attempts.iter().filter(|s| s.outcome.is_none());
+    let reduces = running
+        .map(|s| s.attempt_id.clone())
+        .chain(reply.launch.iter().map(|l| l.attempt_id.as_str().into()));
+    for id in reduces {
+        if let Some(r) = st.attempts.get(&id).copied() {
+            if r.task.kind == TaskType::Reduce {
+                reply.map_outputs.insert(id, map_outputs(st, r));
+            }
+        }
+    }
+    reply.finished_jobs = st.finished_jobs();
+    (reply, wake)
+}
+
+/// Where every finished map of a reduce attempt's stage can be fetched.
+fn map_outputs(st: &TrackerState, r: AttemptAt) -> Vec<MapOutputLocation> {
+    let stage = &st.jobs[r.job].stages[r.task.stage];
+    stage
+        .maps
+        .iter()
+        .filter(|t| t.phase == TaskPhase::Succeeded)
+        .filter_map(|t| {
+            let a = t.committed_attempt()?;
+            let w = st.workers.get(&a.worker)?;
+            Some(MapOutputLocation {
+                map_index: t.index,
+                attempt_id: a.id.to_string(),
+                shuffle_addr: w.shuffle_addr.clone(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! The scheduler's rules, driven by the [`super::test_harness`] without processes or sleeps:
+//! one file per rule.
+
+mod ended_jobs;
+mod fetch_failures;
+mod locality;
+mod retries;
+mod speculation;
+mod worker_loss;

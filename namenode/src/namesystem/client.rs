@@ -1,0 +1,419 @@
+//! Client operations that change the namespace: mkdirs, create, the write path (add a block,
+//! rebuild a pipeline, complete), rename, delete, set replication. Each validates, builds its
+//! edit and logs it under the lock; the caller awaits the returned [`Commit`] after.
+
+use super::queries::FileInfo;
+use super::{now_ms, Metadata, Namesystem};
+use crate::datanodes::{NodeIdx, NodeInfo};
+use crate::error::{NnError, NnResult};
+use crate::namespace::{self, Edit, Kind, Perm};
+use crate::placement;
+use common::ids::{BlockId, GenStamp, NodeId};
+use common::journal::Commit;
+
+/// A block with its replicas located, for a reader or a writer.
+#[derive(Debug)]
+pub struct LocatedBlock {
+    pub id: BlockId,
+    pub gen: GenStamp,
+    pub len: u64,
+    /// Where the block starts in its file.
+    pub offset: u64,
+    /// Nearest first, for a reader; the pipeline, for a writer.
+    pub nodes: Vec<NodeInfo>,
+    /// Every replica is corrupt: they are handed out so the reader fails loudly.
+    pub corrupt: bool,
+}
+
+/// The block a writer finished, as it names it: its id and final length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastBlock {
+    pub block: BlockId,
+    pub len: u64,
+}
+
+impl Namesystem {
+    fn check_lease(st: &Metadata, path: &str, client: &str) -> NnResult<()> {
+        let (_, f) = st.ns.file(path)?;
+        match st.ns.client_of(f) {
+            Some(c) if c == client => Ok(()),
+            _ => Err(NnError::NoLease(path.into(), client.into())),
+        }
+    }
+
+    pub fn mkdirs(&self, path: &str, perm: Perm) -> NnResult<Option<Commit>> {
+        let path = namespace::normalize(path)?;
+        let mut st = self.meta.lock();
+        match st.ns.lookup(&path)? {
+            Some(id) => match st.ns.inode(id)?.kind {
+                Kind::Dir(_) => return Ok(None),
+                Kind::File(_) => return Err(NnError::AlreadyExists(path)),
+            },
+            None => st.check_writable()?,
+        }
+        let perm = self.inherit_group(&st, &path, perm)?;
+        let edit = Edit::Mkdirs {
+            path,
+            perm,
+            mtime: now_ms(),
+        };
+        self.log(&mut st, edit).map(Some)
+    }
+
+    /// HDFS semantics: a new entry's group is its nearest existing ancestor's group.
+    fn inherit_group(&self, st: &Metadata, path: &str, mut perm: Perm) -> NnResult<Perm> {
+        if !perm.group.is_empty() {
+            return Ok(perm);
+        }
+        let mut p = path.to_string();
+        loop {
+            p = match p.rfind('/') {
+                Some(0) => "/".into(),
+                Some(i) => p[..i].into(),
+                None => "/".into(),
+            };
+            if let Some(id) = st.ns.lookup(&p).ok().flatten() {
+                perm.group = st.ns.name(st.ns.inode(id)?.group).to_string();
+                return Ok(perm);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        &self,
+        path: &str,
+        perm: Perm,
+        replication: u32,
+        block_size: u64,
+        client: &str,
+        create_parent: bool,
+    ) -> NnResult<(FileInfo, Commit)> {
+        let path = namespace::normalize(path)?;
+        let replication = if replication == 0 {
+            self.config.default_replication
+        } else {
+            replication
+        };
+        let block_size = if block_size == 0 {
+            self.config.default_block_size
+        } else {
+            block_size
+        };
+        if replication > self.config.max_replication {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: replication {replication} is above the maximum of {}",
+                self.config.max_replication
+            )));
+        }
+        let bpc = self.config.bytes_per_checksum as u64;
+        if block_size == 0 || !block_size.is_multiple_of(bpc) {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: block size {block_size} is not a multiple of the checksum chunk ({bpc} bytes)"
+            )));
+        }
+        if client.is_empty() {
+            return Err(NnError::InvalidArgument(format!("{path}: no client name")));
+        }
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        if path == "/" || st.ns.lookup(&path)?.is_some() {
+            return Err(NnError::AlreadyExists(path));
+        }
+        let (parent_exists, parent) = {
+            let trimmed = &path[..path.rfind('/').unwrap_or(0)];
+            let parent = if trimmed.is_empty() { "/" } else { trimmed };
+            (st.ns.lookup(parent)?.is_some(), parent.to_string())
+        };
+        if !parent_exists && !create_parent {
+            return Err(NnError::NotFound(parent));
+        }
+        let perm = self.inherit_group(&st, &path, perm)?;
+        let edit = Edit::Create {
+            path: path.clone(),
+            perm,
+            mtime: now_ms(),
+            replication: replication as u16,
+            block_size,
+            client: client.into(),
+        };
+        let commit = self.log(&mut st, edit)?;
+        let now = self.clock.now();
+        st.leases.add_path(client, &path, now);
+        let status = st.status_of(&path)?;
+        Ok((status, commit))
+    }
+
+    pub fn add_block(
+        &self,
+        path: &str,
+        client: &str,
+        previous: Option<LastBlock>,
+        excluded: &[NodeId],
+        writer_host: &str,
+    ) -> NnResult<(LocatedBlock, Commit)> {
+        let path = namespace::normalize(path)?;
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        Self::check_lease(&st, &path, client)?;
+        let (_, f) = st.ns.file(&path)?;
+        let last = f.last_block().map(|b| b.id);
+        let (replication, block_size) = (f.replication as usize, f.block_size);
+        let prev_len = match (previous, last) {
+            (Some(LastBlock { block, len }), Some(last)) if block == last => Some(len),
+            (None, None) => None,
+            (prev, last) => {
+                return Err(NnError::InvalidArgument(format!(
+                    "{path}: previous block {:?} is not the file's last block {:?}",
+                    prev.map(|p| (p.block.0, p.len)),
+                    last.map(|l| l.0)
+                )))
+            }
+        };
+        if let Some(len) = prev_len {
+            if len > block_size {
+                return Err(NnError::InvalidArgument(format!(
+                    "{path}: block length {len} exceeds the block size {block_size}"
+                )));
+            }
+        }
+        let excluded: Vec<NodeIdx> = excluded
+            .iter()
+            .filter_map(|&id| st.dns.index_of(id))
+            .collect();
+        let writer = (!writer_host.is_empty()).then_some(writer_host);
+        let targets =
+            placement::choose_targets(&st.dns, replication, writer, &[], &excluded, block_size);
+        if targets.is_empty() {
+            return Err(NnError::NoDatanodes(format!(
+                "{path}: could not place any replica: no live datanode with space{}",
+                if excluded.is_empty() {
+                    ""
+                } else {
+                    " (after excluding failed ones)"
+                }
+            )));
+        }
+        let (block, gen) = (st.ns.next_block, st.ns.next_gen);
+        let commit = self.log(
+            &mut st,
+            Edit::AddBlock {
+                path: path.clone(),
+                block,
+                gen,
+                prev_len,
+            },
+        )?;
+        if let Some(prev) = last {
+            st.blocks.expected.remove(&prev);
+        }
+        let nodes = targets.iter().map(|&n| st.dns.info(n)).collect();
+        st.blocks.expected.insert(block, targets);
+        let offset = st.ns.file(&path)?.1.length();
+        Ok((
+            LocatedBlock {
+                id: block,
+                gen,
+                len: 0,
+                offset,
+                nodes,
+                corrupt: false,
+            },
+            commit,
+        ))
+    }
+
+    /// Finds the file whose last block under construction is `block`, held by `client`.
+    fn uc_block_path(st: &Metadata, block: BlockId, client: &str) -> NnResult<String> {
+        let lease = st
+            .leases
+            .by_client
+            .get(client)
+            .ok_or_else(|| NnError::NoLease(format!("block {}", block.0), client.into()))?;
+        for p in &lease.paths {
+            if let Ok((_, f)) = st.ns.file(p) {
+                if f.last_block().map(|b| b.id) == Some(block) {
+                    return Ok(p.clone());
+                }
+            }
+        }
+        Err(NnError::NoLease(
+            format!("block {}", block.0),
+            client.into(),
+        ))
+    }
+
+    /// A new generation stamp for a pipeline being rebuilt.
+    pub fn update_block_for_pipeline(
+        &self,
+        block: BlockId,
+        client: &str,
+    ) -> NnResult<(GenStamp, Commit)> {
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        Self::uc_block_path(&st, block, client)?;
+        let gen = st.ns.next_gen;
+        let commit = self.log(&mut st, Edit::GenStamp { gen })?;
+        Ok((gen, commit))
+    }
+
+    pub fn update_pipeline(
+        &self,
+        client: &str,
+        block: BlockId,
+        new_gen: GenStamp,
+        nodes: &[NodeId],
+    ) -> NnResult<Commit> {
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        let path = Self::uc_block_path(&st, block, client)?;
+        let commit = self.log(
+            &mut st,
+            Edit::UpdateBlock {
+                path,
+                block,
+                gen: new_gen,
+                len: None,
+            },
+        )?;
+        let nodes = nodes.iter().filter_map(|&n| st.dns.index_of(n)).collect();
+        st.blocks.expected.insert(block, nodes);
+        Ok(commit)
+    }
+
+    pub fn complete(&self, path: &str, client: &str, last: Option<LastBlock>) -> NnResult<Commit> {
+        let path = namespace::normalize(path)?;
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        Self::check_lease(&st, &path, client)?;
+        let (_, f) = st.ns.file(&path)?;
+        let file_last = f.last_block().map(|b| b.id);
+        let last_len = match (last, file_last) {
+            (Some(LastBlock { block, len }), Some(fl)) if block == fl => Some(len),
+            (None, None) => None,
+            (l, fl) => {
+                return Err(NnError::InvalidArgument(format!(
+                    "{path}: last block {:?} is not the file's last block {:?}",
+                    l.map(|l| (l.block.0, l.len)),
+                    fl.map(|f| f.0)
+                )))
+            }
+        };
+        let commit = self.log(
+            &mut st,
+            Edit::Close {
+                path: path.clone(),
+                last_len,
+                drop_last: false,
+                mtime: now_ms(),
+            },
+        )?;
+        if let Some(b) = file_last {
+            st.blocks.expected.remove(&b);
+        }
+        st.leases.release_path(client, &path);
+        Ok(commit)
+    }
+
+    pub fn rename(&self, src: &str, dst: &str) -> NnResult<Commit> {
+        let src = namespace::normalize(src)?;
+        let mut dst = namespace::normalize(dst)?;
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        if src == "/" {
+            return Err(NnError::InvalidArgument("cannot rename the root".into()));
+        }
+        if st.ns.lookup(&src)?.is_none() {
+            return Err(NnError::NotFound(src));
+        }
+        // Moving into an existing directory keeps the name, as `mv` does.
+        if let Some(id) = st.ns.lookup(&dst)? {
+            match st.ns.inode(id)?.kind {
+                Kind::Dir(_) => {
+                    let name = &src[src.rfind('/').map_or(0, |i| i + 1)..];
+                    dst = if dst == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{dst}/{name}")
+                    };
+                    if st.ns.lookup(&dst)?.is_some() {
+                        return Err(NnError::AlreadyExists(dst));
+                    }
+                }
+                Kind::File(_) => return Err(NnError::AlreadyExists(dst)),
+            }
+        }
+        if dst == src {
+            return Err(NnError::AlreadyExists(dst));
+        }
+        if dst.starts_with(&format!("{src}/")) {
+            return Err(NnError::InvalidArgument(format!(
+                "cannot move {src} under itself ({dst})"
+            )));
+        }
+        let parent = &dst[..dst.rfind('/').unwrap_or(0)];
+        let parent = if parent.is_empty() { "/" } else { parent };
+        match st.ns.lookup(parent)? {
+            Some(id) if matches!(st.ns.inode(id)?.kind, Kind::Dir(_)) => {}
+            Some(_) => return Err(NnError::NotDir(parent.into())),
+            None => return Err(NnError::NotFound(parent.into())),
+        }
+        let commit = self.log(
+            &mut st,
+            Edit::Rename {
+                src: src.clone(),
+                dst: dst.clone(),
+                mtime: now_ms(),
+            },
+        )?;
+        st.leases.renamed(&src, &dst);
+        Ok(commit)
+    }
+
+    pub fn delete(&self, path: &str, recursive: bool) -> NnResult<Commit> {
+        let path = namespace::normalize(path)?;
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        if path == "/" {
+            return Err(NnError::InvalidArgument("cannot delete the root".into()));
+        }
+        let id = st
+            .ns
+            .lookup(&path)?
+            .ok_or_else(|| NnError::NotFound(path.clone()))?;
+        if let Kind::Dir(ch) = &st.ns.inode(id)?.kind {
+            if !ch.is_empty() && !recursive {
+                return Err(NnError::NotEmpty(path));
+            }
+        }
+        let commit = self.log(
+            &mut st,
+            Edit::Delete {
+                path: path.clone(),
+                mtime: now_ms(),
+            },
+        )?;
+        st.leases.deleted(&path);
+        Ok(commit)
+    }
+
+    pub fn set_replication(&self, path: &str, replication: u32) -> NnResult<Commit> {
+        let path = namespace::normalize(path)?;
+        if replication == 0 || replication > self.config.max_replication {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: replication {replication} is outside 1..={}",
+                self.config.max_replication
+            )));
+        }
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        st.ns.file(&path)?;
+        self.log(
+            &mut st,
+            Edit::SetReplication {
+                path,
+                replication: replication as u16,
+            },
+        )
+    }
+}

@@ -1,0 +1,178 @@
+//! The namesystem: the namespace, the datanode table, the leases and the block manager behind
+//! one lock, and the edit/apply/journal glue every mutation goes through. Mutations are applied
+//! in memory and appended to the journal under the lock; callers wait for durability after
+//! releasing it, so concurrent mutations share one fsync (group commit).
+//!
+//! The operations live beside this file, one concern each: [`client`] (namespace mutations),
+//! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
+//! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
+//! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
+
+mod blocks;
+mod checkpoint;
+mod client;
+mod leases;
+mod queries;
+mod replication;
+mod reports;
+mod safe_mode;
+#[cfg(test)]
+mod tests;
+
+pub use client::{LastBlock, LocatedBlock};
+pub use queries::{
+    BlockHealth, ClusterReport, ContentSummary, FileInfo, FsckReport, Located, NodeReport,
+    ReplicaHealth,
+};
+pub use reports::{BadReplica, ReportDiff, ReportedReplica};
+
+use crate::datanodes::Datanodes;
+use crate::error::{NnError, NnResult};
+use crate::namespace::{encode, ApplyEffect, Edit, Kind, Namespace};
+use blocks::BlockManager;
+use checkpoint::CheckpointMark;
+use common::clock::SharedClock;
+use common::config::NamenodeConfig;
+use common::journal::{Commit, Journal};
+use common::topology::Topology;
+use leases::Leases;
+use parking_lot::Mutex;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The namenode's metadata: everything the namesystem lock guards.
+#[derive(Debug)]
+struct Metadata {
+    ns: Namespace,
+    dns: Datanodes,
+    leases: Leases,
+    blocks: BlockManager,
+    /// Why mutations are refused, while in safe mode.
+    safe_mode: Option<String>,
+    checkpoint: CheckpointMark,
+}
+
+pub struct Namesystem {
+    pub config: NamenodeConfig,
+    topology: Topology,
+    clock: SharedClock,
+    meta: Mutex<Metadata>,
+    journal: Journal,
+}
+
+/// Wall-clock milliseconds, for modification times (not for decisions: those use the clock).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Namesystem {
+    /// Loads the last checkpoint, replays the edit log and starts the journal. Every decision
+    /// about time (liveness, lease expiry, copy timeouts, checkpoint period) asks `clock`.
+    pub fn open(
+        config: NamenodeConfig,
+        topology: Topology,
+        clock: SharedClock,
+    ) -> NnResult<Namesystem> {
+        let bpc = config.bytes_per_checksum as u64;
+        if bpc == 0 || !config.default_block_size.is_multiple_of(bpc) {
+            return Err(NnError::InvalidArgument(format!(
+                "config: default_block_size {} must be a positive multiple of bytes_per_checksum {bpc}",
+                config.default_block_size
+            )));
+        }
+        if config.default_replication == 0 || config.default_replication > config.max_replication {
+            return Err(NnError::InvalidArgument(format!(
+                "config: default_replication {} must be in 1..=max_replication ({})",
+                config.default_replication, config.max_replication
+            )));
+        }
+        let dir = config.meta_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            NnError::Journal(common::Error::Io {
+                path: dir.clone(),
+                cause: e,
+            })
+        })?;
+        let (image_txid, mut ns) = match common::journal::load_latest_image(&dir)? {
+            Some((txid, image)) => (txid, Namespace::from_image(&image)?),
+            None => (0, Namespace::new()),
+        };
+        let mut replayed = 0u64;
+        let last = Journal::replay(&dir, image_txid, |txid, payload| {
+            let edit: Edit = postcard::from_bytes(payload).map_err(|e| common::Error::Corrupt {
+                path: dir.clone(),
+                message: format!("edit {txid} does not decode: {e}"),
+            })?;
+            ns.apply(&edit).map_err(|e| common::Error::Corrupt {
+                path: dir.clone(),
+                message: format!("edit {txid} ({edit:?}) cannot be applied: {e}"),
+            })?;
+            replayed += 1;
+            Ok(())
+        })?;
+        tracing::info!(image_txid, replayed, last_txid = last, "namespace loaded");
+        let journal = Journal::start(&dir, last)?;
+        let now = clock.now();
+        let mut leases = Leases::default();
+        ns.walk("/", |path, inode| {
+            if let Kind::File(f) = &inode.kind {
+                if let Some(c) = ns.client_of(f) {
+                    leases.add_path(c, path, now);
+                }
+            }
+            Ok(())
+        })?;
+        let dns = Datanodes::new(
+            Duration::from_millis(config.stale_after_ms),
+            Duration::from_millis(config.dead_after_ms),
+            clock.clone(),
+        );
+        let meta = Metadata {
+            ns,
+            dns,
+            leases,
+            blocks: BlockManager::default(),
+            safe_mode: Some("waiting for block reports".into()),
+            checkpoint: CheckpointMark {
+                txid: last,
+                at: now,
+            },
+        };
+        Ok(Namesystem {
+            config,
+            topology,
+            clock,
+            meta: Mutex::new(meta),
+            journal,
+        })
+    }
+
+    pub fn meta_dir(&self) -> &Path {
+        &self.config.meta_dir
+    }
+
+    /// Applies an edit, follows up its effects and journals it.
+    fn log(&self, st: &mut Metadata, edit: Edit) -> NnResult<Commit> {
+        let payload = encode(&edit)?;
+        let effect = st.ns.apply(&edit)?;
+        st.follow_up(effect);
+        Ok(self.journal.append(payload).1)
+    }
+}
+
+impl Metadata {
+    /// What the block manager must do after an edit: delete the replicas of removed blocks,
+    /// forget replicas a new stamp made stale, check the replication of closed blocks.
+    fn follow_up(&mut self, effect: ApplyEffect) {
+        for meta in effect.removed_blocks {
+            self.blocks.forget_block(&mut self.dns, meta);
+        }
+        if let Some(b) = effect.restamped {
+            self.blocks.forget_stale(b);
+        }
+        self.blocks.needs_check(effect.closed_blocks);
+    }
+}

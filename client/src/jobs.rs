@@ -222,7 +222,15 @@ pub fn submit_binary(
     let mut spec = describe(binary, args, &dfs.namenode_addr())?;
     spec.binary = upload_binary(dfs, binary)?;
     spec.user = common::user::current();
-    jobs.submit(&spec)
+    match jobs.submit(&spec) {
+        // The job tracker removes binaries no job has used for a while: one found in the cache
+        // just now may have gone before the job was checked. Upload it again, once.
+        Err(_) if !dfs.exists(&spec.binary.path)? => {
+            spec.binary = upload_binary(dfs, binary)?;
+            jobs.submit(&spec)
+        }
+        submitted => submitted,
+    }
 }
 
 #[cfg(test)]

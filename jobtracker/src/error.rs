@@ -39,9 +39,10 @@ impl JtError {
     /// A failed DFS call made while `doing` something: an outage or a refusal.
     pub fn dfs(doing: impl Into<String>, source: ClientError) -> JtError {
         let doing = doing.into();
-        match source {
-            ClientError::Unreachable { .. } => JtError::NamenodeUnavailable { doing, source },
-            source => JtError::Dfs { doing, source },
+        if source.is_temporary() {
+            JtError::NamenodeUnavailable { doing, source }
+        } else {
+            JtError::Dfs { doing, source }
         }
     }
 

@@ -31,11 +31,18 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Bytes free for an unprivileged writer on the file system holding `path`.
 pub fn free_space(path: &Path) -> u64 {
-    disk_stats(path).map(|(_, free)| free).unwrap_or(0)
+    disk_stats(path).map(|s| s.available).unwrap_or(0)
+}
+
+/// The size of a file system, and what an unprivileged writer may still use of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskStats {
+    pub total: u64,
+    pub available: u64,
 }
 
 /// Total and free bytes of the file system holding `path`.
-pub fn disk_stats(path: &Path) -> Option<(u64, u64)> {
+pub fn disk_stats(path: &Path) -> Option<DiskStats> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
@@ -51,5 +58,8 @@ pub fn disk_stats(path: &Path) -> Option<(u64, u64)> {
     // The field types differ between platforms (u32 or u64): widen explicitly.
     #[allow(clippy::unnecessary_cast)]
     let (frsize, blocks, avail) = (st.f_frsize as u64, st.f_blocks as u64, st.f_bavail as u64);
-    Some((blocks * frsize, avail * frsize))
+    Some(DiskStats {
+        total: blocks * frsize,
+        available: avail * frsize,
+    })
 }

@@ -116,15 +116,15 @@ pub async fn run(
     let host = common::topology::host_of(&data_addr).to_string();
     let mut client = link.client.clone();
     loop {
-        let (cap, used, free) = storage.usage();
+        let usage = storage.usage();
         let reg = client
             .register(RegisterRequest {
                 node_id: link.node_id.0,
                 host: host.clone(),
                 data_addr: data_addr.clone(),
-                capacity: cap,
-                used,
-                remaining: free,
+                capacity: usage.capacity,
+                used: usage.used,
+                remaining: usage.remaining,
             })
             .await;
         let reg = match reg {
@@ -148,13 +148,13 @@ pub async fn run(
                 }
                 last_report = Some(Instant::now());
             }
-            let (cap, used, free) = storage.usage();
+            let usage = storage.usage();
             let reply = client
                 .heartbeat(HeartbeatRequest {
                     node_id: link.node_id.0,
-                    capacity: cap,
-                    used,
-                    remaining: free,
+                    capacity: usage.capacity,
+                    used: usage.used,
+                    remaining: usage.remaining,
                     transfers_in_progress: 0,
                 })
                 .await;

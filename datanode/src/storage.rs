@@ -491,22 +491,37 @@ impl Storage {
     }
 
     /// Total, used (by replicas) and remaining bytes over all dirs.
-    pub fn usage(&self) -> (u64, u64, u64) {
+    pub fn usage(&self) -> Usage {
         let mut seen = Vec::new();
-        let (mut cap, mut free) = (0, 0);
+        let (mut capacity, mut remaining) = (0, 0);
         for d in &self.dirs {
-            if let Some((c, f)) = common::fsutil::disk_stats(d) {
+            if let Some(s) = common::fsutil::disk_stats(d) {
                 // Several dirs on one file system count once.
-                if !seen.contains(&(c, f / (1 << 30))) {
-                    seen.push((c, f / (1 << 30)));
-                    cap += c;
-                    free += f.saturating_sub(self.reserved);
+                let fs = (s.total, s.available / (1 << 30));
+                if !seen.contains(&fs) {
+                    seen.push(fs);
+                    capacity += s.total;
+                    remaining += s.available.saturating_sub(self.reserved);
                 }
             }
         }
         let used = self.replicas.lock().values().map(|r| r.len).sum();
-        (cap, used, free)
+        Usage {
+            capacity,
+            used,
+            remaining,
+        }
     }
+}
+
+/// A datanode's space, as its heartbeats report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub capacity: u64,
+    /// Bytes held by replicas.
+    pub used: u64,
+    /// Bytes still free for replicas, after the reserved space.
+    pub remaining: u64,
 }
 
 /// Appends packets to a replica being written.

@@ -47,11 +47,11 @@ pub struct JobId(pub String);
 #[serde(transparent)]
 pub struct AttemptId(pub String);
 
-/// Which side of a stage a task is on. (`jobs::TaskKind` is the task's whole work order, split
+/// Which side of a stage a task is on. (`jobs::TaskWork` is the task's whole work order, split
 /// or partition included; this is only the side.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TaskType {
+pub enum TaskKind {
     Map,
     Reduce,
 }
@@ -107,29 +107,29 @@ macro_rules! string_id {
 string_id!(JobId);
 string_id!(AttemptId);
 
-impl TaskType {
+impl TaskKind {
     /// The letter attempt ids and part files use: `m` or `r`.
     pub fn letter(self) -> char {
         match self {
-            TaskType::Map => 'm',
-            TaskType::Reduce => 'r',
+            TaskKind::Map => 'm',
+            TaskKind::Reduce => 'r',
         }
     }
 
     /// The plural in Hadoop's job counter names (`NUM_FAILED_MAPS`).
     pub fn counter_suffix(self) -> &'static str {
         match self {
-            TaskType::Map => "MAPS",
-            TaskType::Reduce => "REDUCES",
+            TaskKind::Map => "MAPS",
+            TaskKind::Reduce => "REDUCES",
         }
     }
 }
 
-impl fmt::Display for TaskType {
+impl fmt::Display for TaskKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TaskType::Map => "map",
-            TaskType::Reduce => "reduce",
+            TaskKind::Map => "map",
+            TaskKind::Reduce => "reduce",
         })
     }
 }

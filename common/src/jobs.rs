@@ -237,23 +237,23 @@ pub struct Split {
     pub hosts: Vec<String>,
 }
 
+/// What one task does: map one split, or reduce one partition of every map's output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TaskKind {
+pub enum TaskWork {
     Map { index: u32, split: Split },
     Reduce { partition: u32, maps: u32 },
 }
 
-/// Everything one task attempt needs; the first line on its stdin. (Its ids are still plain
-/// strings: the SDK reads them as such.)
+/// Everything one task attempt needs; the first line on its stdin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpec {
-    pub job_id: String,
-    pub attempt_id: String,
+    pub job_id: JobId,
+    pub attempt_id: AttemptId,
     /// 0 for the first attempt of the task.
     pub attempt: u32,
     pub stage: usize,
-    pub kind: TaskKind,
+    pub kind: TaskWork,
     pub job: JobSpec,
     pub namenode_addr: String,
     /// The worker's host: the client host for DFS locality.
@@ -266,7 +266,7 @@ pub struct TaskSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapOutputLocation {
     pub map_index: u32,
-    pub attempt_id: String,
+    pub attempt_id: AttemptId,
     pub shuffle_addr: String,
 }
 
@@ -281,7 +281,7 @@ pub enum TaskReport {
     /// A map output could not be fetched; the job tracker re-runs the map after repeats.
     FetchFailed {
         map_index: u32,
-        attempt_id: String,
+        attempt_id: AttemptId,
     },
     Done {
         counters: Counters,

@@ -1,7 +1,7 @@
 //! Shared pieces of every daemon and client.
 //!
 //! A short tour:
-//! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`, `JobId`, `AttemptId`, `TaskType`) so a
+//! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`, `JobId`, `AttemptId`, `TaskKind`) so a
 //!   block is never mistaken for a node, nor a job for an attempt.
 //! - [`clock`]: the injectable clock of decision code, real or driven by a test.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change

@@ -6,6 +6,7 @@
 //! map wrote it); on 1, a length-prefixed error message.
 
 use crate::error::{Error, Result};
+use crate::ids::{AttemptId, JobId};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ const MAX_REQUEST: u32 = 64 << 10;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchRequest {
-    pub job_id: String,
-    pub attempt_id: String,
+    pub job_id: JobId,
+    pub attempt_id: AttemptId,
     pub partition: u32,
 }
 

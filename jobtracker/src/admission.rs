@@ -88,41 +88,10 @@ mod tests {
     use super::*;
     use crate::error::JtError;
     use common::config::ClientConfig;
-    use common::jobs::{OutputFormat, OutputSpec, PartitionerSpec, StageSpec};
     use proto::Reason;
 
     fn job() -> JobSpec {
-        JobSpec {
-            name: "wc".into(),
-            stages: vec![StageSpec {
-                name: "count".into(),
-                inputs: vec![common::jobs::InputSpec {
-                    path: "/in".into(),
-                    format: InputFormat::Text,
-                }],
-                has_combiner: false,
-                has_reducer: false,
-                reducers: 0,
-                partitioner: PartitionerSpec::Hash,
-                outputs: vec![OutputSpec {
-                    name: String::new(),
-                    path: "/out".into(),
-                    format: OutputFormat::Text,
-                    replication: 0,
-                    file: false,
-                    temporary: false,
-                }],
-                side_inputs: Vec::new(),
-            }],
-            settings: Default::default(),
-            args: Vec::new(),
-            binary: common::jobs::BinaryRef {
-                path: "/.mr/binaries/x".into(),
-                sha256: String::new(),
-            },
-            user: "u".into(),
-            conf: Default::default(),
-        }
+        crate::scheduler::test_harness::job_spec(0)
     }
 
     #[test]
@@ -155,6 +124,6 @@ mod tests {
         spec.stages.clear();
         let e = check(&dfs, &spec).expect_err("no stages");
         assert_eq!(e.reason(), Reason::InvalidArgument);
-        assert_eq!(e.to_string(), "job \"wc\" has no stages");
+        assert_eq!(e.to_string(), "job \"test\" has no stages");
     }
 }

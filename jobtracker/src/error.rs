@@ -70,21 +70,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_namenode_outage_is_temporary_and_says_so() {
+    fn safe_mode_is_a_namenode_outage_not_the_callers_mistake() {
         let e = JtError::dfs(
             "checking /in",
-            ClientError::Unreachable {
-                what: "stat".into(),
-                message: "connection refused".into(),
-            },
+            ClientError::SafeMode("namenode is in safe mode".into()),
         );
-        let status = tonic::Status::from(e);
-        assert_eq!(Reason::of(&status), Reason::Unavailable);
-        assert!(
-            status.message().starts_with("cannot reach the namenode"),
-            "{}",
-            status.message()
-        );
+        assert!(matches!(e, JtError::NamenodeUnavailable { .. }), "{e:?}");
+        assert_eq!(Reason::of(&tonic::Status::from(e)), Reason::Unavailable);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! knows, the reports built from them, and the final reports of the jobs that ended.
 
 use crate::binary_cache::BinaryUses;
-use common::ids::{AttemptId, JobId, TaskType};
+use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{
     Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
 };
@@ -139,17 +139,17 @@ impl StageRun {
         self.maps_done() == self.maps.len() && self.reduces_done() == self.reduces.len()
     }
 
-    pub fn tasks(&self, kind: TaskType) -> &[TaskRun] {
+    pub fn tasks(&self, kind: TaskKind) -> &[TaskRun] {
         match kind {
-            TaskType::Map => &self.maps,
-            TaskType::Reduce => &self.reduces,
+            TaskKind::Map => &self.maps,
+            TaskKind::Reduce => &self.reduces,
         }
     }
 
-    pub fn tasks_mut(&mut self, kind: TaskType) -> &mut Vec<TaskRun> {
+    pub fn tasks_mut(&mut self, kind: TaskKind) -> &mut Vec<TaskRun> {
         match kind {
-            TaskType::Map => &mut self.maps,
-            TaskType::Reduce => &mut self.reduces,
+            TaskKind::Map => &mut self.maps,
+            TaskKind::Reduce => &mut self.reduces,
         }
     }
 }
@@ -334,7 +334,7 @@ pub struct WorkerInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskRef {
     pub stage: usize,
-    pub kind: TaskType,
+    pub kind: TaskKind,
     pub index: usize,
 }
 
@@ -455,7 +455,7 @@ impl TrackerState {
         let mut kills = Vec::new();
         let j = &mut self.jobs[job];
         for (s, stage) in j.stages.iter_mut().enumerate() {
-            for kind in [TaskType::Map, TaskType::Reduce] {
+            for kind in [TaskKind::Map, TaskKind::Reduce] {
                 for (t, task) in stage.tasks_mut(kind).iter_mut().enumerate() {
                     let here = TaskRef {
                         stage: s,

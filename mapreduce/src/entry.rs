@@ -14,7 +14,7 @@ use crate::task::{run_map, run_reduce};
 use client::DfsClient;
 use common::config::ClientConfig;
 use common::jobs::{
-    InputSpec, JobSpec, MapOutputLocation, PartitionerSpec, TaskKind, TaskReport, TaskSpec,
+    InputSpec, JobSpec, MapOutputLocation, PartitionerSpec, TaskReport, TaskSpec, TaskWork,
 };
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -371,12 +371,12 @@ fn run_attempt(
         last: Instant::now(),
     });
     match &spec.kind {
-        TaskKind::Map { index, split } => {
+        TaskWork::Map { index, split } => {
             ctx.task = *index;
             ctx.split = Some((split.path.clone(), split.start));
             run_map(&stage, spec, *index, split, &dfs, &mut ctx)?;
         }
-        TaskKind::Reduce { partition, maps } => {
+        TaskWork::Reduce { partition, maps } => {
             ctx.task = *partition;
             run_reduce(&stage, spec, *partition, *maps, locations, &dfs, &mut ctx)?;
         }

@@ -12,6 +12,7 @@ use crate::reduce_input::{ReduceInput, ReduceInputConfig};
 use crate::sinks::{partitioner, CollectorSink, DfsNamedSinks, DfsSink};
 use crate::sort::{Collector, CollectorConfig};
 use client::DfsClient;
+use common::ids::AttemptId;
 use common::jobs::{MapOutputLocation, Split, TaskReport, TaskSpec, TASK_COUNTERS};
 use common::shuffle::{self, FetchRequest};
 use std::collections::{HashMap, HashSet};
@@ -61,7 +62,13 @@ pub(crate) fn run_map(
         split.start,
         split.len,
     )?;
-    let mut named = DfsNamedSinks::new(dfs, &stage.spec.outputs, &spec.attempt_id, 'm', index);
+    let mut named = DfsNamedSinks::new(
+        dfs,
+        &stage.spec.outputs,
+        spec.attempt_id.as_str(),
+        'm',
+        index,
+    );
     let settings = &spec.job.settings;
     let run = |records: &mut dyn crate::record::RecordStream,
                main: &mut dyn crate::api::RecordSink,
@@ -116,7 +123,7 @@ pub(crate) fn run_map(
         c.add(TASK_COUNTERS, "MAP_OUTPUT_MATERIALIZED_BYTES", size);
     } else {
         let main_out = &stage.spec.outputs[0];
-        let mut sink = DfsSink::for_attempt(dfs, main_out, &spec.attempt_id, 'm', index)?;
+        let mut sink = DfsSink::for_attempt(dfs, main_out, spec.attempt_id.as_str(), 'm', index)?;
         run(records.as_mut(), &mut sink, &mut named, ctx)?;
         ctx.counters
             .add(TASK_COUNTERS, "MAP_OUTPUT_RECORDS", sink.records);
@@ -154,8 +161,14 @@ pub(crate) fn run_reduce(
     fetch_all(spec, partition, maps, locations, &mut input, ctx)?;
     let source = input.finish()?;
     let main_out = &stage.spec.outputs[0];
-    let mut sink = DfsSink::for_attempt(dfs, main_out, &spec.attempt_id, 'r', partition)?;
-    let mut named = DfsNamedSinks::new(dfs, &stage.spec.outputs, &spec.attempt_id, 'r', partition);
+    let mut sink = DfsSink::for_attempt(dfs, main_out, spec.attempt_id.as_str(), 'r', partition)?;
+    let mut named = DfsNamedSinks::new(
+        dfs,
+        &stage.spec.outputs,
+        spec.attempt_id.as_str(),
+        'r',
+        partition,
+    );
     let prefix = stage.group_prefix.clone();
     match catch_unwind(AssertUnwindSafe(|| {
         reduce(source, &*prefix, &mut sink, &mut named, ctx)
@@ -186,8 +199,8 @@ fn fetch_all(
 ) -> MrResult<()> {
     let mut fetched: HashSet<u32> = HashSet::new();
     let mut known: HashMap<u32, MapOutputLocation> = HashMap::new();
-    let mut bad: HashSet<String> = HashSet::new();
-    let mut failures: HashMap<String, u32> = HashMap::new();
+    let mut bad: HashSet<AttemptId> = HashSet::new();
+    let mut failures: HashMap<AttemptId, u32> = HashMap::new();
     while (fetched.len() as u32) < maps {
         let next = known
             .values()

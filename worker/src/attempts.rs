@@ -5,7 +5,7 @@
 //! the worker.
 
 use client::DfsClient;
-use common::ids::AttemptId;
+use common::ids::{AttemptId, JobId};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
 };
@@ -19,7 +19,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 struct Attempt {
-    job_id: String,
+    job_id: JobId,
     progress: f32,
     counters: Counters,
     outcome: Option<AttemptOutcome>,
@@ -34,7 +34,7 @@ struct Attempt {
 pub struct Attempts {
     root: PathBuf,
     dfs: DfsClient,
-    attempts: Mutex<HashMap<String, Attempt>>,
+    attempts: Mutex<HashMap<AttemptId, Attempt>>,
     fetch_failures: Mutex<Vec<FetchFailure>>,
     /// One binary download at a time.
     download: tokio::sync::Mutex<()>,
@@ -69,7 +69,7 @@ impl Attempts {
             .lock()
             .iter()
             .map(|(id, a)| AttemptStatus {
-                attempt_id: AttemptId::from(id.as_str()),
+                attempt_id: id.clone(),
                 progress: a.progress,
                 counters: a.counters.clone(),
                 outcome: a.outcome.clone(),
@@ -123,12 +123,16 @@ impl Attempts {
         self.attempts
             .lock()
             .values()
-            .any(|a| a.job_id == job_id && a.outcome.is_none())
+            .any(|a| a.job_id.as_str() == job_id && a.outcome.is_none())
     }
 
     /// Starts an attempt in the background.
     pub fn launch(self: &Arc<Self>, mut spec: TaskSpec) {
-        spec.local_dir = common::shuffle::attempt_dir(&self.root, &spec.job_id, &spec.attempt_id);
+        spec.local_dir = common::shuffle::attempt_dir(
+            &self.root,
+            spec.job_id.as_str(),
+            spec.attempt_id.as_str(),
+        );
         let (kill_tx, kill_rx) = oneshot::channel();
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         self.attempts.lock().insert(
@@ -150,7 +154,7 @@ impl Attempts {
             let log = me
                 .root
                 .join("logs")
-                .join(&spec.job_id)
+                .join(spec.job_id.as_str())
                 .join(format!("{id}.log"));
             let outcome = me.run(spec, &log, input_rx, kill_rx).await;
             tracing::info!(attempt = %id, ?outcome, "attempt ended");
@@ -164,7 +168,7 @@ impl Attempts {
                 }
             }
             me.changed.notify_one();
-            me.upload_log(&job_id, &id, log_bytes).await;
+            me.upload_log(job_id.as_str(), id.as_str(), log_bytes).await;
         });
     }
 
@@ -254,9 +258,9 @@ impl Attempts {
                         attempt_id,
                     } => {
                         me.fetch_failures.lock().push(FetchFailure {
-                            reduce_attempt: AttemptId::from(id.as_str()),
+                            reduce_attempt: id.clone(),
                             map_index,
-                            map_attempt: AttemptId(attempt_id),
+                            map_attempt: attempt_id,
                         });
                         me.changed.notify_one();
                     }

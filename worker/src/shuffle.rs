@@ -49,8 +49,8 @@ fn handle(mut conn: TcpStream, root: &Path) -> common::Result<()> {
 
 /// The map output file positioned at the partition's segment, and the segment's length.
 fn open_segment(root: &Path, req: &FetchRequest) -> Result<(std::fs::File, u64), String> {
-    let path =
-        shuffle::map_output_path(root, &req.job_id, &req.attempt_id).map_err(|e| e.to_string())?;
+    let path = shuffle::map_output_path(root, req.job_id.as_str(), req.attempt_id.as_str())
+        .map_err(|e| e.to_string())?;
     let index = read_index(&index_path(&path))
         .map_err(|e| format!("no output of map {} here: {e}", req.attempt_id))?;
     let seg = index.get(req.partition as usize).ok_or_else(|| {

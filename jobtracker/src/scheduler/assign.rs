@@ -6,8 +6,8 @@ use super::Context;
 use crate::state::{
     AttemptAt, AttemptPhase, AttemptRun, StagePhase, TaskPhase, TaskRef, TaskRun, TrackerState,
 };
-use common::ids::{AttemptId, TaskType};
-use common::jobs::{HeartbeatReply, JobState, TaskKind, TaskSpec};
+use common::ids::{AttemptId, TaskKind};
+use common::jobs::{HeartbeatReply, JobState, TaskSpec, TaskWork};
 use common::topology::Topology;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,7 +101,7 @@ pub(super) fn assign(
                 st.jobs[j].count(level.counter());
                 let task = TaskRef {
                     stage: s,
-                    kind: TaskType::Map,
+                    kind: TaskKind::Map,
                     index: t,
                 };
                 reply.launch.push(launch(st, cx, j, task, host));
@@ -122,7 +122,7 @@ pub(super) fn assign(
                 };
                 let task = TaskRef {
                     stage: s,
-                    kind: TaskType::Reduce,
+                    kind: TaskKind::Reduce,
                     index: t,
                 };
                 reply.launch.push(launch(st, cx, j, task, host));
@@ -167,18 +167,18 @@ pub(super) fn launch(
     });
     task.phase = TaskPhase::Running;
     let kind = match &task.split {
-        Some(split) => TaskKind::Map {
+        Some(split) => TaskWork::Map {
             index: r.index as u32,
             split: split.clone(),
         },
-        None => TaskKind::Reduce {
+        None => TaskWork::Reduce {
             partition: r.index as u32,
             maps,
         },
     };
     let spec = TaskSpec {
-        job_id: job.id.to_string(),
-        attempt_id: id.to_string(),
+        job_id: job.id.clone(),
+        attempt_id: id.clone(),
         attempt: number,
         stage: r.stage,
         kind,

@@ -22,7 +22,7 @@ pub use workers::{expire_workers, lose_worker};
 
 use crate::state::{AttemptAt, TaskPhase, TrackerState, WorkerInfo};
 use common::config::JobTrackerConfig;
-use common::ids::TaskType;
+use common::ids::TaskKind;
 use common::jobs::{Heartbeat, HeartbeatReply, MapOutputLocation};
 use common::topology::Topology;
 use std::time::Instant;
@@ -97,7 +97,7 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
         .chain(reply.launch.iter().map(|l| l.attempt_id.as_str().into()));
     for id in reduces {
         if let Some(r) = st.attempts.get(&id).copied() {
-            if r.task.kind == TaskType::Reduce {
+            if r.task.kind == TaskKind::Reduce {
                 reply.map_outputs.insert(id, map_outputs(st, r));
             }
         }
@@ -118,7 +118,7 @@ fn map_outputs(st: &TrackerState, r: AttemptAt) -> Vec<MapOutputLocation> {
             let w = st.workers.get(&a.worker)?;
             Some(MapOutputLocation {
                 map_index: t.index,
-                attempt_id: a.id.to_string(),
+                attempt_id: a.id.clone(),
                 shuffle_addr: w.shuffle_addr.clone(),
             })
         })

@@ -4,7 +4,7 @@
 use super::assign::launch;
 use super::Context;
 use crate::state::{AttemptRun, TaskPhase, TaskRef, TaskRun, TrackerState};
-use common::ids::TaskType;
+use common::ids::TaskKind;
 use common::jobs::HeartbeatReply;
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ pub(super) fn speculate(
     free: &mut u32,
     reply: &mut HeartbeatReply,
 ) {
-    for kind in [TaskType::Map, TaskType::Reduce] {
+    for kind in [TaskKind::Map, TaskKind::Reduce] {
         let stage = &st.jobs[j].stages[s];
         let tasks = stage.tasks(kind);
         if tasks.iter().any(|t| t.phase == TaskPhase::Pending) {
@@ -29,8 +29,8 @@ pub(super) fn speculate(
         }
         // A reduce can only finish once every map has: its clock starts then.
         let clock_from = match kind {
-            TaskType::Map => None,
-            TaskType::Reduce => {
+            TaskKind::Map => None,
+            TaskKind::Reduce => {
                 let done: Option<Vec<Instant>> = stage.maps.iter().map(|t| t.finished_at).collect();
                 match done.and_then(|d| d.into_iter().max()) {
                     Some(at) => Some(at),

@@ -7,11 +7,11 @@ use super::{expire_workers, heartbeat, Context};
 use crate::state::{AttemptPhase, JobRun, StagePhase, TaskRun, TrackerState};
 use common::clock::{Clock, ManualClock};
 use common::config::{JobTrackerConfig, TopologyConfig};
-use common::ids::{AttemptId, JobId, TaskType};
+use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, Heartbeat, HeartbeatReply, InputFormat,
     InputSpec, JobSpec, JobState, OutputFormat, OutputSpec, PartitionerSpec, Split, StageSpec,
-    TaskKind, JOB_COUNTERS,
+    TaskWork, JOB_COUNTERS,
 };
 use common::topology::Topology;
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ pub struct Launch {
     pub attempt: AttemptId,
     pub host: String,
     pub job: JobId,
-    pub kind: TaskType,
+    pub kind: TaskKind,
     pub index: usize,
 }
 
@@ -108,34 +108,7 @@ impl SchedulerTest {
     pub fn submit(&mut self, split_hosts: &[&[&str]], reducers: u32) -> JobId {
         self.next_job += 1;
         let id = JobId(format!("job_1_{:04}", self.next_job));
-        let spec = JobSpec {
-            name: "test".into(),
-            stages: vec![StageSpec {
-                name: "only".into(),
-                inputs: vec![InputSpec {
-                    path: "/in".into(),
-                    format: InputFormat::Text,
-                }],
-                has_combiner: false,
-                has_reducer: reducers > 0,
-                reducers,
-                partitioner: PartitionerSpec::Hash,
-                outputs: vec![OutputSpec {
-                    name: String::new(),
-                    path: "/out".into(),
-                    format: OutputFormat::Text,
-                    replication: 0,
-                    file: false,
-                    temporary: false,
-                }],
-                side_inputs: Vec::new(),
-            }],
-            settings: Default::default(),
-            args: Vec::new(),
-            binary: Default::default(),
-            user: "test".into(),
-            conf: Default::default(),
-        };
+        let spec = job_spec(reducers);
         let mut job = JobRun::new(id.clone(), spec, 0);
         let now = self.clock.now();
         let stage = &mut job.stages[0];
@@ -209,11 +182,11 @@ impl SchedulerTest {
         }
         for spec in &reply.launch {
             let (kind, index) = match &spec.kind {
-                TaskKind::Map { index, .. } => (TaskType::Map, *index as usize),
-                TaskKind::Reduce { partition, .. } => (TaskType::Reduce, *partition as usize),
+                TaskWork::Map { index, .. } => (TaskKind::Map, *index as usize),
+                TaskWork::Reduce { partition, .. } => (TaskKind::Reduce, *partition as usize),
             };
-            let attempt = AttemptId(spec.attempt_id.clone());
-            let job = JobId(spec.job_id.clone());
+            let attempt = spec.attempt_id.clone();
+            let job = spec.job_id.clone();
             let outcome = w.launches_fail.then(|| AttemptOutcome::Failed {
                 error: "the job binary cannot start".into(),
             });
@@ -332,11 +305,47 @@ impl SchedulerTest {
     }
 
     /// The launches of one task of a job, oldest first.
-    pub fn launches_of(&self, job: &JobId, kind: TaskType, index: usize) -> Vec<Launch> {
+    pub fn launches_of(&self, job: &JobId, kind: TaskKind, index: usize) -> Vec<Launch> {
         self.launches
             .iter()
             .filter(|l| &l.job == job && l.kind == kind && l.index == index)
             .cloned()
             .collect()
+    }
+}
+
+/// A one-stage job reading `/in` and writing `/out`, with `reducers` reduce tasks (map-only
+/// when 0), its binary at `/.mr/binaries/x`.
+pub fn job_spec(reducers: u32) -> JobSpec {
+    JobSpec {
+        name: "test".into(),
+        stages: vec![StageSpec {
+            name: "only".into(),
+            inputs: vec![InputSpec {
+                path: "/in".into(),
+                format: InputFormat::Text,
+            }],
+            has_combiner: false,
+            has_reducer: reducers > 0,
+            reducers,
+            partitioner: PartitionerSpec::Hash,
+            outputs: vec![OutputSpec {
+                name: String::new(),
+                path: "/out".into(),
+                format: OutputFormat::Text,
+                replication: 0,
+                file: false,
+                temporary: false,
+            }],
+            side_inputs: Vec::new(),
+        }],
+        settings: Default::default(),
+        args: Vec::new(),
+        binary: common::jobs::BinaryRef {
+            path: "/.mr/binaries/x".into(),
+            sha256: String::new(),
+        },
+        user: "test".into(),
+        conf: Default::default(),
     }
 }

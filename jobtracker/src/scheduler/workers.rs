@@ -2,7 +2,7 @@
 //! the map outputs it held for unfinished reduces run again elsewhere.
 
 use crate::state::{AttemptPhase, StagePhase, TaskPhase, TrackerState};
-use common::ids::TaskType;
+use common::ids::TaskKind;
 use std::time::{Duration, Instant};
 
 /// Forgets a worker at `now`.
@@ -18,7 +18,7 @@ pub fn lose_worker(st: &mut TrackerState, host: &str, now: Instant) {
             let reduces_left = stage.reduces_done() < stage.reduces.len();
             let running = stage.phase == StagePhase::Running;
             let mut lost_map = false;
-            for kind in [TaskType::Map, TaskType::Reduce] {
+            for kind in [TaskKind::Map, TaskKind::Reduce] {
                 for task in stage.tasks_mut(kind).iter_mut() {
                     for a in task
                         .attempts
@@ -33,7 +33,7 @@ pub fn lose_worker(st: &mut TrackerState, host: &str, now: Instant) {
                         task.reset(now);
                     }
                     let output_here = task.committed_attempt().is_some_and(|a| a.worker == host);
-                    if kind == TaskType::Map && reduces_left && output_here && running {
+                    if kind == TaskKind::Map && reduces_left && output_here && running {
                         task.reset(now);
                         lost_map = true;
                     }

@@ -2,7 +2,7 @@
 //! (after twice the delay) anywhere; no wait when no live worker is nearer.
 
 use crate::scheduler::test_harness::SchedulerTest;
-use common::ids::TaskType;
+use common::ids::TaskKind;
 use std::time::Duration;
 
 fn delay(t: &SchedulerTest) -> Duration {
@@ -58,7 +58,7 @@ fn a_map_whose_data_has_no_live_worker_does_not_wait() {
     let job = t.submit(&[&["gone"]], 0);
     let launched = t.tick();
     assert_eq!(launched.len(), 1);
-    assert_eq!(t.launches_of(&job, TaskType::Map, 0)[0].host, "h3");
+    assert_eq!(t.launches_of(&job, TaskKind::Map, 0)[0].host, "h3");
 }
 
 #[test]
@@ -66,10 +66,10 @@ fn reduces_start_only_once_every_map_is_placed() {
     let mut t = SchedulerTest::new(&[("h1", "/r1", 1), ("h2", "/r1", 2)]);
     let job = t.submit(&[&["h1"], &["h1"]], 1);
     t.tick();
-    assert!(t.launches_of(&job, TaskType::Reduce, 0).is_empty());
+    assert!(t.launches_of(&job, TaskKind::Reduce, 0).is_empty());
     t.advance(delay(&t));
     t.tick();
-    let reduce = t.launches_of(&job, TaskType::Reduce, 0);
+    let reduce = t.launches_of(&job, TaskKind::Reduce, 0);
     assert_eq!(
         reduce.len(),
         1,

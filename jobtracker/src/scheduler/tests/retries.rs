@@ -2,7 +2,7 @@
 //! task and its last error.
 
 use crate::scheduler::test_harness::SchedulerTest;
-use common::ids::TaskType;
+use common::ids::TaskKind;
 use common::jobs::JobState;
 
 #[test]
@@ -20,11 +20,11 @@ fn a_task_failing_on_every_attempt_fails_the_job_at_the_limit() {
             JobState::Running,
             "after {failed} failures"
         );
-        assert_eq!(t.launches_of(&job, TaskType::Map, 0).len(), failed + 1);
+        assert_eq!(t.launches_of(&job, TaskKind::Map, 0).len(), failed + 1);
     }
     t.tick();
     assert_eq!(t.job_state(&job), JobState::Failed);
-    assert_eq!(t.launches_of(&job, TaskType::Map, 0).len(), limit);
+    assert_eq!(t.launches_of(&job, TaskKind::Map, 0).len(), limit);
     assert_eq!(t.job_counter(&job, "NUM_FAILED_MAPS"), limit as u64);
     let error = t.st.jobs[0].error.clone().unwrap_or_default();
     assert!(
@@ -40,10 +40,10 @@ fn a_task_succeeding_before_the_limit_keeps_the_job_running() {
     let job = t.submit(&[&["h1"]], 0);
     t.settings(&job, |s| s.max_attempts = 2);
     t.tick();
-    let first = t.launches_of(&job, TaskType::Map, 0)[0].attempt.clone();
+    let first = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
     t.fail(&first);
     t.tick();
-    let second = t.launches_of(&job, TaskType::Map, 0)[1].attempt.clone();
+    let second = t.launches_of(&job, TaskKind::Map, 0)[1].attempt.clone();
     t.succeed(&second);
     t.tick();
     assert_eq!(

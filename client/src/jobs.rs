@@ -125,6 +125,42 @@ impl JobClient {
             std::thread::sleep(Duration::from_millis(25));
         }
     }
+
+    /// Polls until the job is over, as [`JobClient::wait`] does, riding out job tracker
+    /// outages (down, restarting): a temporary error is retried until `outage_limit` passes
+    /// without an answer, and `outage` hears the first error of each outage.
+    pub fn follow(
+        &self,
+        id: &str,
+        outage_limit: Duration,
+        mut progress: impl FnMut(&JobReport),
+        mut outage: impl FnMut(&ClientError),
+    ) -> ClientResult<JobReport> {
+        let mut down_since: Option<std::time::Instant> = None;
+        loop {
+            match self.job(id) {
+                Ok(r) => {
+                    down_since = None;
+                    progress(&r);
+                    if r.state.is_over() {
+                        return Ok(r);
+                    }
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(e) if e.is_temporary() => {
+                    let since = *down_since.get_or_insert_with(|| {
+                        outage(&e);
+                        std::time::Instant::now()
+                    });
+                    if since.elapsed() >= outage_limit {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// Maps a job tracker reply by the reason it carries: the caller's input (a bad spec, an unknown

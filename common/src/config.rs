@@ -182,6 +182,9 @@ pub struct JobTrackerConfig {
     /// A job binary in the DFS cache (`/.mr/binaries`) that no job has used for this long, and
     /// that no unfinished job needs, is removed.
     pub binary_cache_ttl_ms: u64,
+    /// The most reducers one stage of a job may ask for; a job asking for more is refused at
+    /// submit.
+    pub max_reducers: u32,
 }
 
 impl Default for JobTrackerConfig {
@@ -195,6 +198,7 @@ impl Default for JobTrackerConfig {
             speculation_slowdown: 3.0,
             fetch_failures_before_rerun: 3,
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
+            max_reducers: 10_000,
         }
     }
 }

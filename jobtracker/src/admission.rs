@@ -1,15 +1,25 @@
 //! Checks a job at submit time, so a mistake is a clear error before anything runs: a missing
-//! input, an output that already exists, a reduce stage with no reducers, a missing binary.
+//! input, an output that already exists, a reduce stage with no reducers or more than the job
+//! tracker allows, a missing binary.
 
 use crate::error::{JtError, JtResult};
 use client::{ClientError, DfsClient};
 use common::jobs::{is_under, InputFormat, JobSpec};
 
 /// Why a job cannot run (or cannot be checked now: the namenode is down), or Ok.
-pub fn check(dfs: &DfsClient, spec: &JobSpec) -> JtResult<()> {
+/// `max_reducers` is the job tracker's limit on one stage's reducer count.
+pub fn check(dfs: &DfsClient, spec: &JobSpec, max_reducers: u32) -> JtResult<()> {
     let invalid = |message: String| Err(JtError::InvalidJob(message));
     if spec.stages.is_empty() {
         return invalid(format!("job {:?} has no stages", spec.name));
+    }
+    // Checked before any DFS call: a count the job tracker refuses needs no namenode.
+    if let Some(stage) = spec.stages.iter().find(|s| s.reducers > max_reducers) {
+        return invalid(format!(
+            "stage {:?} of job {:?} asks for {} reducers, more than the job tracker's maximum \
+             of {max_reducers} (max_reducers): ask for fewer reducers",
+            stage.name, spec.name, stage.reducers
+        ));
     }
     let exists = |path: &str| -> JtResult<bool> {
         match dfs.stat(path) {
@@ -102,7 +112,7 @@ mod tests {
             ..Default::default()
         })
         .expect("a lazy client");
-        let e = check(&dfs, &job()).expect_err("the namenode is down");
+        let e = check(&dfs, &job(), 10).expect_err("the namenode is down");
         assert!(matches!(e, JtError::NamenodeUnavailable { .. }), "{e:?}");
         let status = tonic::Status::from(e);
         assert_eq!(Reason::of(&status), Reason::Unavailable);
@@ -122,8 +132,34 @@ mod tests {
         .expect("a lazy client");
         let mut spec = job();
         spec.stages.clear();
-        let e = check(&dfs, &spec).expect_err("no stages");
+        let e = check(&dfs, &spec, 10).expect_err("no stages");
         assert_eq!(e.reason(), Reason::InvalidArgument);
         assert_eq!(e.to_string(), "job \"test\" has no stages");
+    }
+
+    #[test]
+    fn a_reducer_count_over_the_maximum_is_refused_naming_stage_count_and_maximum() {
+        let dfs = DfsClient::connect(ClientConfig {
+            namenode_addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        })
+        .expect("a lazy client");
+        let mut spec = job();
+        spec.stages[0].has_reducer = true;
+        spec.stages[0].reducers = 11;
+        let e = check(&dfs, &spec, 10).expect_err("too many reducers");
+        assert_eq!(e.reason(), Reason::InvalidArgument);
+        let name = &spec.stages[0].name;
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "stage {name:?} of job \"test\" asks for 11 reducers, more than the job \
+                 tracker's maximum of 10 (max_reducers): ask for fewer reducers"
+            )
+        );
+        // At the maximum, the check goes on (and reaches the namenode, which is down).
+        spec.stages[0].reducers = 10;
+        let e = check(&dfs, &spec, 10).expect_err("the namenode is down");
+        assert!(matches!(e, JtError::NamenodeUnavailable { .. }), "{e:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 use client::ClientError;
 use common::ids::JobId;
+use common::jobs::JobState;
 use proto::Reason;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,9 @@ pub enum JtError {
     /// No running job and no job in the history has this id.
     #[error("no job {0}")]
     NoSuchJob(JobId),
+    /// A kill of a job that already ended, saying how it ended.
+    #[error("job {id} already ended ({}): there is nothing to kill", ended_how(*.state))]
+    AlreadyEnded { id: JobId, state: JobState },
     /// The namenode did not answer while the job tracker was `doing` something: temporary.
     #[error("{source} ({doing})")]
     NamenodeUnavailable { doing: String, source: ClientError },
@@ -33,6 +37,16 @@ pub enum JtError {
     Internal(String),
 }
 
+/// How a job ended, in words.
+fn ended_how(state: JobState) -> &'static str {
+    match state {
+        JobState::Running => "still running",
+        JobState::Succeeded => "it succeeded",
+        JobState::Failed => "it failed",
+        JobState::Killed => "it was killed",
+    }
+}
+
 pub type JtResult<T> = Result<T, JtError>;
 
 impl JtError {
@@ -51,6 +65,7 @@ impl JtError {
             // A DFS refusal at submit time is about the job's own paths.
             JtError::InvalidJob(_) | JtError::Dfs { .. } => Reason::InvalidArgument,
             JtError::NoSuchJob(_) => Reason::NotFound,
+            JtError::AlreadyEnded { .. } => Reason::FailedPrecondition,
             JtError::NamenodeUnavailable { .. } => Reason::Unavailable,
             JtError::History(_) | JtError::Config(_) | JtError::Serve(_) | JtError::Internal(_) => {
                 Reason::Internal

@@ -9,7 +9,7 @@ use client::DfsClient;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
 use common::ids::JobId;
-use common::jobs::{now_ms, Heartbeat, JobSpec};
+use common::jobs::{now_ms, Heartbeat, JobSpec, JobState};
 use common::journal::Journal;
 use common::topology::Topology;
 use parking_lot::Mutex;
@@ -102,8 +102,8 @@ impl JobTrackerProtocol for Rpc {
             .binary_uses
             .used(&spec.binary.path, now_ms());
         let dfs = self.0.dfs.clone();
-        let checked = spec.clone();
-        tokio::task::spawn_blocking(move || crate::admission::check(&dfs, &checked))
+        let (checked, max_reducers) = (spec.clone(), self.0.config.max_reducers);
+        tokio::task::spawn_blocking(move || crate::admission::check(&dfs, &checked, max_reducers))
             .await
             .map_err(|e| JtError::Internal(format!("checking a job: {e}")))??;
         let submitted_ms = now_ms();
@@ -164,11 +164,24 @@ impl JobTrackerProtocol for Rpc {
         let id = req.into_inner().job_id;
         {
             let mut st = self.0.state.lock();
-            match st.by_id.get(id.as_str()).copied() {
-                Some(j) => crate::driver::kill(&mut st, j),
-                // Killing a job that already ended changes nothing.
-                None if st.ended.contains_key(id.as_str()) => {}
-                None => return Err(JtError::NoSuchJob(JobId(id)).into()),
+            // A job that ended (cleaning or not) cannot be killed: say how it ended.
+            let ended = match st.by_id.get(id.as_str()).copied() {
+                Some(j) if st.jobs[j].state.is_over() => st.jobs[j].state,
+                Some(j) => {
+                    crate::driver::kill(&mut st, j);
+                    JobState::Running
+                }
+                None => match st.ended.get(id.as_str()) {
+                    Some(report) => report.state,
+                    None => return Err(JtError::NoSuchJob(JobId(id)).into()),
+                },
+            };
+            if ended.is_over() {
+                return Err(JtError::AlreadyEnded {
+                    id: JobId(id),
+                    state: ended,
+                }
+                .into());
             }
         }
         self.0.wake.notify_one();

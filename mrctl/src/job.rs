@@ -29,8 +29,11 @@ pub enum JobCmd {
     Status { job_id: String },
     /// A job's counters.
     Counters { job_id: String },
-    /// Kills a running job.
+    /// Kills a running job; fails if the job already ended.
     Kill { job_id: String },
+    /// Follows a job (running or ended) as `submit --wait` does: progress, then the counters;
+    /// exits 0 if it succeeded, non-zero otherwise.
+    Wait { job_id: String },
     /// The logs of a job's task attempts.
     Logs { job_id: String },
 }
@@ -42,17 +45,45 @@ pub fn submit(dfs: &DfsClient, jobs: &JobClient, cmd: Submit) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("submitted {id}");
+    follow(jobs, &id)
+}
+
+/// How long `follow` keeps asking a job tracker that does not answer (down, restarting).
+const OUTAGE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Follows a job to its end, printing its progress then its counters: exit 0 if it succeeded.
+/// Rides out a job tracker restart; Ctrl-C leaves the job running and says how to reach it.
+fn follow(jobs: &JobClient, id: &str) -> anyhow::Result<ExitCode> {
+    let interrupted_id = id.to_string();
+    ctrlc::set_handler(move || {
+        eprintln!(
+            "interrupted: job {interrupted_id} goes on running; kill it with \
+             `mrctl job kill {interrupted_id}` or follow it again with \
+             `mrctl job wait {interrupted_id}`"
+        );
+        std::process::exit(130);
+    })?;
     let started = Instant::now();
     let mut last_line = String::new();
     let mut last_print = Instant::now() - Duration::from_secs(1);
-    let report = jobs.wait(&id, |r| {
-        let line = progress_line(r);
-        if line != last_line && last_print.elapsed() >= Duration::from_millis(500) {
-            eprintln!("{line}");
-            last_line = line;
-            last_print = Instant::now();
-        }
-    })?;
+    let report = jobs.follow(
+        id,
+        OUTAGE_LIMIT,
+        |r| {
+            let line = progress_line(r);
+            if line != last_line && last_print.elapsed() >= Duration::from_millis(500) {
+                eprintln!("{line}");
+                last_line = line;
+                last_print = Instant::now();
+            }
+        },
+        |e| {
+            eprintln!(
+                "{e}; retrying for up to {} s (job {id} goes on meanwhile)",
+                OUTAGE_LIMIT.as_secs()
+            )
+        },
+    )?;
     let line = progress_line(&report);
     if line != last_line {
         eprintln!("{line}");
@@ -165,6 +196,7 @@ pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Re
             jobs.kill(&job_id)?;
             println!("killed {job_id}");
         }
+        JobCmd::Wait { job_id } => return follow(jobs, &job_id),
         JobCmd::Logs { job_id } => {
             jobs.job(&job_id)?;
             let dir = common::jobs::log_dir(&job_id);

@@ -318,4 +318,25 @@ mod tests {
         assert!(matches!(e, ClientError::Internal(_)), "{e:?}");
         assert_eq!(e.to_string(), "internal error (this is a bug): kill: boom");
     }
+
+    #[test]
+    fn following_gives_up_after_the_outage_limit_having_said_so_once() {
+        // Nothing listens on port 1: every call is refused, a temporary error.
+        let jobs = JobClient::connect("127.0.0.1:1").expect("a lazy client");
+        let mut told = Vec::new();
+        let e = jobs
+            .follow(
+                "job_1_0001",
+                Duration::from_millis(500),
+                |_| panic!("no report from a job tracker that is down"),
+                |e| told.push(e.to_string()),
+            )
+            .expect_err("the job tracker never answers");
+        assert!(e.is_temporary(), "{e:?}");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].starts_with("job tracker at 127.0.0.1:1 unavailable"),
+            "{told:?}"
+        );
+    }
 }

@@ -104,4 +104,18 @@ mod tests {
         let gone = JtError::dfs("checking /in", ClientError::NotFound("/in".into()));
         assert_eq!(gone.reason(), Reason::InvalidArgument);
     }
+
+    #[test]
+    fn killing_an_ended_job_is_a_failed_precondition_saying_how_it_ended() {
+        let e = JtError::AlreadyEnded {
+            id: JobId("job_1_0001".into()),
+            state: JobState::Succeeded,
+        };
+        let status = tonic::Status::from(e);
+        assert_eq!(Reason::of(&status), Reason::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "job job_1_0001 already ended (it succeeded): there is nothing to kill"
+        );
+    }
 }

@@ -179,6 +179,12 @@ pub struct JobTrackerConfig {
     pub speculation_slowdown: f64,
     /// Reports of one map output failing to fetch before the map runs again.
     pub fetch_failures_before_rerun: u32,
+    /// The fraction of a stage's maps that must have finished before its reducers launch
+    /// while maps still wait for slots (Hadoop's `mapreduce.job.reduce.slowstart.completedmaps`):
+    /// 0 launches them with the maps; below 1.0 they also launch once every map is placed;
+    /// 1.0 waits for every map to finish. Reducers that hold slots a pending map needs are
+    /// preempted.
+    pub reduce_slow_start: f64,
     /// A job binary in the DFS cache (`/.mr/binaries`) that no job has used for this long, and
     /// that no unfinished job needs, is removed.
     pub binary_cache_ttl_ms: u64,
@@ -197,6 +203,7 @@ impl Default for JobTrackerConfig {
             locality_delay_ms: 300,
             speculation_slowdown: 3.0,
             fetch_failures_before_rerun: 3,
+            reduce_slow_start: 0.05,
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
         }

@@ -65,6 +65,9 @@ pub struct TaskRun {
     pub finished_at: Option<Instant>,
     /// Reports that its output could not be fetched.
     pub fetch_failures: u32,
+    /// A reduce preempted to free a slot for its stage's maps: it launches again only once no
+    /// map of its stage is pending, so it does not take back the slot it gave up.
+    pub preempted: bool,
 }
 
 impl TaskRun {
@@ -79,6 +82,7 @@ impl TaskRun {
             committed: None,
             finished_at: None,
             fetch_failures: 0,
+            preempted: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Handing out tasks to a worker with free slots: maps nearest their data first (node-local,
 //! then rack-local, then any, each level after its share of the locality delay), reduces once
-//! every map of their stage is placed, then speculative twins; and the launch of an attempt.
+//! the slow-start fraction of their stage's maps is done or every map is placed (a preempted reduce waits until no
+//! map is pending), then speculative twins; and the launch of an attempt.
 
 use super::Context;
 use crate::state::{
@@ -107,19 +108,24 @@ pub(super) fn assign(
                 reply.launch.push(launch(st, cx, j, task, host));
                 free -= 1;
             }
-            // Reduces start once every map is placed, and fetch as maps finish.
-            let no_pending_maps = st.jobs[j].stages[s]
-                .maps
-                .iter()
-                .all(|t| t.phase != TaskPhase::Pending);
-            while free > 0 && no_pending_maps {
+            // Reduces start once the slow-start fraction of the maps is done, or once every
+            // map is placed (no map waits for their slot) unless slow start asks for every map
+            // to be done; they fetch as maps finish. A preempted reduce waits until no map is
+            // pending.
+            let stage = &st.jobs[j].stages[s];
+            let slow_start = cx.config.reduce_slow_start.clamp(0.0, 1.0);
+            let maps_pending = stage.maps.iter().any(|t| t.phase == TaskPhase::Pending);
+            let started = stage.maps_done() as f64 >= slow_start * stage.maps.len() as f64
+                || (!maps_pending && slow_start < 1.0);
+            while free > 0 && started {
                 let Some(t) = st.jobs[j].stages[s]
                     .reduces
                     .iter()
-                    .position(|t| t.phase == TaskPhase::Pending)
+                    .position(|t| t.phase == TaskPhase::Pending && !(t.preempted && maps_pending))
                 else {
                     break;
                 };
+                st.jobs[j].stages[s].reduces[t].preempted = false;
                 let task = TaskRef {
                     stage: s,
                     kind: TaskKind::Reduce,

@@ -1,7 +1,8 @@
 //! What a worker heartbeat does: records attempt progress and outcomes ([`outcomes`]), re-runs
 //! map outputs reducers cannot fetch, forgets lost workers ([`workers`]), hands out tasks
 //! ([`assign`]: node-local, then rack-local, then any, each after a short locality delay;
-//! reduces once every map is placed), starts twins of stragglers ([`speculation`]), and tells
+//! reduces once the slow-start fraction of maps is done), preempts reducers that hold the
+//! slots pending maps need ([`preemption`]), starts twins of stragglers ([`speculation`]), and tells
 //! reduces where the finished map outputs are.
 //!
 //! Decisions read the time from [`Context::now`], never from the system clock, so the unit
@@ -9,6 +10,7 @@
 
 pub mod assign;
 pub mod outcomes;
+pub mod preemption;
 pub mod speculation;
 pub mod workers;
 
@@ -83,6 +85,8 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
     for f in &hb.fetch_failures {
         outcomes::on_fetch_failure(st, cx, f);
     }
+
+    preemption::preempt(st, cx.now);
 
     let mut reply = HeartbeatReply {
         kill: st.kills.remove(&host).unwrap_or_default(),

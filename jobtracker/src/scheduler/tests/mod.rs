@@ -4,6 +4,7 @@
 mod ended_jobs;
 mod fetch_failures;
 mod locality;
+mod preemption;
 mod retries;
 mod speculation;
 mod worker_loss;

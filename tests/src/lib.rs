@@ -151,6 +151,16 @@ pub fn submit_wait(tc: &TestCluster, binary: &str, args: &[&str]) -> Submitted {
     }
 }
 
+/// Submits a job without waiting, through `mrctl` as a user does; returns the job's id.
+pub fn submit_no_wait(tc: &TestCluster, binary: &str, args: &[&str]) -> String {
+    let bin = job_binary(binary);
+    let mut all = vec!["submit", bin.as_str(), "--"];
+    all.extend_from_slice(args);
+    let o = mrctl(tc, &all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
 /// The `word<TAB>count` lines of every part file under a DFS directory, as a map.
 pub fn read_counts(dfs: &DfsClient, dir: &str) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();

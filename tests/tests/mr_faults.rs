@@ -32,23 +32,11 @@ fn a_worker_killed_mid_job_leaves_the_output_unchanged() {
     let tc = start(4, 2, |_| {});
     let all = input(&tc, 2, 3_000, 2_000, 64 << 10);
     let jobs = tc.cluster.job_client().unwrap();
-    let binary = tests::job_binary("faultyjob");
-    let o = mrctl(
+    let id = tests::submit_no_wait(
         &tc,
-        &[
-            "submit",
-            &binary,
-            "--",
-            "/in",
-            "/out",
-            "--sleep-per-line",
-            "1",
-            "--reducers",
-            "3",
-        ],
+        "faultyjob",
+        &["/in", "/out", "--sleep-per-line", "1", "--reducers", "3"],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_string();
     // Kill a worker once some maps are done and the rest still run.
     wait(Duration::from_secs(60), "maps to finish", || {
         let r = jobs.job(&id).ok()?;

@@ -9,7 +9,7 @@ use client::CreateOptions;
 use common::jobs::{JobState, JOB_COUNTERS};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tests::{count_words, mrctl, read_counts, start, wait, words};
+use tests::{count_words, read_counts, start, wait, words};
 
 /// The attempt logs (file names) a worker's local dir holds for a job.
 fn attempt_logs(worker_dir: &Path, job: &str) -> Vec<String> {
@@ -39,14 +39,11 @@ fn reducers_holding_every_slot_are_preempted_when_a_killed_worker_s_map_must_run
             .unwrap();
         all.push_str(&text);
     }
-    let binary = tests::job_binary("faultyjob");
     // Map 0's first attempt takes long: the other maps end and the reducers take their slots.
-    let o = mrctl(
+    let id = tests::submit_no_wait(
         &tc,
+        "faultyjob",
         &[
-            "submit",
-            &binary,
-            "--",
             "/in",
             "/out",
             "--reducers",
@@ -55,8 +52,6 @@ fn reducers_holding_every_slot_are_preempted_when_a_killed_worker_s_map_must_run
             "0:60000",
         ],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let id = String::from_utf8(o.stdout).unwrap().trim().to_string();
     let workers: Vec<PathBuf> = (0..4)
         .map(|i| tc.cluster.dir.join(format!("worker-{i}")))
         .collect();

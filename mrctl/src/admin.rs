@@ -123,24 +123,13 @@ pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
         .collect();
     racks.sort_unstable();
     racks.dedup();
-    let cap: u64 = r
+    let (cap, used, remaining) = r
         .datanodes
         .iter()
         .filter(|d| d.state != "dead")
-        .map(|d| d.capacity)
-        .sum();
-    let used: u64 = r
-        .datanodes
-        .iter()
-        .filter(|d| d.state != "dead")
-        .map(|d| d.used)
-        .sum();
-    let remaining: u64 = r
-        .datanodes
-        .iter()
-        .filter(|d| d.state != "dead")
-        .map(|d| d.remaining)
-        .sum();
+        .fold((0u64, 0u64, 0u64), |(c, u, f), d| {
+            (c + d.capacity, u + d.used, f + d.remaining)
+        });
     println!(
         "Safe mode: {}",
         if r.safe_mode {

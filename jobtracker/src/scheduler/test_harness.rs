@@ -312,6 +312,14 @@ impl SchedulerTest {
             .cloned()
             .collect()
     }
+
+    /// The attempt id of a task's first launch; panics when the task was never launched.
+    pub fn first_attempt(&self, job: &JobId, kind: TaskKind, index: usize) -> AttemptId {
+        match self.launches_of(job, kind, index).first() {
+            Some(l) => l.attempt.clone(),
+            None => panic!("{job} {kind:?} {index} was never launched"),
+        }
+    }
 }
 
 /// A one-stage job reading `/in` and writing `/out`, with `reducers` reduce tasks (map-only

@@ -37,7 +37,7 @@ fn a_cleaned_job_leaves_memory_and_is_answered_from_its_final_report() {
     assert_eq!(t.st.finished_jobs(), vec![first.clone()]);
 
     // The job that moved slots still runs to its end.
-    let map = t.launches_of(&second, TaskKind::Map, 0)[0].attempt.clone();
+    let map = t.first_attempt(&second, TaskKind::Map, 0);
     t.succeed(&map);
     t.tick();
     assert_eq!(
@@ -88,7 +88,7 @@ fn a_slot_held_by_an_attempt_of_a_retired_job_stays_taken_until_its_kill_lands()
     let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
     let first = t.submit(&[&["h1"]], 0);
     t.tick();
-    let old = t.launches_of(&first, TaskKind::Map, 0)[0].attempt.clone();
+    let old = t.first_attempt(&first, TaskKind::Map, 0);
     let j = t.st.by_id[&first];
     crate::driver::kill(&mut t.st, j);
     t.st.cleaned(&first, t.clock.now()).expect("in memory");

@@ -9,8 +9,8 @@ fn a_map_runs_again_after_three_fetch_failures() {
     let mut t = SchedulerTest::new(&[("h1", "/r1", 2)]);
     let job = t.submit(&[&["h1"]], 1);
     t.tick();
-    let map = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
-    let reduce = t.launches_of(&job, TaskKind::Reduce, 0)[0].attempt.clone();
+    let map = t.first_attempt(&job, TaskKind::Map, 0);
+    let reduce = t.first_attempt(&job, TaskKind::Reduce, 0);
     t.succeed(&map);
     t.tick();
     assert_eq!(t.config.fetch_failures_before_rerun, 3);
@@ -31,8 +31,8 @@ fn reports_about_an_attempt_whose_output_does_not_count_are_ignored() {
     let mut t = SchedulerTest::new(&[("h1", "/r1", 2)]);
     let job = t.submit(&[&["h1"]], 1);
     t.tick();
-    let map = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
-    let reduce = t.launches_of(&job, TaskKind::Reduce, 0)[0].attempt.clone();
+    let map = t.first_attempt(&job, TaskKind::Map, 0);
+    let reduce = t.first_attempt(&job, TaskKind::Reduce, 0);
     // The map has not succeeded: its output is not the one reduces read.
     for _ in 0..3 {
         t.fetch_failure(&reduce, &map);

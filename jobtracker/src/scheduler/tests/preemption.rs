@@ -16,14 +16,14 @@ fn slow_start_holds_reducers_until_the_fraction_of_maps_is_done() {
     let job = t.submit(&[&["h1"], &["h1"], &["h1"], &["h1"]], 1);
     t.tick();
     assert!(t.launches_of(&job, TaskKind::Reduce, 0).is_empty());
-    let map0 = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
+    let map0 = t.first_attempt(&job, TaskKind::Map, 0);
     t.succeed(&map0);
     t.tick();
     assert!(
         t.launches_of(&job, TaskKind::Reduce, 0).is_empty(),
         "1 of 4 maps done is below the slow start of 0.5"
     );
-    let map1 = t.launches_of(&job, TaskKind::Map, 1)[0].attempt.clone();
+    let map1 = t.first_attempt(&job, TaskKind::Map, 1);
     t.succeed(&map1);
     t.tick();
     let reduce = t.launches_of(&job, TaskKind::Reduce, 0);
@@ -53,14 +53,14 @@ fn slow_start_zero_launches_reducers_with_the_maps_and_one_waits_for_every_map()
     let job = t.submit(&[&["h1"], &["h2"]], 1);
     t.tick();
     assert_eq!(t.launches_of(&job, TaskKind::Map, 1).len(), 1);
-    let map0 = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
+    let map0 = t.first_attempt(&job, TaskKind::Map, 0);
     t.succeed(&map0);
     t.tick();
     assert!(
         t.launches_of(&job, TaskKind::Reduce, 0).is_empty(),
         "every map is placed but slow start 1.0 waits for every map to finish"
     );
-    let map1 = t.launches_of(&job, TaskKind::Map, 1)[0].attempt.clone();
+    let map1 = t.first_attempt(&job, TaskKind::Map, 1);
     t.succeed(&map1);
     t.tick();
     assert_eq!(t.launches_of(&job, TaskKind::Reduce, 0).len(), 1);

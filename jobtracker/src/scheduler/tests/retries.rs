@@ -40,7 +40,7 @@ fn a_task_succeeding_before_the_limit_keeps_the_job_running() {
     let job = t.submit(&[&["h1"]], 0);
     t.settings(&job, |s| s.max_attempts = 2);
     t.tick();
-    let first = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
+    let first = t.first_attempt(&job, TaskKind::Map, 0);
     t.fail(&first);
     t.tick();
     let second = t.launches_of(&job, TaskKind::Map, 0)[1].attempt.clone();

@@ -14,10 +14,10 @@ fn straggling(progress: f32) -> (SchedulerTest, common::ids::JobId) {
     t.tick();
     t.advance(Duration::from_secs(2));
     for m in 0..2 {
-        let a = t.launches_of(&job, TaskKind::Map, m)[0].attempt.clone();
+        let a = t.first_attempt(&job, TaskKind::Map, m);
         t.succeed(&a);
     }
-    let slow = t.launches_of(&job, TaskKind::Map, 2)[0].attempt.clone();
+    let slow = t.first_attempt(&job, TaskKind::Map, 2);
     t.progress(&slow, progress);
     assert!(
         t.tick().is_empty(),
@@ -36,7 +36,7 @@ fn a_straggler_gets_a_twin_on_another_worker_and_the_loser_is_killed() {
     assert_ne!(twins[0].host, "h3");
     assert_eq!(t.job_counter(&job, "SPECULATIVE_ATTEMPTS"), 1);
 
-    let first = t.launches_of(&job, TaskKind::Map, 2)[0].attempt.clone();
+    let first = t.first_attempt(&job, TaskKind::Map, 2);
     t.succeed(&twins[0].attempt);
     t.tick();
     assert_eq!(t.phase(&twins[0].attempt), AttemptPhase::Succeeded);

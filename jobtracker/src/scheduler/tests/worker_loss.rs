@@ -32,7 +32,7 @@ fn a_silent_worker_loses_its_attempts_and_needed_map_outputs() {
     assert_eq!(t.job_counter(&job, "NUM_KILLED_REDUCES"), 1);
 
     // h2 frees its slot: the lost map output is made again first, then the reduce reruns.
-    let map1 = t.launches_of(&job, TaskKind::Map, 1)[0].attempt.clone();
+    let map1 = t.first_attempt(&job, TaskKind::Map, 1);
     t.succeed(&map1);
     t.tick();
     let map0_again = t.launches_of(&job, TaskKind::Map, 0);
@@ -50,7 +50,7 @@ fn a_restarted_worker_is_a_new_worker() {
     let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
     let job = t.submit(&[&["h1"]], 0);
     t.tick();
-    let first = t.launches_of(&job, TaskKind::Map, 0)[0].attempt.clone();
+    let first = t.first_attempt(&job, TaskKind::Map, 0);
     t.add_worker("h1", 1);
     let relaunched = t.tick();
     assert_eq!(t.phase(&first), AttemptPhase::Killed);

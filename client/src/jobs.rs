@@ -4,7 +4,7 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use crate::CreateOptions;
-use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec};
+use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec, QueueReport};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::*;
 use proto::reason::REASON_KEY;
@@ -112,6 +112,18 @@ impl JobClient {
             c.workers(WorkersRequest {}).await
         })?;
         Ok(r.hosts.into_iter().zip(r.slots).collect())
+    }
+
+    /// Every queue of the job tracker: its settings, running and pending tasks, and jobs.
+    pub fn queues(&self) -> ClientResult<Vec<QueueReport>> {
+        let r = self.call(
+            "queues",
+            |mut c| async move { c.queues(QueuesRequest {}).await },
+        )?;
+        r.queues_json
+            .iter()
+            .map(|j| serde_json::from_slice(j).map_err(|e| ClientError::Internal(e.to_string())))
+            .collect()
     }
 
     /// Polls until the job is over, calling `progress` with each report.
@@ -255,7 +267,20 @@ pub fn submit_binary(
     binary: &Path,
     args: &[String],
 ) -> ClientResult<String> {
+    submit_binary_with(dfs, jobs, binary, args, |_| {})
+}
+
+/// As [`submit_binary`], with `adjust` changing the described spec before it is submitted (the
+/// queue and priority `mrctl submit` was given).
+pub fn submit_binary_with(
+    dfs: &DfsClient,
+    jobs: &JobClient,
+    binary: &Path,
+    args: &[String],
+    adjust: impl FnOnce(&mut JobSpec),
+) -> ClientResult<String> {
     let mut spec = describe(binary, args, &dfs.namenode_addr())?;
+    adjust(&mut spec);
     spec.binary = upload_binary(dfs, binary)?;
     spec.user = common::user::current();
     match jobs.submit(&spec) {

@@ -191,6 +191,86 @@ pub struct JobTrackerConfig {
     /// The most reducers one stage of a job may ask for; a job asking for more is refused at
     /// submit.
     pub max_reducers: u32,
+    /// The queues jobs are submitted to (`[[jobtracker.queues]]`), sharing the slots by weight
+    /// and minimum share; none configured means one queue, `default`. See [`QueueConfig`].
+    pub queues: Vec<QueueConfig>,
+}
+
+/// How the jobs of one queue share the queue's slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePolicy {
+    /// The job with the fewest running tasks for its weight (from its priority) goes first.
+    #[default]
+    Fair,
+    /// The job with the highest priority goes first, then the oldest.
+    Fifo,
+}
+
+/// One queue of the job tracker, as YARN's Fair Scheduler has them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// What `mrctl submit --queue` names.
+    pub name: String,
+    /// Its share of the slots beyond the minimum shares, relative to the other queues'.
+    #[serde(default = "QueueConfig::default_weight")]
+    pub weight: f64,
+    /// Slots the queue is given first whenever its jobs have work for them.
+    #[serde(default)]
+    pub min_share: u32,
+    #[serde(default)]
+    pub policy: QueuePolicy,
+}
+
+impl QueueConfig {
+    /// The queue jobs go to when none is named, and the only one when none is configured.
+    pub const DEFAULT: &'static str = "default";
+
+    fn default_weight() -> f64 {
+        1.0
+    }
+
+    /// A queue of weight 1, no minimum share, fair.
+    pub fn named(name: &str) -> QueueConfig {
+        QueueConfig {
+            name: name.to_string(),
+            weight: 1.0,
+            min_share: 0,
+            policy: QueuePolicy::Fair,
+        }
+    }
+}
+
+impl JobTrackerConfig {
+    /// The queues in force: the configured ones, or `default` alone.
+    pub fn queues(&self) -> Vec<QueueConfig> {
+        if self.queues.is_empty() {
+            vec![QueueConfig::named(QueueConfig::DEFAULT)]
+        } else {
+            self.queues.clone()
+        }
+    }
+
+    /// Why the queues cannot be used (a name twice or empty, a weight not above 0), or Ok.
+    pub fn check_queues(&self) -> std::result::Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for q in &self.queues {
+            if q.name.trim().is_empty() {
+                return Err("a queue in [[jobtracker.queues]] has an empty name".into());
+            }
+            if !seen.insert(q.name.as_str()) {
+                return Err(format!("queue {:?} is configured twice", q.name));
+            }
+            if !(q.weight.is_finite() && q.weight > 0.0) {
+                return Err(format!(
+                    "queue {:?} has weight {}: a weight must be a number above 0",
+                    q.name, q.weight
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for JobTrackerConfig {
@@ -206,6 +286,7 @@ impl Default for JobTrackerConfig {
             reduce_slow_start: 0.05,
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
+            queues: Vec::new(),
         }
     }
 }

@@ -159,6 +159,12 @@ pub struct JobSettings {
     pub speculative: bool,
     /// Bytes of side inputs a task may load (map-side joins check against it).
     pub side_input_memory_mb: u64,
+    /// The job tracker queue the job runs in (`mrctl submit --queue`).
+    pub queue: String,
+    /// Its priority, from [`MIN_PRIORITY`] to [`MAX_PRIORITY`] (`mrctl submit --priority`,
+    /// see [`parse_priority`]): in a FIFO queue the highest goes first; in a fair queue a job's
+    /// weight is 2^priority.
+    pub priority: i32,
 }
 
 impl Default for JobSettings {
@@ -171,8 +177,74 @@ impl Default for JobSettings {
             max_attempts: 4,
             speculative: true,
             side_input_memory_mb: 512,
+            queue: "default".into(),
+            priority: 0,
         }
     }
+}
+
+/// The lowest job priority.
+pub const MIN_PRIORITY: i32 = -10;
+/// The highest job priority.
+pub const MAX_PRIORITY: i32 = 10;
+/// Hadoop's priority names and the priorities they stand for.
+pub const PRIORITY_NAMES: [(&str, i32); 5] = [
+    ("very_low", -2),
+    ("low", -1),
+    ("normal", 0),
+    ("high", 1),
+    ("very_high", 2),
+];
+
+/// A priority as a user writes it: a name (`very_low`, `low`, `normal`, `high`, `very_high`, any
+/// case, `-` or `_`) or an integer from [`MIN_PRIORITY`] to [`MAX_PRIORITY`].
+pub fn parse_priority(s: &str) -> std::result::Result<i32, String> {
+    let name = s.trim().to_ascii_lowercase().replace('-', "_");
+    if let Some((_, p)) = PRIORITY_NAMES.iter().find(|(n, _)| *n == name) {
+        return Ok(*p);
+    }
+    match s.trim().parse::<i32>() {
+        Ok(p) if (MIN_PRIORITY..=MAX_PRIORITY).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "priority {s:?} is neither very_low, low, normal, high, very_high nor an integer \
+             from {MIN_PRIORITY} to {MAX_PRIORITY}"
+        )),
+    }
+}
+
+/// A priority in words: its name when it has one, else the integer.
+pub fn priority_name(p: i32) -> String {
+    PRIORITY_NAMES
+        .iter()
+        .find(|(_, v)| *v == p)
+        .map_or_else(|| p.to_string(), |(n, _)| n.to_string())
+}
+
+/// A job as its queue sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueJobReport {
+    pub id: JobId,
+    pub priority: i32,
+    /// Slots its running attempts hold.
+    pub running: u32,
+    /// Tasks of its running stages waiting for a slot.
+    pub pending: u32,
+}
+
+/// A job tracker queue's settings and use (`mrctl job queues`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueReport {
+    pub name: String,
+    pub weight: f64,
+    pub min_share: u32,
+    /// `fair` or `fifo`.
+    pub policy: String,
+    /// Slots its jobs' running attempts hold.
+    pub running: u32,
+    /// Tasks of its jobs waiting for a slot.
+    pub pending: u32,
+    /// Its unfinished jobs, oldest first.
+    pub jobs: Vec<QueueJobReport>,
 }
 
 /// The job binary in the DFS, named by its content hash.
@@ -441,6 +513,26 @@ pub fn log_dir(job_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_priority_is_a_hadoop_name_or_an_integer_in_range() {
+        assert_eq!(parse_priority("very_high"), Ok(2));
+        assert_eq!(parse_priority("VERY-LOW"), Ok(-2));
+        assert_eq!(parse_priority("normal"), Ok(0));
+        assert_eq!(parse_priority("-7"), Ok(-7));
+        assert_eq!(parse_priority("10"), Ok(MAX_PRIORITY));
+        let e = parse_priority("11").expect_err("out of range");
+        assert!(e.contains("from -10 to 10"), "{e}");
+        assert!(parse_priority("urgent").is_err());
+        assert_eq!(priority_name(1), "high");
+        assert_eq!(priority_name(5), "5");
+    }
+
+    #[test]
+    fn a_spec_without_queue_or_priority_runs_in_the_default_queue_at_normal_priority() {
+        let s: JobSettings = serde_json::from_str(r#"{"max_attempts":2}"#).expect("decodes");
+        assert_eq!((s.queue.as_str(), s.priority), ("default", 0));
+    }
 
     #[test]
     fn a_fetch_failure_keeps_its_array_shape_on_the_wire() {

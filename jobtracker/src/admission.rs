@@ -1,10 +1,34 @@
 //! Checks a job at submit time, so a mistake is a clear error before anything runs: a missing
 //! input, an output that already exists, a reduce stage with no reducers or more than the job
-//! tracker allows, a missing binary.
+//! tracker allows, a missing binary, a queue the job tracker does not have.
 
 use crate::error::{JtError, JtResult};
 use client::{ClientError, DfsClient};
-use common::jobs::{is_under, InputFormat, JobSpec};
+use common::config::QueueConfig;
+use common::jobs::{is_under, InputFormat, JobSpec, MAX_PRIORITY, MIN_PRIORITY};
+
+/// Refuses a job whose queue is not among `queues` (naming the ones there are) or whose
+/// priority is out of range; needs no namenode.
+pub fn check_queue(queues: &[QueueConfig], spec: &JobSpec) -> JtResult<()> {
+    let settings = &spec.settings;
+    if !queues.iter().any(|q| q.name == settings.queue) {
+        let known: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+        return Err(JtError::InvalidJob(format!(
+            "job {:?} is submitted to queue {:?}, which the job tracker does not have: the \
+             queues are {}; submit with --queue and one of them",
+            spec.name,
+            settings.queue,
+            known.join(", ")
+        )));
+    }
+    if !(MIN_PRIORITY..=MAX_PRIORITY).contains(&settings.priority) {
+        return Err(JtError::InvalidJob(format!(
+            "job {:?} has priority {}: a priority is from {MIN_PRIORITY} to {MAX_PRIORITY}",
+            spec.name, settings.priority
+        )));
+    }
+    Ok(())
+}
 
 /// Why a job cannot run (or cannot be checked now: the namenode is down), or Ok.
 /// `max_reducers` is the job tracker's limit on one stage's reducer count.
@@ -121,6 +145,29 @@ mod tests {
             "{}",
             status.message()
         );
+    }
+
+    #[test]
+    fn a_job_in_an_unknown_queue_is_refused_naming_the_queues() {
+        let queues = [QueueConfig::named("prod"), QueueConfig::named("adhoc")];
+        let mut spec = job();
+        spec.settings.queue = "nightly".into();
+        let e = check_queue(&queues, &spec).expect_err("unknown queue");
+        assert_eq!(e.reason(), Reason::InvalidArgument);
+        assert_eq!(
+            e.to_string(),
+            "job \"test\" is submitted to queue \"nightly\", which the job tracker does not \
+             have: the queues are prod, adhoc; submit with --queue and one of them"
+        );
+        spec.settings.queue = "adhoc".into();
+        check_queue(&queues, &spec).expect("a known queue");
+        // No queue named: the default queue, which only an unconfigured job tracker has.
+        let default = job();
+        check_queue(&[QueueConfig::named("default")], &default).expect("the default queue");
+        assert!(check_queue(&queues, &default).is_err());
+        spec.settings.priority = 11;
+        let e = check_queue(&queues, &spec).expect_err("priority out of range");
+        assert!(e.to_string().contains("from -10 to 10"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub struct JobTracker {
 
 /// Runs the job tracker until Ctrl-C.
 pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
+    config.check_queues().map_err(JtError::Config)?;
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -95,6 +96,7 @@ impl JobTrackerProtocol for Rpc {
     ) -> Result<Response<SubmitJobResponse>, Status> {
         let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        crate::admission::check_queue(&self.0.config.queues(), &spec)?;
         // Marked used before the check, so a sweep deciding from now on keeps the binary.
         self.0
             .state
@@ -197,6 +199,16 @@ impl JobTrackerProtocol for Rpc {
             hosts: st.workers.keys().cloned().collect(),
             slots: st.workers.values().map(|w| w.slots).collect(),
         }))
+    }
+
+    async fn queues(
+        &self,
+        _req: Request<QueuesRequest>,
+    ) -> Result<Response<QueuesResponse>, Status> {
+        let reports =
+            crate::scheduler::fair_share::queue_reports(&self.0.state.lock(), &self.0.config);
+        let queues_json = reports.iter().map(json).collect::<Result<_, _>>()?;
+        Ok(Response::new(QueuesResponse { queues_json }))
     }
 
     async fn heartbeat(

@@ -2,9 +2,9 @@
 
 use anyhow::bail;
 use clap::Subcommand;
-use client::jobs::{submit_binary, JobClient};
+use client::jobs::{submit_binary_with, JobClient};
 use client::DfsClient;
-use common::jobs::{Counters, JobReport, JobState};
+use common::jobs::{parse_priority, priority_name, Counters, JobReport, JobState};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,6 +16,14 @@ pub struct Submit {
     /// Wait for the job: show progress, then the counters; exit non-zero if it fails.
     #[arg(long)]
     wait: bool,
+    /// The job tracker queue to run in (`mrctl job queues` lists them); else the job's own
+    /// setting, `default` unless it chose one.
+    #[arg(long)]
+    queue: Option<String>,
+    /// very_low, low, normal, high, very_high, or an integer from -10 to 10: first in a FIFO
+    /// queue, a weight of 2^P in a fair one.
+    #[arg(long, value_parser = parse_priority, allow_hyphen_values = true)]
+    priority: Option<i32>,
     /// The job's arguments, after `--`.
     #[arg(last = true)]
     args: Vec<String>,
@@ -36,10 +44,24 @@ pub enum JobCmd {
     Wait { job_id: String },
     /// The logs of a job's task attempts.
     Logs { job_id: String },
+    /// The job tracker's queues: weight, minimum share, policy, running and pending tasks,
+    /// and their jobs.
+    Queues {
+        /// As JSON (a list of queues, each with its jobs).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn submit(dfs: &DfsClient, jobs: &JobClient, cmd: Submit) -> anyhow::Result<ExitCode> {
-    let id = submit_binary(dfs, jobs, &cmd.binary, &cmd.args)?;
+    let id = submit_binary_with(dfs, jobs, &cmd.binary, &cmd.args, |spec| {
+        if let Some(q) = cmd.queue {
+            spec.settings.queue = q;
+        }
+        if let Some(p) = cmd.priority {
+            spec.settings.priority = p;
+        }
+    })?;
     if !cmd.wait {
         println!("{id}");
         return Ok(ExitCode::SUCCESS);
@@ -150,6 +172,45 @@ fn print_counters(c: &Counters) {
     }
 }
 
+/// The queues as a table (a line per queue, then a line per job under it), or as JSON.
+fn print_queues(queues: &[common::jobs::QueueReport], json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(queues)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16} {:>7} {:>9} {:<6} {:>7} {:>7} {:>5}",
+        "queue", "weight", "min_share", "policy", "running", "pending", "jobs"
+    )?;
+    for q in queues {
+        writeln!(
+            out,
+            "{:<16} {:>7} {:>9} {:<6} {:>7} {:>7} {:>5}",
+            q.name,
+            q.weight,
+            q.min_share,
+            q.policy,
+            q.running,
+            q.pending,
+            q.jobs.len()
+        )?;
+        for j in &q.jobs {
+            writeln!(
+                out,
+                "  {:<28} priority {:<9} running {:>4} pending {:>5}",
+                j.id,
+                priority_name(j.priority),
+                j.running,
+                j.pending
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn when(ms: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
@@ -197,6 +258,7 @@ pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Re
             println!("killed {job_id}");
         }
         JobCmd::Wait { job_id } => return follow(jobs, &job_id),
+        JobCmd::Queues { json } => print_queues(&jobs.queues()?, json)?,
         JobCmd::Logs { job_id } => {
             jobs.job(&job_id)?;
             let dir = common::jobs::log_dir(&job_id);

@@ -37,7 +37,7 @@ enum Top {
     Fs(fs::Fs),
     /// Submits a job binary: `mrctl submit target/release/wordcount --wait -- IN OUT`.
     Submit(job::Submit),
-    /// Job commands: list, status, counters, kill, wait, logs.
+    /// Job commands: list, status, counters, kill, wait, logs, queues.
     #[command(subcommand)]
     Job(job::JobCmd),
     /// Local clusters and cluster health.

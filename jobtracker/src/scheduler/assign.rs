@@ -1,14 +1,16 @@
-//! Handing out tasks to a worker with free slots: maps nearest their data first (node-local,
-//! then rack-local, then any, each level after its share of the locality delay), reduces once
-//! the slow-start fraction of their stage's maps is done or every map is placed (a preempted reduce waits until no
-//! map is pending), then speculative twins; and the launch of an attempt.
+//! Handing out tasks to a worker with free slots: each slot to the job [`fair_share`] puts
+//! first among those with a task that may run there; within a job, maps nearest their data
+//! first (node-local, then rack-local, then any, each level after its share of the locality
+//! delay), reduces once the slow-start fraction of their stage's maps is done or every map is
+//! placed (a preempted reduce waits until no map is pending); then speculative twins; and the
+//! launch of an attempt.
 
-use super::Context;
+use super::{fair_share, Context};
 use crate::state::{
     AttemptAt, AttemptPhase, AttemptRun, StagePhase, TaskPhase, TaskRef, TaskRun, TrackerState,
 };
 use common::ids::{AttemptId, TaskKind};
-use common::jobs::{HeartbeatReply, JobState, TaskSpec, TaskWork};
+use common::jobs::{HeartbeatReply, TaskSpec, TaskWork};
 use common::topology::Topology;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +57,10 @@ fn locality(task: &TaskRun, host: &str, rack: &str, topology: &Topology) -> Loca
     }
 }
 
+/// Fills `free` slots of `host`, one at a time: each slot is offered to the jobs in the order
+/// [`fair_share::order`] gives for the slots they hold now, and goes to the first that has a
+/// task it may place here (a job whose maps still wait for locality passes the slot on). Once
+/// no job has such a task, the slots left start speculative twins, in the same order.
 pub(super) fn assign(
     st: &mut TrackerState,
     cx: &Context<'_>,
@@ -66,79 +72,107 @@ pub(super) fn assign(
         return;
     }
     let rack = cx.topology.rack_of(host);
-    let delay = Duration::from_millis(cx.config.locality_delay_ms);
-    for j in 0..st.jobs.len() {
-        if st.jobs[j].state != JobState::Running {
+    let queues = cx.config.queues();
+    let mut running = fair_share::running_per_job(st);
+    'slots: while free > 0 {
+        let order = fair_share::order(&queues, &fair_share::candidates(st, &running));
+        for j in order {
+            if let Some(spec) = place_one(st, cx, j, host, &rack) {
+                reply.launch.push(spec);
+                running[j] += 1;
+                free -= 1;
+                continue 'slots;
+            }
+        }
+        break;
+    }
+    if free == 0 {
+        return;
+    }
+    let order = fair_share::order(&queues, &fair_share::candidates(st, &running));
+    for j in order {
+        if !st.jobs[j].spec.settings.speculative {
             continue;
         }
         for s in 0..st.jobs[j].stages.len() {
-            if st.jobs[j].stages[s].phase != StagePhase::Running {
-                continue;
+            if free == 0 {
+                return;
             }
-            // Maps, nearest data first, each level after its share of the locality delay (no
-            // wait when no live worker is nearer).
-            while free > 0 {
-                let live_hosts: Vec<&String> = st.workers.keys().collect();
-                let stage = &st.jobs[j].stages[s];
-                let best = stage
-                    .maps
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| t.phase == TaskPhase::Pending)
-                    .map(|(i, t)| (locality(t, host, &rack, cx.topology), i, t))
-                    .filter(|(level, _, t)| {
-                        let nearer_alive = t
-                            .split
-                            .as_ref()
-                            .is_some_and(|sp| sp.hosts.iter().any(|h| live_hosts.contains(&h)));
-                        let waited = cx.now.saturating_duration_since(t.pending_since);
-                        *level == Locality::NodeLocal
-                            || !nearer_alive
-                            || waited >= delay * level.delay_shares()
-                    })
-                    .min_by_key(|(level, i, _)| (*level, *i))
-                    .map(|(level, i, _)| (level, i));
-                let Some((level, t)) = best else { break };
-                st.jobs[j].count(level.counter());
-                let task = TaskRef {
-                    stage: s,
-                    kind: TaskKind::Map,
-                    index: t,
-                };
-                reply.launch.push(launch(st, cx, j, task, host));
-                free -= 1;
-            }
-            // Reduces start once the slow-start fraction of the maps is done, or once every
-            // map is placed (no map waits for their slot) unless slow start asks for every map
-            // to be done; they fetch as maps finish. A preempted reduce waits until no map is
-            // pending.
-            let stage = &st.jobs[j].stages[s];
-            let slow_start = cx.config.reduce_slow_start.clamp(0.0, 1.0);
-            let maps_pending = stage.maps.iter().any(|t| t.phase == TaskPhase::Pending);
-            let started = stage.maps_done() as f64 >= slow_start * stage.maps.len() as f64
-                || (!maps_pending && slow_start < 1.0);
-            while free > 0 && started {
-                let Some(t) = st.jobs[j].stages[s]
-                    .reduces
-                    .iter()
-                    .position(|t| t.phase == TaskPhase::Pending && !(t.preempted && maps_pending))
-                else {
-                    break;
-                };
-                st.jobs[j].stages[s].reduces[t].preempted = false;
-                let task = TaskRef {
-                    stage: s,
-                    kind: TaskKind::Reduce,
-                    index: t,
-                };
-                reply.launch.push(launch(st, cx, j, task, host));
-                free -= 1;
-            }
-            if free > 0 && st.jobs[j].spec.settings.speculative {
+            if st.jobs[j].stages[s].phase == StagePhase::Running {
                 super::speculation::speculate(st, cx, j, s, host, &mut free, reply);
             }
         }
     }
+}
+
+/// Launches on `host` the first task of job slot `j` that may run there now, stage by stage:
+/// a map nearest its data (each level after its share of the locality delay, no wait when no
+/// live worker is nearer), else a reduce once slow start allows. None when there is none.
+fn place_one(
+    st: &mut TrackerState,
+    cx: &Context<'_>,
+    j: usize,
+    host: &str,
+    rack: &str,
+) -> Option<TaskSpec> {
+    let delay = Duration::from_millis(cx.config.locality_delay_ms);
+    for s in 0..st.jobs[j].stages.len() {
+        if st.jobs[j].stages[s].phase != StagePhase::Running {
+            continue;
+        }
+        let stage = &st.jobs[j].stages[s];
+        let best = stage
+            .maps
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.phase == TaskPhase::Pending)
+            .map(|(i, t)| (locality(t, host, rack, cx.topology), i, t))
+            .filter(|(level, _, t)| {
+                let nearer_alive = t
+                    .split
+                    .as_ref()
+                    .is_some_and(|sp| sp.hosts.iter().any(|h| st.workers.contains_key(h.as_str())));
+                let waited = cx.now.saturating_duration_since(t.pending_since);
+                *level == Locality::NodeLocal
+                    || !nearer_alive
+                    || waited >= delay * level.delay_shares()
+            })
+            .min_by_key(|(level, i, _)| (*level, *i))
+            .map(|(level, i, _)| (level, i));
+        if let Some((level, t)) = best {
+            st.jobs[j].count(level.counter());
+            let task = TaskRef {
+                stage: s,
+                kind: TaskKind::Map,
+                index: t,
+            };
+            return Some(launch(st, cx, j, task, host));
+        }
+        // Reduces start once the slow-start fraction of the maps is done, or once every map
+        // is placed (no map waits for their slot) unless slow start asks for every map to be
+        // done; they fetch as maps finish. A preempted reduce waits until no map is pending.
+        let slow_start = cx.config.reduce_slow_start.clamp(0.0, 1.0);
+        let maps_pending = stage.maps.iter().any(|t| t.phase == TaskPhase::Pending);
+        let started = stage.maps_done() as f64 >= slow_start * stage.maps.len() as f64
+            || (!maps_pending && slow_start < 1.0);
+        if !started {
+            continue;
+        }
+        let pending = stage
+            .reduces
+            .iter()
+            .position(|t| t.phase == TaskPhase::Pending && !(t.preempted && maps_pending));
+        if let Some(t) = pending {
+            st.jobs[j].stages[s].reduces[t].preempted = false;
+            let task = TaskRef {
+                stage: s,
+                kind: TaskKind::Reduce,
+                index: t,
+            };
+            return Some(launch(st, cx, j, task, host));
+        }
+    }
+    None
 }
 
 /// Starts a new attempt of task `r` of job slot `j` on `host`.

@@ -1,7 +1,8 @@
 //! What a worker heartbeat does: records attempt progress and outcomes ([`outcomes`]), re-runs
 //! map outputs reducers cannot fetch, forgets lost workers ([`workers`]), hands out tasks
-//! ([`assign`]: node-local, then rack-local, then any, each after a short locality delay;
-//! reduces once the slow-start fraction of maps is done), preempts reducers that hold the
+//! ([`assign`]: each free slot to the job of the queue furthest below its share, as
+//! [`fair_share`] orders them; node-local, then rack-local, then any, each after a short
+//! locality delay; reduces once the slow-start fraction of maps is done), preempts reducers that hold the
 //! slots pending maps need ([`preemption`]), starts twins of stragglers ([`speculation`]), and tells
 //! reduces where the finished map outputs are.
 //!
@@ -9,6 +10,7 @@
 //! tests ([`test_harness`]) drive them with a manual clock and virtual workers.
 
 pub mod assign;
+pub mod fair_share;
 pub mod outcomes;
 pub mod preemption;
 pub mod speculation;

@@ -41,6 +41,14 @@ pub struct WorkersResponse {
     #[prost(uint32, repeated, tag = "2")]
     pub slots: ::prost::alloc::vec::Vec<u32>,
 }
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct QueuesRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct QueuesResponse {
+    /// A common::jobs::QueueReport per queue.
+    #[prost(bytes = "bytes", repeated, tag = "1")]
+    pub queues_json: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HeartbeatRequest {
     /// A common::jobs::Heartbeat.
@@ -288,6 +296,27 @@ pub mod job_tracker_protocol_client {
                 .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "Heartbeat"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn queues(
+            &mut self,
+            request: impl tonic::IntoRequest<super::QueuesRequest>,
+        ) -> std::result::Result<tonic::Response<super::QueuesResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/jobs.JobTrackerProtocol/Queues",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "Queues"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -339,6 +368,10 @@ pub mod job_tracker_protocol_server {
             tonic::Response<super::HeartbeatResponse>,
             tonic::Status,
         >;
+        async fn queues(
+            &self,
+            request: tonic::Request<super::QueuesRequest>,
+        ) -> std::result::Result<tonic::Response<super::QueuesResponse>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct JobTrackerProtocolServer<T> {
@@ -669,6 +702,51 @@ pub mod job_tracker_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = HeartbeatSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/jobs.JobTrackerProtocol/Queues" => {
+                    #[allow(non_camel_case_types)]
+                    struct QueuesSvc<T: JobTrackerProtocol>(pub Arc<T>);
+                    impl<
+                        T: JobTrackerProtocol,
+                    > tonic::server::UnaryService<super::QueuesRequest>
+                    for QueuesSvc<T> {
+                        type Response = super::QueuesResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::QueuesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as JobTrackerProtocol>::queues(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = QueuesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -6,5 +6,6 @@ mod fetch_failures;
 mod locality;
 mod preemption;
 mod retries;
+mod sharing;
 mod speculation;
 mod worker_loss;

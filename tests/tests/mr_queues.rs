@@ -94,10 +94,26 @@ fn two_queues_weighted_two_to_one_hold_the_slots_two_to_one_under_contention() {
         .collect();
     assert_eq!(
         lines[0],
-        ["queue", "weight", "min_share", "policy", "running", "pending", "jobs"]
+        [
+            "queue",
+            "weight",
+            "min_share",
+            "policy",
+            "running",
+            "pending",
+            "jobs"
+        ]
     );
-    assert_eq!(lines[1], ["prod", "2", "0", "fair", "0", "0", "0"], "{table}");
-    assert_eq!(lines[2], ["adhoc", "1", "1", "fifo", "0", "0", "0"], "{table}");
+    assert_eq!(
+        lines[1],
+        ["prod", "2", "0", "fair", "0", "0", "0"],
+        "{table}"
+    );
+    assert_eq!(
+        lines[2],
+        ["adhoc", "1", "1", "fifo", "0", "0", "0"],
+        "{table}"
+    );
 
     // A job for a queue that does not exist is refused, naming the ones that do.
     inputs(&tc, "/a", 16, 20, 1);
@@ -144,7 +160,9 @@ fn two_queues_weighted_two_to_one_hold_the_slots_two_to_one_under_contention() {
             let (pr, pp) = job_use(&qs, &prod).unwrap_or((0, 0));
             let (ar, ap) = job_use(&qs, &adhoc).unwrap_or((0, 0));
             both_ran |= pr > 0 && ar > 0;
-            if pp > 0 && ap > 0 && pr + ar == 6 {
+            // Until adhoc's first map starts prod may hold every slot (no map is preempted);
+            // from then on both have maps waiting for each slot that frees.
+            if pr > 0 && ar > 0 && pp > 0 && ap > 0 && pr + ar == 6 {
                 contended.push((pr, ar));
                 shown.get_or_insert(qs);
             }

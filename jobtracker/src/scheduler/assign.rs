@@ -7,7 +7,8 @@
 
 use super::{fair_share, Context};
 use crate::state::{
-    AttemptAt, AttemptPhase, AttemptRun, StagePhase, TaskPhase, TaskRef, TaskRun, TrackerState,
+    AttemptAt, AttemptPhase, AttemptRun, StagePhase, StageRun, TaskPhase, TaskRef, TaskRun,
+    TrackerState,
 };
 use common::ids::{AttemptId, TaskKind};
 use common::jobs::{HeartbeatReply, TaskSpec, TaskWork};
@@ -148,21 +149,8 @@ fn place_one(
             };
             return Some(launch(st, cx, j, task, host));
         }
-        // Reduces start once the slow-start fraction of the maps is done, or once every map
-        // is placed (no map waits for their slot) unless slow start asks for every map to be
-        // done; they fetch as maps finish. A preempted reduce waits until no map is pending.
-        let slow_start = cx.config.reduce_slow_start.clamp(0.0, 1.0);
-        let maps_pending = stage.maps.iter().any(|t| t.phase == TaskPhase::Pending);
-        let started = stage.maps_done() as f64 >= slow_start * stage.maps.len() as f64
-            || (!maps_pending && slow_start < 1.0);
-        if !started {
-            continue;
-        }
-        let pending = stage
-            .reduces
-            .iter()
-            .position(|t| t.phase == TaskPhase::Pending && !(t.preempted && maps_pending));
-        if let Some(t) = pending {
+        let ready = ready_reduces(stage, cx.config.reduce_slow_start).next();
+        if let Some(t) = ready {
             st.jobs[j].stages[s].reduces[t].preempted = false;
             let task = TaskRef {
                 stage: s,
@@ -173,6 +161,25 @@ fn place_one(
         }
     }
     None
+}
+
+/// The pending reduces of `stage` that may launch now. Reduces start once the slow-start
+/// fraction of the maps is done, or once every map is placed (no map waits for their slot)
+/// unless slow start asks for every map to be done; they fetch as maps finish. A preempted
+/// reduce waits until no map is pending.
+pub(super) fn ready_reduces(stage: &StageRun, slow_start: f64) -> impl Iterator<Item = usize> + '_ {
+    let slow_start = slow_start.clamp(0.0, 1.0);
+    let maps_pending = stage.maps.iter().any(|t| t.phase == TaskPhase::Pending);
+    let started = stage.maps_done() as f64 >= slow_start * stage.maps.len() as f64
+        || (!maps_pending && slow_start < 1.0);
+    stage
+        .reduces
+        .iter()
+        .enumerate()
+        .filter(move |(_, t)| {
+            started && t.phase == TaskPhase::Pending && !(t.preempted && maps_pending)
+        })
+        .map(|(i, _)| i)
 }
 
 /// Starts a new attempt of task `r` of job slot `j` on `host`.

@@ -4,6 +4,7 @@
 //! first (fair: fewest running tasks per unit of weight, the weight being 2^priority; FIFO:
 //! highest priority, then oldest). Also each queue's use, for `mrctl job queues`.
 
+use super::assign::ready_reduces;
 use crate::state::{StagePhase, TaskPhase, TrackerState};
 use common::config::{JobTrackerConfig, QueueConfig, QueuePolicy};
 use common::jobs::{JobState, QueueJobReport, QueueReport};
@@ -147,9 +148,11 @@ pub fn queue_reports(st: &TrackerState, config: &JobTrackerConfig) -> Vec<QueueR
                         .stages
                         .iter()
                         .filter(|s| s.phase == StagePhase::Running)
-                        .flat_map(|s| s.maps.iter().chain(&s.reduces))
-                        .filter(|t| t.phase == TaskPhase::Pending)
-                        .count() as u32,
+                        .map(|s| {
+                            let maps = s.maps.iter().filter(|t| t.phase == TaskPhase::Pending);
+                            maps.count() + ready_reduces(s, config.reduce_slow_start).count()
+                        })
+                        .sum::<usize>() as u32,
                 })
                 .collect();
             QueueReport {

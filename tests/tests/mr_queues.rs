@@ -154,7 +154,7 @@ fn two_queues_weighted_two_to_one_hold_the_slots_two_to_one_under_contention() {
     let mut shown = None;
     wait(
         Duration::from_secs(180),
-        "both jobs to place every map",
+        "both jobs to run, then one of them to place every map",
         || {
             let qs = queues(&tc);
             let (pr, pp) = job_use(&qs, &prod).unwrap_or((0, 0));
@@ -166,7 +166,8 @@ fn two_queues_weighted_two_to_one_hold_the_slots_two_to_one_under_contention() {
                 contended.push((pr, ar));
                 shown.get_or_insert(qs);
             }
-            (pp == 0 || ap == 0).then_some(())
+            // Over once both ran and one of them has no map left to place.
+            (both_ran && (pp == 0 || ap == 0)).then_some(())
         },
     );
     assert!(both_ran, "the two jobs never ran at the same time");
@@ -212,27 +213,28 @@ fn a_short_job_gets_a_slot_as_soon_as_one_frees_and_finishes_long_before_the_lon
     );
     let short = submit(&tc, None, &["/short", "/out-short", "--reducers", "1"]);
 
-    // The short job's map starts while the long job still has maps waiting for slots.
+    // The short job's map starts while the long job still has maps waiting for slots: once
+    // the short job has a task running or done, the long job still has maps waiting (a count
+    // that only falls, so it had them when the short job started; in submit order the short
+    // job would start only once every map of the long job was placed).
+    let jobs = tc.cluster.job_client().unwrap();
     wait(
         Duration::from_secs(120),
         "the short job's first task",
         || {
+            let r = jobs.job(&short).ok()?;
             let qs = queues(&tc);
             let (short_running, _) = job_use(&qs, &short).unwrap_or((0, 0));
-            let (_, long_pending) = job_use(&qs, &long).unwrap_or((0, 0));
-            if short_running > 0 {
-                assert!(
-                    long_pending > 0,
-                    "the short job waited for every map of the long job to be placed"
-                );
-                return Some(());
+            let started = short_running > 0 || r.stages[0].maps_done > 0 || r.state.is_over();
+            if !started {
+                return None;
             }
-            // It may also have run and ended between two looks.
-            let r = tc.cluster.job_client().unwrap().job(&short).ok()?;
-            let long_r = tc.cluster.job_client().unwrap().job(&long).ok()?;
-            (r.stages[0].maps_done > 0).then(|| {
-                assert!(long_r.stages[0].maps_done < long_r.stages[0].maps);
-            })
+            let (_, long_pending) = job_use(&qs, &long).unwrap_or((0, 0));
+            assert!(
+                long_pending > 0,
+                "the short job waited for every map of the long job to be placed"
+            );
+            Some(())
         },
     );
     let short_r = wait_ended(&tc, &short);

@@ -196,3 +196,28 @@ fn a_job_waiting_for_locality_passes_the_slot_to_the_next_job() {
         "the slot went to the job that could use it"
     );
 }
+
+#[test]
+fn the_queue_report_counts_running_slots_and_tasks_that_may_launch() {
+    let mut t = cluster(1);
+    t.config.reduce_slow_start = 1.0;
+    t.config.queues = vec![
+        queue("default", 1.0, 0, QueuePolicy::Fair),
+        queue("idle", 3.0, 2, QueuePolicy::Fifo),
+    ];
+    let splits: Vec<&[&str]> = vec![&["elsewhere"]; 3];
+    let job = t.submit(&splits, 2);
+    t.tick();
+    let qs = crate::scheduler::fair_share::queue_reports(&t.st, &t.config);
+    let names: Vec<&str> = qs.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(names, ["default", "idle"]);
+    // Two maps run, one waits; the reducers wait for slow start, so they are not pending yet.
+    assert_eq!((qs[0].running, qs[0].pending), (2, 1));
+    assert_eq!(qs[0].jobs.len(), 1);
+    assert_eq!(qs[0].jobs[0].id, job);
+    assert_eq!(
+        (qs[1].weight, qs[1].min_share, qs[1].policy.as_str()),
+        (3.0, 2, "fifo")
+    );
+    assert!(qs[1].jobs.is_empty());
+}

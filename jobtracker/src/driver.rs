@@ -11,9 +11,9 @@ use crate::scheduler::{end_job, expire_workers, fail_job};
 use crate::service::JobTracker;
 use crate::state::{Leftovers, StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
-use common::journal::{Commit, Journal};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
+use common::journal::{Commit, Journal};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -319,7 +319,10 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
         if !out.file {
             // Written last; already there when a restart redoes a commit that had finished.
             let success = format!("{dir}/_SUCCESS");
-            if !dfs.exists(&success).map_err(|e| JtError::dfs(&success, e))? {
+            if !dfs
+                .exists(&success)
+                .map_err(|e| JtError::dfs(&success, e))?
+            {
                 dfs.write_file(&success, b"", Default::default())
                     .map_err(|e| JtError::dfs(&success, e))?;
             }

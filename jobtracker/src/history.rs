@@ -275,7 +275,11 @@ fn resume(st: &mut TrackerState, outputs: &HashMap<AttemptId, (String, u64)>, no
             if stage.reduces.is_empty() {
                 continue;
             }
-            for map in stage.maps.iter().filter(|t| t.phase == TaskPhase::Succeeded) {
+            for map in stage
+                .maps
+                .iter()
+                .filter(|t| t.phase == TaskPhase::Succeeded)
+            {
                 let Some((worker, incarnation)) =
                     map.committed_attempt().and_then(|a| outputs.get(&a.id))
                 else {
@@ -288,8 +292,13 @@ fn resume(st: &mut TrackerState, outputs: &HashMap<AttemptId, (String, u64)>, no
         tracing::info!(job = %job.id, maps_kept = resumed, "job resumed after a restart");
     }
     for (worker, incarnation) in awaited {
-        st.awaited
-            .insert(worker, AwaitedWorker { incarnation, since: now });
+        st.awaited.insert(
+            worker,
+            AwaitedWorker {
+                incarnation,
+                since: now,
+            },
+        );
     }
 }
 
@@ -325,39 +334,233 @@ mod tests {
     use crate::scheduler::test_harness::SchedulerTest;
     use common::clock::{Clock, ManualClock};
 
+    /// Writes `records` as a history in `dir`.
+    fn write(dir: &Path, records: Vec<HistoryRecord>) {
+        let journal = Journal::start(dir, 0).expect("a journal");
+        for r in records {
+            journal.append(r.encode()).1.wait().expect("durable");
+        }
+    }
+
+    fn submitted(t: &SchedulerTest, id: &JobId) -> HistoryRecord {
+        let j = t.st.by_id[id];
+        HistoryRecord::Submitted {
+            id: id.clone(),
+            spec: t.st.jobs[j].spec.clone(),
+            submitted_ms: 7,
+        }
+    }
+
+    fn stage_started(t: &SchedulerTest, id: &JobId) -> HistoryRecord {
+        let j = t.st.by_id[id];
+        HistoryRecord::StageStarted {
+            job: id.clone(),
+            stage: 0,
+            splits: t.st.jobs[j].stages[0]
+                .maps
+                .iter()
+                .filter_map(|m| m.split.clone())
+                .collect(),
+        }
+    }
+
+    /// A job with two maps (on h1 and h2) and one reduce, whose map 0 succeeded on h1 before
+    /// the job tracker stopped: the history and the harness that wrote it.
+    fn interrupted_during_maps(dir: &Path) -> (SchedulerTest, JobId) {
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1), ("h2", "/r1", 1)]);
+        let id = t.submit(&[&["h1"], &["h2"]], 1);
+        t.tick();
+        let m0 = t.first_attempt(&id, TaskKind::Map, 0);
+        t.succeed(&m0);
+        t.tick();
+        let records = successes(&t.st, std::slice::from_ref(&m0));
+        assert_eq!(records.len(), 1, "the success of map 0 is recorded");
+        let mut all = vec![
+            HistoryRecord::Started { epoch: 0 },
+            submitted(&t, &id),
+            stage_started(&t, &id),
+        ];
+        all.extend(records);
+        write(dir, all);
+        (t, id)
+    }
+
+    /// The harness after a restart: the recovered state, the same virtual workers.
+    fn restart(t: &mut SchedulerTest, dir: &Path) {
+        let mut st = TrackerState::default();
+        drop(recover(dir, &mut st, t.clock.now()).expect("recovered"));
+        t.st = st;
+    }
+
     #[test]
-    fn a_job_running_at_a_restart_is_recorded_failed_and_its_outputs_are_cleaned() {
+    fn a_running_job_resumes_and_a_map_whose_worker_is_back_does_not_run_again() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (mut t, id) = interrupted_during_maps(dir.path());
+        let before = t.launches.len();
+        restart(&mut t, dir.path());
+
+        assert_eq!(t.st.epoch, 1);
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].state, JobState::Running);
+        assert_eq!(t.st.jobs[j].stages[0].phase, StagePhase::Running);
+        assert_eq!(t.st.jobs[j].stages[0].maps_done(), 1);
+        assert!(t.st.awaited.contains_key("h1"));
+
+        // The first beat kills the earlier run's attempts, which frees the slots for the next.
+        t.tick();
+        t.tick();
+        let j = t.st.by_id[&id];
+        assert_eq!(
+            t.st.jobs[j].stages[0].maps[0].phase,
+            TaskPhase::Succeeded,
+            "h1 came back as the same process: map 0's output is still served"
+        );
+        assert!(t.st.awaited.is_empty());
+        let new: Vec<_> = t.launches[before..].to_vec();
+        assert!(
+            new.iter()
+                .all(|l| !(l.kind == TaskKind::Map && l.index == 0)),
+            "map 0 ran again: {new:?}"
+        );
+        let m1 = new
+            .iter()
+            .find(|l| l.kind == TaskKind::Map && l.index == 1)
+            .expect("map 1 runs again");
+        assert!(
+            m1.attempt.as_str().ends_with("_1000"),
+            "numbered after the new epoch: {}",
+            m1.attempt
+        );
+    }
+
+    #[test]
+    fn a_map_whose_worker_restarted_while_the_tracker_was_down_runs_again() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (mut t, id) = interrupted_during_maps(dir.path());
+        restart(&mut t, dir.path());
+        t.add_worker("h1", 1); // a new incarnation: its local map outputs are gone
+        t.tick();
+        let j = t.st.by_id[&id];
+        assert_ne!(t.st.jobs[j].stages[0].maps[0].phase, TaskPhase::Succeeded);
+        assert!(t.st.awaited.is_empty());
+    }
+
+    #[test]
+    fn an_awaited_worker_that_stays_silent_loses_its_maps_after_the_expiry() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (mut t, id) = interrupted_during_maps(dir.path());
+        restart(&mut t, dir.path());
+        t.lose_worker("h1");
+        t.tick();
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].stages[0].maps[0].phase, TaskPhase::Succeeded);
+        t.advance(Duration::from_millis(t.config.worker_expiry_ms + 1));
+        expire_awaited(
+            &mut t.st,
+            Duration::from_millis(t.config.worker_expiry_ms),
+            t.clock.now(),
+        );
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].stages[0].maps[0].phase, TaskPhase::Pending);
+        assert!(t.st.awaited.is_empty());
+    }
+
+    #[test]
+    fn attempts_of_an_earlier_run_are_killed() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (mut t, _) = interrupted_during_maps(dir.path());
+        // Map 1's first attempt and the reduce are still running on the workers.
+        let running: Vec<AttemptId> = t
+            .launches
+            .iter()
+            .filter(|l| !(l.kind == TaskKind::Map && l.index == 0))
+            .map(|l| l.attempt.clone())
+            .collect();
+        assert!(!running.is_empty());
+        restart(&mut t, dir.path());
+        t.tick();
+        for a in &running {
+            assert!(t.kills.contains(a), "{a} of the earlier run was not killed");
+        }
+    }
+
+    #[test]
+    fn an_interrupted_commit_is_redone_and_a_finished_one_is_not() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 2)]);
+        let id = t.submit(&[&["h1"]], 1);
+        t.tick();
+        let m = t.first_attempt(&id, TaskKind::Map, 0);
+        t.succeed(&m);
+        t.tick();
+        let r = t.first_attempt(&id, TaskKind::Reduce, 0);
+        t.succeed(&r);
+        t.tick();
+        let mut records = vec![submitted(&t, &id), stage_started(&t, &id)];
+        records.extend(successes(&t.st, &[m.clone(), r.clone()]));
+        records.push(HistoryRecord::CommitStarted {
+            job: id.clone(),
+            stage: 0,
+            attempts: vec![m, r],
+        });
+        write(dir.path(), records);
+        restart(&mut t, dir.path());
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].stages[0].phase, StagePhase::Committing);
+        assert!(
+            t.st.awaited.is_empty(),
+            "every reduce is done: no map output is needed"
+        );
+        assert!(t.tick().is_empty(), "nothing runs again");
+
+        let journal = Journal::start(dir.path(), 4).expect("a journal");
+        let done = HistoryRecord::StageCommitted {
+            job: id.clone(),
+            stage: 0,
+        };
+        journal.append(done.encode()).1.wait().expect("durable");
+        drop(journal);
+        restart(&mut t, dir.path());
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].stages[0].phase, StagePhase::Done);
+        assert_eq!(t.st.jobs[j].state, JobState::Running, "the driver ends it");
+    }
+
+    #[test]
+    fn a_job_that_ended_before_its_cleaning_is_cleaned_not_run_again() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
         let id = t.submit(&[&["h1"]], 0);
-        let job = &t.st.jobs[0];
-        let journal = Journal::start(dir.path(), 0).expect("a journal");
-        let record = HistoryRecord::Submitted {
-            id: id.clone(),
-            spec: job.spec.clone(),
-            submitted_ms: 7,
-        };
-        journal.append(record.encode()).1.wait().expect("durable");
-        drop(journal);
+        let records = vec![
+            submitted(&t, &id),
+            HistoryRecord::Ended {
+                job: id.clone(),
+                state: JobState::Killed,
+                error: Some("killed by the user".into()),
+            },
+        ];
+        write(dir.path(), records);
+        restart(&mut t, dir.path());
+        let j = t.st.by_id[&id];
+        assert_eq!(t.st.jobs[j].state, JobState::Killed);
+        assert!(t.st.jobs[j].needs_cleanup);
+        assert!(t.tick().is_empty());
+    }
 
-        let now = ManualClock::new().now();
-        let mut st = TrackerState::default();
-        let journal = recover(dir.path(), &mut st, now).expect("recovered");
-        drop(journal);
-        assert!(st.jobs.is_empty(), "an ended job keeps only its report");
-        let report = &st.ended[&id];
-        assert_eq!(report.state, JobState::Failed);
-        assert_eq!(
-            report.error.as_deref(),
-            Some("the job tracker restarted while the job ran")
+    #[test]
+    fn a_job_that_ended_stays_ended_across_restarts() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        let id = t.submit(&[&["h1"]], 0);
+        let j = t.st.by_id[&id];
+        let report = t.st.jobs[j].final_report(ManualClock::new().now());
+        write(
+            dir.path(),
+            vec![submitted(&t, &id), HistoryRecord::Finished { report }],
         );
-        assert_eq!(st.orphaned.len(), 1);
-        assert!(st.orphaned[0].remove.contains(&"/out".to_string()));
-
-        // The end was recorded: a second restart finds the job ended, with nothing to clean.
-        let mut again = TrackerState::default();
-        drop(recover(dir.path(), &mut again, now).expect("recovered again"));
-        assert_eq!(again.ended[&id].state, JobState::Failed);
-        assert!(again.orphaned.is_empty());
+        restart(&mut t, dir.path());
+        assert!(t.st.jobs.is_empty(), "an ended job keeps only its report");
+        assert!(t.st.ended.contains_key(&id));
+        assert_eq!(t.st.epoch, 1, "a history without epochs had a run");
     }
 }

@@ -1,6 +1,6 @@
 //! A word count with faults to order, for the engine's integration tests:
 //! `faultyjob IN OUT [--reducers N] [--panic-on WORD] [--slow-first-attempt MAP:MS]
-//! [--sleep-per-line MS] [--slow-first-reduce MS] [--reduce-memory-mb N] [--sort-buffer-mb N]`.
+//! [--sleep-per-line MS] [--slow-first-reduce MS] [--no-speculation] [--reduce-memory-mb N] [--sort-buffer-mb N]`.
 
 use mapreduce::{
     fail, Dest, Input, Job, Mapper, MrResult, Output, Record, Reducer, Stage, TaskContext, Values,
@@ -76,6 +76,7 @@ fn job(args: &[String]) -> MrResult<Job> {
     let mut faults = Faults::default();
     let (mut reducers, mut reduce_mb, mut sort_mb) = (2u32, 256u64, 100u64);
     let mut slow_reduce_ms = 0u64;
+    let mut speculative = true;
     let mut it = args.iter();
     let num = |v: Option<&String>| -> MrResult<u64> {
         v.and_then(|v| v.parse().ok())
@@ -88,6 +89,7 @@ fn job(args: &[String]) -> MrResult<Job> {
             "--sort-buffer-mb" => sort_mb = num(it.next())?,
             "--sleep-per-line" => faults.sleep_per_line = num(it.next())?,
             "--slow-first-reduce" => slow_reduce_ms = num(it.next())?,
+            "--no-speculation" => speculative = false,
             "--panic-on" => faults.panic_on = it.next().cloned(),
             "--slow-first-attempt" => {
                 let v = it.next().ok_or_else(|| fail("MAP:MS"))?;
@@ -107,6 +109,7 @@ fn job(args: &[String]) -> MrResult<Job> {
         .settings(|s| {
             s.reduce_memory_mb = reduce_mb;
             s.sort_buffer_mb = sort_mb;
+            s.speculative = speculative;
         })
         .stage(
             Stage::map("count", move || Tokenize(faults.clone()))

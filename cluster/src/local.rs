@@ -164,6 +164,11 @@ impl LocalCluster {
                 } else {
                     format!("not running: {}", down.join(", "))
                 };
+                // A timeout is no bug here: say what did not come up.
+                let e = match e {
+                    ClusterError::Internal(m) => m,
+                    other => other.to_string(),
+                };
                 Err(ClusterError::Unhealthy(format!(
                     "{e} ({down}); the running daemons were left running: see {}/logs/, \
                      run `mrctl cluster up --dir {}` again, or stop them with \

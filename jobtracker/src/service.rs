@@ -8,8 +8,8 @@ use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
-use common::ids::JobId;
-use common::jobs::{now_ms, Heartbeat, JobSpec, JobState};
+use common::ids::{AttemptId, JobId};
+use common::jobs::{now_ms, AttemptOutcome, Heartbeat, JobSpec, JobState};
 use common::journal::Journal;
 use common::topology::Topology;
 use parking_lot::Mutex;
@@ -210,7 +210,22 @@ impl JobTrackerProtocol for Rpc {
             topology: &self.0.topology,
             now: self.0.clock.now(),
         };
-        let (reply, wake) = crate::scheduler::heartbeat(&mut self.0.state.lock(), &cx, hb);
+        let succeeded: Vec<AttemptId> = hb
+            .attempts
+            .iter()
+            .filter(|s| matches!(s.outcome, Some(AttemptOutcome::Succeeded)))
+            .map(|s| s.attempt_id.clone())
+            .collect();
+        let (reply, wake) = {
+            let mut st = self.0.state.lock();
+            let (reply, wake) = crate::scheduler::heartbeat(&mut st, &cx, hb);
+            // Appended under the lock, so before the stage's commit record. Not awaited: a
+            // success lost with a crash only runs its task again.
+            for record in crate::history::successes(&st, &succeeded) {
+                drop(self.0.journal.append(record.encode()));
+            }
+            (reply, wake)
+        };
         if wake {
             self.0.wake.notify_one();
         }

@@ -12,6 +12,11 @@ use std::time::Instant;
 /// How many ended jobs workers are told of on each heartbeat, so they remove their local files.
 const FINISHED_JOBS_TOLD: usize = 20;
 
+/// Attempt numbers of one run of the job tracker: run `e` numbers its attempts from
+/// `e * ATTEMPTS_PER_EPOCH` (as Hadoop's application master numbers its attempts after a
+/// restart), so an attempt an earlier run launched never shares an id with one of this run.
+pub const ATTEMPTS_PER_EPOCH: u64 = 1000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StagePhase {
     /// Waiting for the stages whose outputs it reads.
@@ -374,6 +379,22 @@ pub struct TrackerState {
     pub orphaned: Vec<Leftovers>,
     /// When each cached job binary was last used by a submitted job.
     pub binary_uses: BinaryUses,
+    /// This run of the job tracker: 0 at its first start, one more at each restart (from the
+    /// history). See [`ATTEMPTS_PER_EPOCH`].
+    pub epoch: u64,
+    /// Workers whose map outputs recovered jobs count on, by host, until they heartbeat again
+    /// (see `history::worker_back`).
+    pub awaited: BTreeMap<String, AwaitedWorker>,
+}
+
+/// A worker that held finished map outputs when the job tracker stopped: the outputs are
+/// still served if it heartbeats again as the same process (same incarnation) before the
+/// worker expiry; otherwise the maps run again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AwaitedWorker {
+    pub incarnation: u64,
+    /// When recovery started waiting for it.
+    pub since: Instant,
 }
 
 impl TrackerState {

@@ -149,13 +149,16 @@ pub(super) fn launch(
     r: TaskRef,
     host: &str,
 ) -> TaskSpec {
+    let epoch = st.epoch;
     let job = &mut st.jobs[j];
     job.count(&format!("TOTAL_LAUNCHED_{}", r.kind.counter_suffix()));
     let maps = job.stages[r.stage].maps.len() as u32;
     let stage = &mut job.stages[r.stage];
     stage.started.get_or_insert(cx.now);
     let task = &mut stage.tasks_mut(r.kind)[r.index];
-    let number = task.attempts.len() as u32;
+    let index = task.attempts.len();
+    // Numbered after this run's epoch: never the id of an attempt an earlier run launched.
+    let number = (epoch * crate::state::ATTEMPTS_PER_EPOCH) as u32 + index as u32;
     let id = AttemptId(format!(
         "attempt_{}_{}_{}_{:06}_{number}",
         job.id.as_str().trim_start_matches("job_"),
@@ -199,7 +202,7 @@ pub(super) fn launch(
         AttemptAt {
             job: j,
             task: r,
-            attempt: number as usize,
+            attempt: index,
         },
     );
     spec

@@ -42,6 +42,7 @@ pub struct Context<'a> {
 pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (HeartbeatReply, bool) {
     let mut wake = false;
     let host = hb.host.clone();
+    crate::history::worker_back(st, &host, hb.incarnation, cx.now);
     if st
         .workers
         .get(&host)
@@ -68,8 +69,14 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
     // Every attempt still running holds a slot, even one the job tracker no longer knows (its
     // job was retired, or it predates a restart): its process runs until the kill lands.
     let busy = hb.attempts.iter().filter(|s| s.outcome.is_none()).count() as u32;
+    // A running attempt the job tracker does not know was launched by an earlier run of it
+    // (or belongs to a job that left memory): killed, so it never publishes anything.
+    let mut strays = Vec::new();
     for status in &hb.attempts {
         let Some(r) = st.attempts.get(&status.attempt_id).copied() else {
+            if status.outcome.is_none() {
+                strays.push(status.attempt_id.clone());
+            }
             continue;
         };
         let task = st.task_mut(r);
@@ -92,6 +99,11 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
         kill: st.kills.remove(&host).unwrap_or_default(),
         ..Default::default()
     };
+    for id in strays {
+        if !reply.kill.contains(&id) {
+            reply.kill.push(id);
+        }
+    }
     let free = hb.slots.saturating_sub(busy);
     assign::assign(st, cx, &host, free, &mut reply);
 

@@ -1,6 +1,6 @@
 //! A word count with faults to order, for the engine's integration tests:
 //! `faultyjob IN OUT [--reducers N] [--panic-on WORD] [--slow-first-attempt MAP:MS]
-//! [--sleep-per-line MS] [--reduce-memory-mb N] [--sort-buffer-mb N]`.
+//! [--sleep-per-line MS] [--slow-first-reduce MS] [--no-speculation] [--reduce-memory-mb N] [--sort-buffer-mb N]`.
 
 use mapreduce::{
     fail, Dest, Input, Job, Mapper, MrResult, Output, Record, Reducer, Stage, TaskContext, Values,
@@ -43,13 +43,23 @@ impl Mapper for Tokenize {
     }
 }
 
-struct Sum;
+/// Sums counts; as the reducer, a task's first attempt (attempt number 0) may sleep first.
+struct Sum {
+    first_attempt_sleep_ms: u64,
+}
 
 impl Reducer for Sum {
     type Key = String;
     type Value = u64;
     type OutKey = String;
     type OutValue = u64;
+
+    fn setup(&mut self, ctx: &mut TaskContext) -> MrResult<()> {
+        if self.first_attempt_sleep_ms > 0 && ctx.attempt() == 0 {
+            std::thread::sleep(Duration::from_millis(self.first_attempt_sleep_ms));
+        }
+        Ok(())
+    }
 
     fn reduce(
         &mut self,
@@ -65,6 +75,8 @@ fn job(args: &[String]) -> MrResult<Job> {
     let mut paths = Vec::new();
     let mut faults = Faults::default();
     let (mut reducers, mut reduce_mb, mut sort_mb) = (2u32, 256u64, 100u64);
+    let mut slow_reduce_ms = 0u64;
+    let mut speculative = true;
     let mut it = args.iter();
     let num = |v: Option<&String>| -> MrResult<u64> {
         v.and_then(|v| v.parse().ok())
@@ -76,6 +88,8 @@ fn job(args: &[String]) -> MrResult<Job> {
             "--reduce-memory-mb" => reduce_mb = num(it.next())?,
             "--sort-buffer-mb" => sort_mb = num(it.next())?,
             "--sleep-per-line" => faults.sleep_per_line = num(it.next())?,
+            "--slow-first-reduce" => slow_reduce_ms = num(it.next())?,
+            "--no-speculation" => speculative = false,
             "--panic-on" => faults.panic_on = it.next().cloned(),
             "--slow-first-attempt" => {
                 let v = it.next().ok_or_else(|| fail("MAP:MS"))?;
@@ -95,12 +109,20 @@ fn job(args: &[String]) -> MrResult<Job> {
         .settings(|s| {
             s.reduce_memory_mb = reduce_mb;
             s.sort_buffer_mb = sort_mb;
+            s.speculative = speculative;
         })
         .stage(
             Stage::map("count", move || Tokenize(faults.clone()))
                 .input(Input::text(input))
-                .combiner(|| Sum)
-                .reducer(|| Sum, reducers)
+                .combiner(|| Sum {
+                    first_attempt_sleep_ms: 0,
+                })
+                .reducer(
+                    move || Sum {
+                        first_attempt_sleep_ms: slow_reduce_ms,
+                    },
+                    reducers,
+                )
                 .output(Dest::text(output)),
         ))
 }

@@ -265,14 +265,8 @@ impl Xceiver {
         let (tx, rx) = mpsc::channel::<(u64, bool)>();
         let responder = std::thread::Builder::new()
             .name("responder".into())
-            .spawn(move || respond(rx, mirror_in, output, downstream));
-        let responder = match responder {
-            Ok(r) => r,
-            Err(e) => {
-                abandon(writer);
-                return Err(Error::Internal(e.to_string()));
-            }
-        };
+            .spawn(move || respond(rx, mirror_in, output, downstream))
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mut mirror_out = mirror_out;
         let mut p = Packet::default();
         let result = loop {

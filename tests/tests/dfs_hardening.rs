@@ -254,13 +254,11 @@ fn a_datanode_dying_at_a_blocks_last_packet_does_not_fail_the_put() {
     t.cluster.kill(&format!("datanode-{victim}")).unwrap();
     let cfg = t.cluster.dir.join(format!("datanode-{victim}.toml"));
     let text = std::fs::read_to_string(&cfg).unwrap();
-    assert!(text.contains("[datanode]\n"), "{text}");
+    let off = "exit_at_last_packet_for_tests = false";
+    assert!(text.contains(off), "{text}");
     std::fs::write(
         &cfg,
-        text.replace(
-            "[datanode]\n",
-            "[datanode]\nexit_at_last_packet_for_tests = true\n",
-        ),
+        text.replace(off, "exit_at_last_packet_for_tests = true"),
     )
     .unwrap();
     t.cluster.start(&format!("datanode-{victim}")).unwrap();

@@ -419,7 +419,8 @@ impl DfsWriter {
         b.nodes.remove(bad);
         if b.nodes.is_empty() {
             return Err(self.err(format!(
-                "blk_{}: every datanode of the pipeline failed (last: {cause})",
+                "blk_{}: no datanode can take the block: every datanode of the pipeline failed \
+                 (last: {cause}); check that datanodes are up and have room, then write again",
                 b.id
             )));
         }

@@ -113,6 +113,13 @@ pub struct DatanodeConfig {
     pub scan_pass_interval_ms: u64,
     /// Bytes per data dir never used for blocks.
     pub reserved_bytes: u64,
+    /// A replica being written (or a copy arriving) that no writer has touched for this long
+    /// is abandoned: copies and stray files are removed, client replicas are reported to the
+    /// namenode, which has those of deleted or completed blocks deleted.
+    pub abandoned_replica_age_ms: u64,
+    /// Tests only: exit when a client's last packet of a block arrives (after passing it
+    /// down the pipeline), to kill a datanode at exactly that point.
+    pub exit_at_last_packet_for_tests: bool,
 }
 
 impl Default for DatanodeConfig {
@@ -124,6 +131,8 @@ impl Default for DatanodeConfig {
             scan_bytes_per_sec: 64 << 20,
             scan_pass_interval_ms: 600_000,
             reserved_bytes: 0,
+            abandoned_replica_age_ms: 600_000,
+            exit_at_last_packet_for_tests: false,
         }
     }
 }

@@ -23,6 +23,7 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let xceiver = Arc::new(Xceiver {
         storage: storage.clone(),
         link: link.clone(),
+        exit_at_last_packet: config.exit_at_last_packet_for_tests,
     });
     std::thread::Builder::new()
         .name("xceiver-accept".into())
@@ -33,6 +34,11 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("block-scanner".into())
         .spawn(move || crate::scanner::run(s, l, rate, pass))?;
+    let (s, l) = (storage.clone(), link.clone());
+    let age = Duration::from_millis(config.abandoned_replica_age_ms);
+    std::thread::Builder::new()
+        .name("rbw-sweeper".into())
+        .spawn(move || crate::sweeper::run(s, l, age))?;
     let runner = Arc::new(Commands {
         storage: storage.clone(),
         link: link.clone(),

@@ -14,6 +14,9 @@ use std::sync::Arc;
 pub struct Xceiver {
     pub storage: Arc<Storage>,
     pub link: NamenodeLink,
+    /// Tests only (`exit_at_last_packet_for_tests`): die when a client's last packet of a
+    /// block arrives, after passing it down the pipeline, so the nodes around have it.
+    pub exit_at_last_packet: bool,
 }
 
 impl Xceiver {
@@ -207,6 +210,12 @@ impl Xceiver {
                 return transfer::write_reply(&mut output, &error_reply(e.to_string(), Some(0)));
             }
         };
+        // A copy that fails leaves nothing behind to block the next one.
+        let abandon = |writer| {
+            if stage == WriteStage::Replicate {
+                self.storage.abandon(writer);
+            }
+        };
         // Set up the rest of the pipeline before answering.
         let mut mirror = None;
         if let Some(next) = targets.first() {
@@ -227,20 +236,26 @@ impl Xceiver {
             match setup {
                 Ok((w, r, Reply::WriteReady)) => mirror = Some((w, r)),
                 Ok((_, _, Reply::Error { message, bad_node })) => {
+                    abandon(writer);
                     let bad = bad_node.map(|b| b + 1);
                     return transfer::write_reply(&mut output, &error_reply(message, bad));
                 }
                 Ok((_, _, other)) => {
+                    abandon(writer);
                     let msg = format!("{}: unexpected reply {other:?}", next.addr);
                     return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
                 }
                 Err(e) => {
+                    abandon(writer);
                     let msg = format!("{}: {e}", next.addr);
                     return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
                 }
             }
         }
-        transfer::write_reply(&mut output, &Reply::WriteReady)?;
+        if let Err(e) = transfer::write_reply(&mut output, &Reply::WriteReady) {
+            abandon(writer);
+            return Err(e);
+        }
         let downstream = targets.len();
         let (mirror_out, mirror_in) = match mirror {
             Some((w, r)) => (Some(w), Some(r)),
@@ -267,6 +282,10 @@ impl Xceiver {
                     // The responder notices the missing ack and reports the node below as bad.
                     mirror_out = None;
                 }
+            }
+            if p.last && self.exit_at_last_packet && stage != WriteStage::Replicate {
+                tracing::warn!(block = id, "exit_at_last_packet_for_tests: exiting");
+                std::process::exit(3);
             }
             let stored = checksum::verify(&p.data, &p.sums, bpc as usize)
                 .map_err(|c| {
@@ -308,6 +327,7 @@ impl Xceiver {
             Err(e) => {
                 drop(tx);
                 let _ = responder.join();
+                abandon(writer);
                 Err(e)
             }
         }

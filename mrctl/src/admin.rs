@@ -14,6 +14,17 @@ pub fn fsck(
 ) -> anyhow::Result<ExitCode> {
     let r = dfs.fsck(path)?;
     let healthy = r.corrupt == 0 && r.missing == 0;
+    // Readable but short of good replicas (too few, or some corrupt): not HEALTHY, though
+    // the namenode heals it by itself, so the exit code stays 0.
+    let degraded = r.under_replicated > 0
+        || r.blocks
+            .iter()
+            .any(|b| b.replicas.iter().any(|x| x.corrupt));
+    let status = match (healthy, degraded) {
+        (false, _) => "CORRUPT",
+        (true, true) => "DEGRADED",
+        (true, false) => "HEALTHY",
+    };
     if json {
         let blocks: Vec<serde_json::Value> = r
             .blocks
@@ -38,7 +49,7 @@ pub fn fsck(
             .collect();
         let v = serde_json::json!({
             "path": path,
-            "status": if healthy { "HEALTHY" } else { "CORRUPT" },
+            "status": status,
             "files": r.files,
             "directories": r.directories,
             "total_bytes": r.total_bytes,
@@ -52,7 +63,12 @@ pub fn fsck(
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for b in &r.blocks {
-            let problem = b.under_replicated || b.mis_replicated || b.corrupt || b.missing;
+            let corrupt_replicas = b.replicas.iter().any(|x| x.corrupt);
+            let problem = b.under_replicated
+                || b.mis_replicated
+                || b.corrupt
+                || b.missing
+                || corrupt_replicas;
             if !list && !problem {
                 continue;
             }
@@ -75,6 +91,7 @@ pub fn fsck(
                 (b.mis_replicated, "MIS-REPLICATED"),
                 (b.corrupt, "CORRUPT"),
                 (b.missing, "MISSING"),
+                (corrupt_replicas && !b.corrupt, "CORRUPT-REPLICA"),
             ] {
                 if f {
                     flags.push(name);
@@ -92,11 +109,7 @@ pub fn fsck(
                 flags.join(" ")
             )?;
         }
-        writeln!(
-            out,
-            "Status: {}",
-            if healthy { "HEALTHY" } else { "CORRUPT" }
-        )?;
+        writeln!(out, "Status: {status}")?;
         writeln!(out, " Total size:\t{} B", r.total_bytes)?;
         writeln!(out, " Total dirs:\t{}", r.directories)?;
         writeln!(out, " Total files:\t{}", r.files)?;

@@ -468,3 +468,83 @@ fn a_full_report_is_diffed_against_the_nodes_previous_list() {
         gen: Some(GenStamp(1)),
     }));
 }
+
+/// Kills the first pipeline node of a fresh `/f` and returns the copy scheduled to replace
+/// it: (block, source, target), with the victim.
+fn lose_a_replica(h: &Harness) -> (BlockId, NodeId, NodeId, NodeId) {
+    let (b, pipeline) = h.write_file("/f", 3, "h1");
+    h.ns.check_replication();
+    let victim = pipeline[0];
+    h.advance(Duration::from_secs(31), &[victim]);
+    h.ns.check_heartbeats();
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r.targets.clone())))
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy scheduled: {copies:?}");
+    let (source, targets) = &copies[0];
+    assert_eq!(targets.len(), 1);
+    (b, *source, targets[0].id, victim)
+}
+
+#[test]
+fn a_copy_that_does_not_complete_in_time_is_planned_again_with_another_source_and_target() {
+    let h = Harness::new(&two_racks());
+    let (b, source, target, victim) = lose_a_replica(&h);
+    // Nothing lands: before the timeout nothing more is scheduled...
+    h.advance(Duration::from_secs(20), &[victim]);
+    h.ns.check_replication();
+    assert!(h
+        .heartbeat_all(&[victim])
+        .values()
+        .all(|c| c.replicate.is_empty()));
+    // ...after it, the copy is planned again, from the other holder, to another node.
+    let cmds = h.advance(Duration::from_secs(11), &[victim]);
+    assert!(cmds.values().all(|c| c.replicate.is_empty()));
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r)))
+        .collect();
+    assert_eq!(copies.len(), 1, "the copy is planned again: {copies:?}");
+    let (again_from, copy) = copies[0];
+    assert_eq!(copy.block, b);
+    assert_ne!(again_from, source, "another holder is the source");
+    assert_ne!(copy.targets[0].id, target, "another node is the target");
+    assert_ne!(copy.targets[0].id, victim);
+    // It lands: the block is whole and what was tried is forgotten.
+    h.report(copy.targets[0].id, b, copy.gen, LEN, true);
+    h.ns.check_replication();
+    assert_eq!(h.holders("/f").len(), 3);
+}
+
+#[test]
+fn a_copy_whose_source_turns_out_corrupt_is_planned_again_at_once_from_a_good_replica() {
+    let h = Harness::new(&two_racks());
+    let (b, source, _, victim) = lose_a_replica(&h);
+    let gen = h.gen_of("/f");
+    // The source finds its replica corrupt while sending: it reports it, and the copy is
+    // planned again without waiting for the timeout, never from the corrupt replica.
+    h.ns.report_bad(&[super::BadReplica {
+        block: b,
+        gen,
+        node: source,
+    }]);
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r)))
+        .collect();
+    assert_eq!(copies.len(), 1, "planned again at once: {copies:?}");
+    let (from, copy) = copies[0];
+    assert_ne!(from, source, "never from the corrupt replica");
+    assert_ne!(from, victim);
+    assert_ne!(
+        copy.targets[0].id, source,
+        "not onto the corrupt replica's node"
+    );
+}

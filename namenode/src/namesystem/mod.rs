@@ -114,7 +114,11 @@ impl Namesystem {
             Ok(())
         })?;
         tracing::info!(image_txid, replayed, last_txid = last, "namespace loaded");
-        let journal = Journal::start(&dir, last)?;
+        let journal = Journal::start_with_sync_delay(
+            &dir,
+            last,
+            Duration::from_millis(config.test_edit_sync_delay_ms),
+        )?;
         let now = clock.now();
         let mut leases = Leases::default();
         ns.walk("/", |path, inode| {
@@ -152,6 +156,17 @@ impl Namesystem {
 
     pub fn meta_dir(&self) -> &Path {
         &self.config.meta_dir
+    }
+
+    /// Waits until every edit logged so far is durable. Called after an answer was read from
+    /// the namespace (even "already exists" or "not found"): the state it reports may come from
+    /// another call's edit that is still waiting for its sync, and a crash before that sync
+    /// would take back what the answer said. Free when nothing is waiting.
+    pub async fn settled(&self) -> NnResult<()> {
+        match self.journal.durable_through(self.journal.last_txid()) {
+            Some(c) => c.durable().await.map_err(NnError::Journal),
+            None => Ok(()),
+        }
     }
 
     /// Applies an edit, follows up its effects and journals it.

@@ -586,7 +586,10 @@ mod tests {
         let seg = dir.path().join(format!("edits_{:020}", 1));
         let on_disk = || fs::metadata(&seg).expect("segment").len() as usize;
         barrier.wait().expect("durable");
-        assert!(on_disk() > SEGMENT_HEADER, "answered before the record was written");
+        assert!(
+            on_disk() > SEGMENT_HEADER,
+            "answered before the record was written"
+        );
         commit.wait().expect("durable");
         assert!(j.durable_through(txid).is_none(), "already durable");
     }

@@ -132,6 +132,7 @@ fn status_msg(s: FileInfo) -> FileStatus {
         mtime_ms: s.mtime,
         under_construction: s.under_construction,
         children: s.children,
+        file_id: s.file_id,
     }
 }
 
@@ -171,6 +172,7 @@ impl ClientProtocol for Rpc {
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
         let added = self.ns.add_block(
             &r.path,
+            r.file_id,
             &r.client_name,
             last_block_of(&r.previous),
             &excluded,
@@ -220,9 +222,9 @@ impl ClientProtocol for Rpc {
 
     async fn complete(&self, req: Request<CompleteRequest>) -> R<CompleteResponse> {
         let r = req.into_inner();
-        let completed = self
-            .ns
-            .complete(&r.path, &r.client_name, last_block_of(&r.last));
+        let completed =
+            self.ns
+                .complete(&r.path, r.file_id, &r.client_name, last_block_of(&r.last));
         let c = self.settled_err(completed).await?;
         durable(c).await?;
         Ok(Response::new(CompleteResponse {}))
@@ -258,7 +260,9 @@ impl ClientProtocol for Rpc {
     }
 
     async fn get_file_info(&self, req: Request<GetFileInfoRequest>) -> R<GetFileInfoResponse> {
-        let s = self.settled(self.ns.file_info(&req.into_inner().path)).await?;
+        let s = self
+            .settled(self.ns.file_info(&req.into_inner().path))
+            .await?;
         Ok(Response::new(GetFileInfoResponse {
             status: Some(status_msg(s)),
         }))
@@ -273,7 +277,9 @@ impl ClientProtocol for Rpc {
 
     async fn delete(&self, req: Request<DeleteRequest>) -> R<DeleteResponse> {
         let r = req.into_inner();
-        let c = self.settled_err(self.ns.delete(&r.path, r.recursive)).await?;
+        let c = self
+            .settled_err(self.ns.delete(&r.path, r.recursive))
+            .await?;
         durable(c).await?;
         Ok(Response::new(DeleteResponse {}))
     }

@@ -106,10 +106,11 @@ impl Namesystem {
                 path: dir.clone(),
                 message: format!("edit {txid} does not decode: {e}"),
             })?;
-            ns.apply(&edit).map_err(|e| common::Error::Corrupt {
-                path: dir.clone(),
-                message: format!("edit {txid} ({edit:?}) cannot be applied: {e}"),
-            })?;
+            ns.apply_at(&edit, txid)
+                .map_err(|e| common::Error::Corrupt {
+                    path: dir.clone(),
+                    message: format!("edit {txid} ({edit:?}) cannot be applied: {e}"),
+                })?;
             replayed += 1;
             Ok(())
         })?;
@@ -172,9 +173,20 @@ impl Namesystem {
     /// Applies an edit, follows up its effects and journals it.
     fn log(&self, st: &mut Metadata, edit: Edit) -> NnResult<Commit> {
         let payload = encode(&edit)?;
-        let effect = st.ns.apply(&edit)?;
+        // Every append happens under the lock, so the edit's txid is the next one; replay
+        // gives it the same (a created file's id is its Create edit's txid).
+        let txid = self.journal.last_txid() + 1;
+        let effect = st.ns.apply_at(&edit, txid)?;
         st.follow_up(effect);
-        Ok(self.journal.append(payload).1)
+        let (logged, commit) = self.journal.append(payload);
+        if logged != txid {
+            tracing::error!(
+                logged,
+                applied = txid,
+                "internal error (this is a bug): an edit-log append outside the namesystem lock"
+            );
+        }
+        Ok(commit)
     }
 }
 

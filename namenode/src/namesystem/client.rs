@@ -82,9 +82,14 @@ impl Namesystem {
             return namespace::normalize(path);
         }
         let Some(inode) = st.ns.open_file(file_id) else {
-            return Err(NnError::NotFound(format!(
-                "{path} (deleted, or closed by lease recovery, while being written)"
-            )));
+            // No longer being written: closed by lease recovery (the file is still there) or
+            // deleted.
+            return Err(match st.ns.lookup(path) {
+                Ok(Some(_)) => NnError::NoLease(path.into(), client.into()),
+                _ => NnError::NotFound(format!(
+                    "{path} (deleted, or closed by lease recovery, while being written)"
+                )),
+            });
         };
         st.leases
             .by_client
@@ -295,6 +300,12 @@ impl Namesystem {
 
     /// Finds the file whose last block under construction is `block`, held by `client`.
     fn uc_block_path(st: &Metadata, block: BlockId, client: &str) -> NnResult<String> {
+        if st.ns.block(block).is_none() {
+            return Err(NnError::NotFound(format!(
+                "block {} (its file was deleted while being written)",
+                block.0
+            )));
+        }
         let lease = st
             .leases
             .by_client

@@ -30,7 +30,10 @@ fn a_writer_keeps_writing_through_renames_of_its_file_and_its_directory() {
     w.close().unwrap();
     let got = t.dfs.read_file("/moved/g").unwrap();
     assert_eq!(got.len(), bytes.len());
-    assert!(got == bytes, "the renamed file holds exactly the bytes written");
+    assert!(
+        got == bytes,
+        "the renamed file holds exactly the bytes written"
+    );
     assert!(!t.dfs.exists("/w/f").unwrap());
     assert!(!t.dfs.exists("/w").unwrap());
     let st = t.dfs.stat("/moved/g").unwrap();

@@ -72,6 +72,13 @@ pub struct NamenodeConfig {
     pub checkpoint_txns: u64,
     /// ...or this much time with at least one edit.
     pub checkpoint_period_ms: u64,
+    /// Longest name of one path component, in bytes (HDFS: `max-component-length`).
+    pub max_component_length: u32,
+    /// Most components in a path (HDFS: 1,000).
+    pub max_path_depth: u32,
+    /// Test only: hold every edit-log write back this long, widening the window in which an
+    /// edit is applied but not yet durable. 0 (the default) in any real deployment.
+    pub test_edit_sync_delay_ms: u64,
 }
 
 impl Default for NamenodeConfig {
@@ -94,6 +101,9 @@ impl Default for NamenodeConfig {
             lease_hard_limit_ms: 600_000,
             checkpoint_txns: 1_000_000,
             checkpoint_period_ms: 3_600_000,
+            max_component_length: 255,
+            max_path_depth: 1_000,
+            test_edit_sync_delay_ms: 0,
         }
     }
 }

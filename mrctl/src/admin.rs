@@ -100,7 +100,7 @@ pub fn fsck(
             writeln!(
                 out,
                 "{} blk_{} len={} repl={}/{} [{}] {}",
-                b.path,
+                crate::printable::escape(&b.path),
                 blk.id,
                 blk.num_bytes,
                 b.replicas.iter().filter(|r| !r.corrupt).count(),

@@ -72,6 +72,13 @@ pub struct NamenodeConfig {
     pub checkpoint_txns: u64,
     /// ...or this much time with at least one edit.
     pub checkpoint_period_ms: u64,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for NamenodeConfig {
@@ -94,6 +101,9 @@ impl Default for NamenodeConfig {
             lease_hard_limit_ms: 600_000,
             checkpoint_txns: 1_000_000,
             checkpoint_period_ms: 3_600_000,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -113,6 +123,18 @@ pub struct DatanodeConfig {
     pub scan_pass_interval_ms: u64,
     /// Bytes per data dir never used for blocks.
     pub reserved_bytes: u64,
+    /// The largest checksum chunk, and so the largest packet payload, a write may use; a
+    /// packet header claiming more (or checksums that do not match its length) is refused
+    /// before anything is allocated for it.
+    pub max_packet_bytes: u32,
+    /// Open connections this daemon's data (block transfer) port serves at once, from every
+    /// peer together; over it a new connection is closed at once (keep it well under the
+    /// process's file limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the data (block transfer) port.
+    pub max_connections_per_address: u32,
+    /// A connection to the data port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for DatanodeConfig {
@@ -124,6 +146,10 @@ impl Default for DatanodeConfig {
             scan_bytes_per_sec: 64 << 20,
             scan_pass_interval_ms: 600_000,
             reserved_bytes: 0,
+            max_packet_bytes: 16 << 20,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -191,6 +217,13 @@ pub struct JobTrackerConfig {
     /// The most reducers one stage of a job may ask for; a job asking for more is refused at
     /// submit.
     pub max_reducers: u32,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for JobTrackerConfig {
@@ -206,6 +239,9 @@ impl Default for JobTrackerConfig {
             reduce_slow_start: 0.05,
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -226,6 +262,14 @@ pub struct WorkerConfig {
     /// Concurrent task attempts; 0: one per core.
     pub slots: u32,
     pub heartbeat_interval_ms: u64,
+    /// Open connections this daemon's shuffle port serves at once, from every peer together;
+    /// over it a new connection is closed at once (keep it well under the process's file
+    /// limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the shuffle port.
+    pub max_connections_per_address: u32,
+    /// A connection to the shuffle port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for WorkerConfig {
@@ -238,6 +282,9 @@ impl Default for WorkerConfig {
             local_dir: PathBuf::from("worker-local"),
             slots: 0,
             heartbeat_interval_ms: 200,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }

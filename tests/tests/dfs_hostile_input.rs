@@ -149,7 +149,7 @@ fn oversized_headers_allocate_nothing_and_the_datanode_keeps_serving() {
 
 /// Raises this process's open-file limit to its hard limit: the test holds thousands of
 /// sockets.
-fn raise_nofile() -> u64 {
+fn raise_nofile() -> libc::rlim_t {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -161,7 +161,7 @@ fn raise_nofile() -> u64 {
         lim.rlim_cur = lim.rlim_max;
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// A TCP connection to `to` from the local address `from` (a loopback address of our choosing,
@@ -419,7 +419,10 @@ fn a_worker_out_of_threads_keeps_its_shuffle_port_and_runs_the_next_job() {
         let r = jobs.job(&id).ok()?;
         r.state.is_over().then_some(r)
     });
-    eprintln!("after the limit was lifted, job {id} ended {:?}", report.state);
+    eprintln!(
+        "after the limit was lifted, job {id} ended {:?}",
+        report.state
+    );
     assert_eq!(
         report.state,
         common::jobs::JobState::Succeeded,

@@ -79,6 +79,13 @@ pub struct NamenodeConfig {
     /// Test only: hold every edit-log write back this long, widening the window in which an
     /// edit is applied but not yet durable. 0 (the default) in any real deployment.
     pub test_edit_sync_delay_ms: u64,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for NamenodeConfig {
@@ -104,6 +111,9 @@ impl Default for NamenodeConfig {
             max_component_length: 255,
             max_path_depth: 1_000,
             test_edit_sync_delay_ms: 0,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -130,6 +140,18 @@ pub struct DatanodeConfig {
     /// Tests only: exit when a client's last packet of a block arrives (after passing it
     /// down the pipeline), to kill a datanode at exactly that point.
     pub exit_at_last_packet_for_tests: bool,
+    /// The largest checksum chunk, and so the largest packet payload, a write may use; a
+    /// packet header claiming more (or checksums that do not match its length) is refused
+    /// before anything is allocated for it.
+    pub max_packet_bytes: u32,
+    /// Open connections this daemon's data (block transfer) port serves at once, from every
+    /// peer together; over it a new connection is closed at once (keep it well under the
+    /// process's file limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the data (block transfer) port.
+    pub max_connections_per_address: u32,
+    /// A connection to the data port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for DatanodeConfig {
@@ -143,6 +165,10 @@ impl Default for DatanodeConfig {
             reserved_bytes: 0,
             abandoned_replica_age_ms: 600_000,
             exit_at_last_packet_for_tests: false,
+            max_packet_bytes: 16 << 20,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -210,6 +236,13 @@ pub struct JobTrackerConfig {
     /// The most reducers one stage of a job may ask for; a job asking for more is refused at
     /// submit.
     pub max_reducers: u32,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for JobTrackerConfig {
@@ -225,6 +258,9 @@ impl Default for JobTrackerConfig {
             reduce_slow_start: 0.05,
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -245,6 +281,14 @@ pub struct WorkerConfig {
     /// Concurrent task attempts; 0: one per core.
     pub slots: u32,
     pub heartbeat_interval_ms: u64,
+    /// Open connections this daemon's shuffle port serves at once, from every peer together;
+    /// over it a new connection is closed at once (keep it well under the process's file
+    /// limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the shuffle port.
+    pub max_connections_per_address: u32,
+    /// A connection to the shuffle port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for WorkerConfig {
@@ -257,6 +301,9 @@ impl Default for WorkerConfig {
             local_dir: PathBuf::from("worker-local"),
             slots: 0,
             heartbeat_interval_ms: 200,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }

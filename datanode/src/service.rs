@@ -6,6 +6,7 @@ use crate::nn::{self, NamenodeLink};
 use crate::storage::Storage;
 use crate::xceiver::Xceiver;
 use common::config::DatanodeConfig;
+use common::conn_limit::{ConnLimiter, ConnLimits};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +25,19 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
         storage: storage.clone(),
         link: link.clone(),
         exit_at_last_packet: config.exit_at_last_packet_for_tests,
+        max_packet_bytes: config.max_packet_bytes,
     });
+    let limiter = ConnLimiter::new(
+        "block transfer",
+        ConnLimits::new(
+            config.max_connections,
+            config.max_connections_per_address,
+            config.idle_timeout_ms,
+        ),
+    );
     std::thread::Builder::new()
         .name("xceiver-accept".into())
-        .spawn(move || xceiver.serve(listener))?;
+        .spawn(move || xceiver.serve(listener, limiter))?;
     let (s, l) = (storage.clone(), link.clone());
     let rate = config.scan_bytes_per_sec;
     let pass = Duration::from_millis(config.scan_pass_interval_ms);

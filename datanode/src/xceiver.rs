@@ -4,12 +4,14 @@
 use crate::nn::NamenodeLink;
 use crate::storage::{ReplicaState, Storage};
 use common::checksum;
+use common::conn_limit::{serve_threads, ConnLimiter};
 use common::error::{Error, Result};
 use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage};
 use std::io::{BufReader, BufWriter};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct Xceiver {
     pub storage: Arc<Storage>,
@@ -17,28 +19,34 @@ pub struct Xceiver {
     /// Tests only (`exit_at_last_packet_for_tests`): die when a client's last packet of a
     /// block arrives, after passing it down the pipeline, so the nodes around have it.
     pub exit_at_last_packet: bool,
+    /// The largest checksum chunk (and so packet payload) a write may use.
+    pub max_packet_bytes: u32,
 }
 
 impl Xceiver {
-    /// Accepts connections forever.
-    pub fn serve(self: Arc<Self>, listener: TcpListener) {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let me = self.clone();
-            let _ = std::thread::Builder::new()
-                .name("xceiver".into())
-                .spawn(move || {
-                    let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    if let Err(e) = me.handle(conn) {
-                        tracing::debug!(%peer, error = %e, "transfer connection ended with an error");
-                    }
-                });
-        }
+    /// Accepts connections forever, within `limiter`'s caps; a connection whose op does not
+    /// arrive within its idle timeout is closed.
+    pub fn serve(self: Arc<Self>, listener: TcpListener, limiter: Arc<ConnLimiter>) {
+        let idle = limiter.limits.idle_timeout;
+        serve_threads(listener, limiter, "xceiver", move |conn| {
+            let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            match self.handle(conn, idle) {
+                Ok(()) => {}
+                // A malformed or oversized request is the peer's doing: say so once.
+                Err(e @ Error::Protocol(_)) => {
+                    tracing::warn!(%peer, error = %e, "refused a bad transfer request; connection closed")
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "transfer connection ended with an error")
+                }
+            }
+        });
     }
 
-    fn handle(&self, conn: TcpStream) -> Result<()> {
+    fn handle(&self, conn: TcpStream, idle: Duration) -> Result<()> {
         conn.set_nodelay(true)?;
-        conn.set_read_timeout(Some(transfer::IO_TIMEOUT))?;
+        // Until the op has arrived the connection is idle; then transfers get their own timeout.
+        conn.set_read_timeout(Some(idle))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
         let peer_is_local = conn
             .peer_addr()
@@ -59,6 +67,9 @@ impl Xceiver {
                 return Err(e);
             }
         };
+        input
+            .get_ref()
+            .set_read_timeout(Some(transfer::IO_TIMEOUT))?;
         let result = match op {
             Op::Read { block, offset, len } => {
                 self.read(block.id, block.gen, offset, len, &mut output)
@@ -188,8 +199,11 @@ impl Xceiver {
         mut input: BufReader<TcpStream>,
         mut output: BufWriter<TcpStream>,
     ) -> Result<()> {
-        if bpc == 0 || bpc > transfer::MAX_PACKET {
-            let msg = format!("blk_{id}: bad checksum chunk size {bpc}");
+        if bpc == 0 || bpc > self.max_packet_bytes {
+            let msg = format!(
+                "blk_{id}: bad checksum chunk size {bpc} (1 to {} bytes, max_packet_bytes)",
+                self.max_packet_bytes
+            );
             return transfer::write_reply(&mut output, &error_reply(msg, Some(0)));
         }
         let writer = match stage {
@@ -270,7 +284,7 @@ impl Xceiver {
         let mut mirror_out = mirror_out;
         let mut p = Packet::default();
         let result = loop {
-            if let Err(e) = p.read_from(&mut input) {
+            if let Err(e) = p.read_checked(&mut input, bpc, transfer::packet_cap(bpc)) {
                 break Err(e);
             }
             if let Some(m) = mirror_out.as_mut() {

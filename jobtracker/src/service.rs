@@ -8,6 +8,8 @@ use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
+use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_incoming::{self, LimitedIncoming};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{now_ms, AttemptOutcome, Heartbeat, JobSpec, JobState};
 use common::journal::Journal;
@@ -69,10 +71,18 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     tokio::spawn(crate::driver::run(jt.clone()));
     tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
+    let limits = ConnLimits::new(
+        jt.config.max_connections,
+        jt.config.max_connections_per_address,
+        jt.config.idle_timeout_ms,
+    );
+    let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("job tracker rpc", limits))
+        .await
+        .map_err(|e| JtError::Serve(format!("{addr}: {e}")))?;
     let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
-    tonic::transport::Server::builder()
+    grpc_incoming::server_builder(limits.idle_timeout)
         .add_service(service)
-        .serve_with_shutdown(addr, async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

@@ -26,7 +26,11 @@ fn main() -> anyhow::Result<()> {
     let dfs = cluster.client()?;
     for i in 0..24 {
         let text = words(20_000, 5_000, 11 + i);
-        dfs.write_file(&format!("/in/f{i:02}.txt"), text.as_bytes(), Default::default())?;
+        dfs.write_file(
+            &format!("/in/f{i:02}.txt"),
+            text.as_bytes(),
+            Default::default(),
+        )?;
     }
     let bench = Bench { cluster: &cluster };
 
@@ -56,7 +60,9 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let id = bench.submit("/fresh")?;
     bench.wait_for("the first attempt", || {
-        (0..WORKERS).any(|w| !bench.attempts(w, &id).is_empty()).then_some(())
+        (0..WORKERS)
+            .any(|w| !bench.attempts(w, &id).is_empty())
+            .then_some(())
     })?;
     let first_attempt = t.elapsed();
     bench.run_to_end(&id)?;

@@ -547,6 +547,7 @@ fn a_copy_whose_source_turns_out_corrupt_is_planned_again_at_once_from_a_good_re
         copy.targets[0].id, source,
         "not onto the corrupt replica's node"
     );
+}
 
 /// The error of a call expected to fail (a success carries a `Commit`, which has no Debug).
 fn must_fail<T>(r: Result<T, NnError>, what: &str) -> NnError {

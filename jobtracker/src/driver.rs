@@ -11,6 +11,7 @@ use crate::state::{Leftovers, StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +57,8 @@ pub async fn run(jt: Arc<JobTracker>) {
 
 fn find_work(st: &mut TrackerState) -> Vec<Work> {
     let mut work: Vec<Work> = st.orphaned.drain(..).map(Work::Sweep).collect();
-    for job in st.jobs.iter_mut() {
+    let alive = jobs_with_live_attempts(st);
+    for (j, job) in st.jobs.iter_mut().enumerate() {
         if job.state == JobState::Running {
             for s in 0..job.stages.len() {
                 match job.stages[s].phase {
@@ -101,13 +103,27 @@ fn find_work(st: &mut TrackerState) -> Vec<Work> {
                 job.needs_cleanup = true;
             }
         }
-        if job.needs_cleanup {
+        // An attempt still running could write into the outputs after they are cleaned
+        // (a killed reduce creating its part late): the cleaning waits until each is gone.
+        if job.needs_cleanup && !alive.contains(&j) {
             job.needs_cleanup = false;
             job.cleaning = true;
             work.push(Work::Finish(job.leftovers()));
         }
     }
     work
+}
+
+/// Job slots with an attempt a live worker still runs (by its last heartbeat) or has yet to
+/// be told to kill.
+fn jobs_with_live_attempts(st: &TrackerState) -> HashSet<usize> {
+    st.workers
+        .values()
+        .flat_map(|w| &w.running)
+        .chain(st.kills.values().flatten())
+        .filter_map(|id| st.attempts.get(id))
+        .map(|at| at.job)
+        .collect()
 }
 
 fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {

@@ -143,6 +143,11 @@ impl SchedulerTest {
         self.clock.advance(by);
     }
 
+    /// The manual clock's time.
+    pub fn clock_now(&self) -> std::time::Instant {
+        self.clock.now()
+    }
+
     /// One heartbeat from `host`: reports its attempts (forgetting the ended ones, as a worker
     /// does once delivered), then acts on the reply. Returns the reply.
     pub fn heartbeat(&mut self, host: &str) -> HeartbeatReply {

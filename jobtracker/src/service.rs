@@ -93,8 +93,12 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
-        let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
+        let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        // Workers enforce the task memory the spec carries: a job that sets none gets ours.
+        if spec.settings.task_memory_mb == 0 {
+            spec.settings.task_memory_mb = self.0.config.task_memory_mb;
+        }
         // Marked used before the check, so a sweep deciding from now on keeps the binary.
         self.0
             .state

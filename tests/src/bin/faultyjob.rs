@@ -1,7 +1,7 @@
 //! A word count with faults to order, for the engine's integration tests:
 //! `faultyjob IN OUT [--reducers N] [--panic-on WORD] [--slow-first-attempt MAP:MS]
 //! [--sleep-per-line MS] [--reduce-memory-mb N] [--sort-buffer-mb N] [--allocate-mb N]
-//! [--task-timeout-ms MS] [--task-memory-mb N] [--max-attempts N]`.
+//! [--task-timeout-ms MS] [--task-memory-mb N] [--max-attempts N] [--sleep-per-key MS]`.
 
 use mapreduce::{
     fail, Dest, Input, Job, Mapper, MrResult, Output, Record, Reducer, Stage, TaskContext, Values,
@@ -52,7 +52,8 @@ impl Mapper for Tokenize {
     }
 }
 
-struct Sum;
+/// Sums the counts; the reducer (not the combiner) may sleep on each key, to stay writing.
+struct Sum(u64);
 
 impl Reducer for Sum {
     type Key = String;
@@ -66,6 +67,9 @@ impl Reducer for Sum {
         counts: &mut Values<'_, String, u64>,
         out: &mut Output<'_, String, u64>,
     ) -> MrResult<()> {
+        if self.0 > 0 {
+            std::thread::sleep(Duration::from_millis(self.0));
+        }
         out.emit(&word, &counts.sum())
     }
 }
@@ -75,6 +79,7 @@ fn job(args: &[String]) -> MrResult<Job> {
     let mut faults = Faults::default();
     let (mut reducers, mut reduce_mb, mut sort_mb) = (2u32, 256u64, 100u64);
     let (mut timeout_ms, mut task_mb, mut max_attempts) = (0u64, 0u64, 4u32);
+    let mut sleep_per_key = 0u64;
     let mut it = args.iter();
     let num = |v: Option<&String>| -> MrResult<u64> {
         v.and_then(|v| v.parse().ok())
@@ -90,6 +95,7 @@ fn job(args: &[String]) -> MrResult<Job> {
             "--task-timeout-ms" => timeout_ms = num(it.next())?,
             "--task-memory-mb" => task_mb = num(it.next())?,
             "--max-attempts" => max_attempts = num(it.next())? as u32,
+            "--sleep-per-key" => sleep_per_key = num(it.next())?,
             "--panic-on" => faults.panic_on = it.next().cloned(),
             "--slow-first-attempt" => {
                 let v = it.next().ok_or_else(|| fail("MAP:MS"))?;
@@ -116,8 +122,8 @@ fn job(args: &[String]) -> MrResult<Job> {
         .stage(
             Stage::map("count", move || Tokenize(faults.clone(), Vec::new()))
                 .input(Input::text(input))
-                .combiner(|| Sum)
-                .reducer(|| Sum, reducers)
+                .combiner(|| Sum(0))
+                .reducer(move || Sum(sleep_per_key), reducers)
                 .output(Dest::text(output)),
         ))
 }

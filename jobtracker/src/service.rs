@@ -197,9 +197,27 @@ impl JobTrackerProtocol for Rpc {
         _req: Request<WorkersRequest>,
     ) -> Result<Response<WorkersResponse>, Status> {
         let st = self.0.state.lock();
+        let (now, wall) = (self.0.clock.now(), now_ms());
+        let exclusions: Vec<_> = st
+            .workers
+            .keys()
+            .map(|h| st.health.get(h).and_then(|x| x.excluded_at(now)))
+            .collect();
         Ok(Response::new(WorkersResponse {
             hosts: st.workers.keys().cloned().collect(),
             slots: st.workers.values().map(|w| w.slots).collect(),
+            excluded_until_ms: exclusions
+                .iter()
+                .map(|e| {
+                    e.map_or(0, |e| {
+                        wall + e.until.saturating_duration_since(now).as_millis() as u64
+                    })
+                })
+                .collect(),
+            excluded_reason: exclusions
+                .iter()
+                .map(|e| e.map(|e| e.reason.clone()).unwrap_or_default())
+                .collect(),
         }))
     }
 

@@ -90,7 +90,8 @@ fn an_attempt_over_its_memory_limit_fails_naming_the_limit_and_one_under_it_runs
     assert!(!r.ok, "400 MiB in a 150 MiB limit must fail");
     assert!(
         r.stderr.contains("failed 2 times")
-            && r.stderr.contains("exceeded its memory limit of 150 MiB (peak "),
+            && r.stderr
+                .contains("exceeded its memory limit of 150 MiB (peak "),
         "{}",
         r.stderr
     );
@@ -150,4 +151,48 @@ fn a_job_killed_while_its_reduces_write_leaves_no_temporary_and_the_output_can_b
     assert!(!all_paths(&tc.dfs, "/out")
         .iter()
         .any(|p| p.contains("_temporary")));
+}
+
+#[test]
+fn a_worker_failing_attempts_of_several_jobs_is_shown_excluded_and_comes_back() {
+    let tc = start(1, 1, |s| {
+        s.jobtracker.worker_exclusion_jobs = 2;
+        s.jobtracker.worker_exclusion_ms = 8_000;
+    });
+    tc.dfs
+        .write_file("/in/a.txt", b"fine\npoison\n", CreateOptions::default())
+        .unwrap();
+    for out in ["/o1", "/o2"] {
+        let r = submit_wait(
+            &tc,
+            "faultyjob",
+            &["/in", out, "--panic-on", "poison", "--max-attempts", "1"],
+        );
+        assert!(!r.ok, "the poison fails the job");
+    }
+    let text = String::from_utf8(mrctl(&tc, &["cluster", "report"]).stdout).unwrap();
+    assert!(
+        text.contains("Workers: 1 live, 1 excluded from scheduling")
+            && text.contains("EXCLUDED until")
+            && text.contains("attempts of 2 jobs failed here"),
+        "{text}"
+    );
+    let o = mrctl(&tc, &["cluster", "report", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w = &v["workers"][0];
+    assert_eq!(w["excluded"], true, "{v}");
+    assert!(w["excluded_until_ms"].as_u64().unwrap() > common::jobs::now_ms());
+    assert!(w["excluded_reason"]
+        .as_str()
+        .unwrap()
+        .contains("failed here"));
+    // The only worker: a job still runs there rather than stall.
+    let r = submit_wait(&tc, "faultyjob", &["/in", "/o3", "--reducers", "1"]);
+    assert!(r.ok, "{}", r.stderr);
+    // The exclusion ends on its own.
+    wait(Duration::from_secs(60), "the worker to be back", || {
+        let o = mrctl(&tc, &["cluster", "report", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["workers"][0]["excluded"] == false).then_some(())
+    });
 }

@@ -121,11 +121,12 @@ fn a_job_killed_while_its_reduces_write_leaves_no_temporary_and_the_output_can_b
         .write_file("/in/a.txt", text.as_bytes(), CreateOptions::default())
         .unwrap();
     let jobs = tc.cluster.job_client().unwrap();
-    // Many short reduces that sleep on each key: reduce attempts keep starting and writing.
+    // Many short reduces: reduce attempts keep starting and creating their files, so some
+    // are about to create theirs as the kill comes.
     let id = submit_no_wait(
         &tc,
         "faultyjob",
-        &["/in", "/out", "--reducers", "40", "--sleep-per-key", "10"],
+        &["/in", "/out", "--reducers", "200", "--sleep-per-key", "2"],
     );
     wait(Duration::from_secs(120), "reduces to be writing", || {
         let r = jobs.job(&id).ok()?;

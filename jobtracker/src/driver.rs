@@ -331,3 +331,32 @@ pub fn kill(st: &mut TrackerState, j: usize) {
         end_job(st, j, JobState::Killed, Some("killed by the user".into()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_harness::SchedulerTest;
+
+    #[test]
+    fn an_ended_job_is_cleaned_only_once_none_of_its_attempts_runs() {
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        t.submit(&[&["h1"]], 0);
+        t.tick();
+        t.set_ignores_kills("h1", true);
+        kill(&mut t.st, 0);
+        // The kill is still to be delivered, then the worker still runs the attempt.
+        assert!(!find_work(&mut t.st)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.tick();
+        assert!(!find_work(&mut t.st)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.set_ignores_kills("h1", false);
+        t.tick();
+        t.tick();
+        assert!(find_work(&mut t.st)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+    }
+}

@@ -94,3 +94,23 @@ fn a_reduce_waiting_for_maps_is_not_stuck_its_time_counts_from_the_last_map() {
     assert_eq!(t.phase(&reduce), AttemptPhase::Failed);
     assert!(t.kills.contains(&reduce));
 }
+
+#[test]
+fn an_ended_attempt_its_worker_still_runs_is_told_to_die_again() {
+    let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+    let job = t.submit(&[&["h1"]], 0);
+    t.settings(&job, |s| s.task_timeout_ms = 1_000);
+    t.tick();
+    let first = t.first_attempt(&job, TaskKind::Map, 0);
+    // The kill is lost: the worker goes on reporting the attempt running.
+    t.set_ignores_kills("h1", true);
+    t.advance(S);
+    t.tick();
+    assert_eq!(t.kills, vec![first.clone()]);
+    t.tick();
+    assert_eq!(t.kills, vec![first.clone(), first.clone()], "sent again");
+    t.set_ignores_kills("h1", false);
+    t.tick();
+    t.tick();
+    assert_eq!(t.kills.len(), 3, "not once it is gone: {:?}", t.kills);
+}

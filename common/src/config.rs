@@ -243,6 +243,21 @@ pub struct JobTrackerConfig {
     pub max_connections_per_address: u32,
     /// A connection to the gRPC port that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
+    /// An attempt whose progress has not changed for this long is killed and retried as a
+    /// failure, unless its job sets its own `task_timeout_ms` (Hadoop's
+    /// `mapreduce.task.timeout`); 0: never.
+    pub task_timeout_ms: u64,
+    /// The memory each attempt may use, unless its job sets its own `task_memory_mb`; the
+    /// worker kills an attempt over it; 0: no limit.
+    pub task_memory_mb: u64,
+    /// Failed attempts of one job on one worker after which that worker gets no more tasks of
+    /// the job (Hadoop's `mapreduce.job.maxtaskfailures.per.tracker`); 0: never.
+    pub worker_failures_per_job: u32,
+    /// A worker on which attempts of this many distinct jobs failed within
+    /// `worker_exclusion_window_ms` gets no tasks at all for `worker_exclusion_ms`; 0: never.
+    pub worker_exclusion_jobs: u32,
+    pub worker_exclusion_window_ms: u64,
+    pub worker_exclusion_ms: u64,
 }
 
 impl Default for JobTrackerConfig {
@@ -261,6 +276,12 @@ impl Default for JobTrackerConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            task_timeout_ms: 600_000,
+            task_memory_mb: 4096,
+            worker_failures_per_job: 3,
+            worker_exclusion_jobs: 3,
+            worker_exclusion_window_ms: 15 * 60 * 1000,
+            worker_exclusion_ms: 10 * 60 * 1000,
         }
     }
 }

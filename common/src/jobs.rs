@@ -159,6 +159,13 @@ pub struct JobSettings {
     pub speculative: bool,
     /// Bytes of side inputs a task may load (map-side joins check against it).
     pub side_input_memory_mb: u64,
+    /// An attempt whose progress does not change for this long is killed and retried as a
+    /// failure (Hadoop's `mapreduce.task.timeout`); 0: the job tracker's `task_timeout_ms`.
+    pub task_timeout_ms: u64,
+    /// The memory (resident) each attempt may use; over it the worker kills the attempt and it
+    /// fails (Hadoop's `mapreduce.{map,reduce}.memory.mb`); 0: the job tracker's
+    /// `task_memory_mb`.
+    pub task_memory_mb: u64,
 }
 
 impl Default for JobSettings {
@@ -171,6 +178,8 @@ impl Default for JobSettings {
             max_attempts: 4,
             speculative: true,
             side_input_memory_mb: 512,
+            task_timeout_ms: 0,
+            task_memory_mb: 0,
         }
     }
 }

@@ -14,6 +14,7 @@ use client::DfsClient;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
 use common::journal::{Commit, Journal};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +63,8 @@ pub async fn run(jt: Arc<JobTracker>) {
 
 fn find_work(st: &mut TrackerState, journal: &Journal) -> Vec<Work> {
     let mut work: Vec<Work> = st.orphaned.drain(..).map(Work::Sweep).collect();
-    for job in st.jobs.iter_mut() {
+    let alive = jobs_with_live_attempts(st);
+    for (j, job) in st.jobs.iter_mut().enumerate() {
         if job.state == JobState::Running {
             for s in 0..job.stages.len() {
                 match job.stages[s].phase {
@@ -113,7 +115,9 @@ fn find_work(st: &mut TrackerState, journal: &Journal) -> Vec<Work> {
                 job.needs_cleanup = true;
             }
         }
-        if job.needs_cleanup {
+        // An attempt still running could write into the outputs after they are cleaned
+        // (a killed reduce creating its part late): the cleaning waits until each is gone.
+        if job.needs_cleanup && !alive.contains(&j) {
             if job.state != JobState::Succeeded {
                 // A restart cleans it and records its end again, never runs it again.
                 let record = HistoryRecord::Ended {
@@ -129,6 +133,18 @@ fn find_work(st: &mut TrackerState, journal: &Journal) -> Vec<Work> {
         }
     }
     work
+}
+
+/// Job slots with an attempt a live worker still runs (by its last heartbeat) or has yet to
+/// be told to kill.
+fn jobs_with_live_attempts(st: &TrackerState) -> HashSet<usize> {
+    st.workers
+        .values()
+        .flat_map(|w| &w.running)
+        .chain(st.kills.values().flatten())
+        .filter_map(|id| st.attempts.get(id))
+        .map(|at| at.job)
+        .collect()
 }
 
 fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
@@ -370,5 +386,36 @@ fn pause_for_tests() {
 pub fn kill(st: &mut TrackerState, j: usize) {
     if !st.jobs[j].state.is_over() {
         end_job(st, j, JobState::Killed, Some("killed by the user".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_harness::SchedulerTest;
+
+    #[test]
+    fn an_ended_job_is_cleaned_only_once_none_of_its_attempts_runs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let journal = Journal::start(dir.path(), 0).expect("a journal");
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        t.submit(&[&["h1"]], 0);
+        t.tick();
+        t.set_ignores_kills("h1", true);
+        kill(&mut t.st, 0);
+        // The kill is still to be delivered, then the worker still runs the attempt.
+        assert!(!find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.tick();
+        assert!(!find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.set_ignores_kills("h1", false);
+        t.tick();
+        t.tick();
+        assert!(find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
     }
 }

@@ -208,6 +208,7 @@ pub fn apply(st: &mut TrackerState, record: HistoryRecord, now: Instant) {
                 phase: AttemptPhase::Succeeded,
                 started: now,
                 progress: 1.0,
+                progressed: now,
                 counters,
             });
             task.phase = TaskPhase::Succeeded;

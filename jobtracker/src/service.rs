@@ -103,8 +103,12 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
-        let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
+        let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        // Workers enforce the task memory the spec carries: a job that sets none gets ours.
+        if spec.settings.task_memory_mb == 0 {
+            spec.settings.task_memory_mb = self.0.config.task_memory_mb;
+        }
         // Marked used before the check, so a sweep deciding from now on keeps the binary.
         self.0
             .state
@@ -203,9 +207,27 @@ impl JobTrackerProtocol for Rpc {
         _req: Request<WorkersRequest>,
     ) -> Result<Response<WorkersResponse>, Status> {
         let st = self.0.state.lock();
+        let (now, wall) = (self.0.clock.now(), now_ms());
+        let exclusions: Vec<_> = st
+            .workers
+            .keys()
+            .map(|h| st.health.get(h).and_then(|x| x.excluded_at(now)))
+            .collect();
         Ok(Response::new(WorkersResponse {
             hosts: st.workers.keys().cloned().collect(),
             slots: st.workers.values().map(|w| w.slots).collect(),
+            excluded_until_ms: exclusions
+                .iter()
+                .map(|e| {
+                    e.map_or(0, |e| {
+                        wall + e.until.saturating_duration_since(now).as_millis() as u64
+                    })
+                })
+                .collect(),
+            excluded_reason: exclusions
+                .iter()
+                .map(|e| e.map(|e| e.reason.clone()).unwrap_or_default())
+                .collect(),
         }))
     }
 

@@ -2,6 +2,7 @@
 //! knows, the reports built from them, and the final reports of the jobs that ended.
 
 use crate::binary_cache::BinaryUses;
+use crate::scheduler::exclusion::WorkerHealth;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{
     Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
@@ -52,6 +53,8 @@ pub struct AttemptRun {
     pub phase: AttemptPhase,
     pub started: Instant,
     pub progress: f32,
+    /// When its progress last changed (its launch, at first): the task timeout counts from it.
+    pub progressed: Instant,
     pub counters: Counters,
 }
 
@@ -189,6 +192,9 @@ pub struct JobRun {
     /// The cleaning is under way. Until it is done clients see the job still running, so
     /// the outputs they find once it has ended are final (intermediates gone).
     pub cleaning: bool,
+    /// Failed attempts of this job per worker host: past the limit the worker gets no more
+    /// of its tasks.
+    pub worker_failures: HashMap<String, u32>,
 }
 
 impl JobRun {
@@ -216,6 +222,7 @@ impl JobRun {
             job_counters: Counters::default(),
             needs_cleanup: false,
             cleaning: false,
+            worker_failures: HashMap::new(),
         }
     }
 
@@ -337,6 +344,9 @@ pub struct WorkerInfo {
     pub rack: String,
     pub slots: u32,
     pub last_seen: Instant,
+    /// The attempts its last heartbeat said were still running: an ended job's outputs are
+    /// cleaned only once none of its attempts runs anywhere, so no late write survives.
+    pub running: Vec<AttemptId>,
 }
 
 /// A task of a job: its stage, its side and its index there.
@@ -385,6 +395,9 @@ pub struct TrackerState {
     /// Workers whose map outputs recovered jobs count on, by host, until they heartbeat again
     /// (see `history::worker_back`).
     pub awaited: BTreeMap<String, AwaitedWorker>,
+    /// Recent attempt failures and exclusion from scheduling, by worker host (kept when the
+    /// worker is lost, so a restart does not clear an exclusion).
+    pub health: BTreeMap<String, WorkerHealth>,
 }
 
 /// A worker that held finished map outputs when the job tracker stopped: the outputs are

@@ -1,6 +1,8 @@
 //! Cluster health for operators: `mrctl fs fsck` (block health under a path, as text or JSON)
-//! and `mrctl cluster report` (datanodes, racks, capacity, safe mode).
+//! and `mrctl cluster report` (datanodes, racks, capacity, safe mode; workers and which are
+//! excluded from scheduling), as text or JSON.
 
+use client::jobs::JobClient;
 use client::DfsClient;
 use std::io::Write;
 use std::process::ExitCode;
@@ -126,8 +128,10 @@ pub fn fsck(
     })
 }
 
-pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
+pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<ExitCode> {
     let r = dfs.cluster_report()?;
+    // The block store's report stands without the job tracker: its absence is said, not fatal.
+    let workers = jobs.worker_statuses();
     let count = |s: &str| r.datanodes.iter().filter(|d| d.state == s).count();
     let mut racks: Vec<&str> = r
         .datanodes
@@ -143,6 +147,42 @@ pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
         .fold((0u64, 0u64, 0u64), |(c, u, f), d| {
             (c + d.capacity, u + d.used, f + d.remaining)
         });
+    if json {
+        let workers = match &workers {
+            Ok(ws) => serde_json::Value::Array(
+                ws.iter()
+                    .map(|w| {
+                        serde_json::json!({
+                            "host": w.host,
+                            "slots": w.slots,
+                            "excluded": w.excluded_until_ms.is_some(),
+                            "excluded_until_ms": w.excluded_until_ms,
+                            "excluded_reason": w.excluded_reason,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let v = serde_json::json!({
+            "safe_mode": r.safe_mode,
+            "safe_mode_reason": r.safe_mode_reason,
+            "datanodes": {
+                "live": count("live"),
+                "stale": count("stale"),
+                "dead": count("dead"),
+            },
+            "racks": racks.len(),
+            "capacity": cap,
+            "used": used,
+            "remaining": remaining,
+            "files": r.files,
+            "blocks": r.total_blocks,
+            "workers": workers,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "Safe mode: {}",
         if r.safe_mode {
@@ -182,7 +222,38 @@ pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
             d.last_heartbeat_ms_ago
         );
     }
+    println!();
+    match workers {
+        Ok(ws) => {
+            let excluded = ws.iter().filter(|w| w.excluded_until_ms.is_some()).count();
+            println!(
+                "Workers: {} live, {excluded} excluded from scheduling",
+                ws.len()
+            );
+            let now = common::jobs::now_ms();
+            for w in &ws {
+                match w.excluded_until_ms {
+                    Some(until) => println!(
+                        "{:<22} slots={:<3} EXCLUDED until {} (in {} s): {}",
+                        w.host,
+                        w.slots,
+                        utc_time(until),
+                        until.saturating_sub(now).div_ceil(1000),
+                        w.excluded_reason
+                    ),
+                    None => println!("{:<22} slots={:<3} in service", w.host, w.slots),
+                }
+            }
+        }
+        Err(e) => println!("Workers: unknown: {e}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The time of day (UTC) of a time in ms since the epoch: `04:20:00 UTC`.
+fn utc_time(ms: u64) -> String {
+    let s = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Bytes in binary units with one decimal (`3.0 MiB`).

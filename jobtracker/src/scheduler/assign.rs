@@ -68,7 +68,9 @@ pub(super) fn assign(
     let rack = cx.topology.rack_of(host);
     let delay = Duration::from_millis(cx.config.locality_delay_ms);
     for j in 0..st.jobs.len() {
-        if st.jobs[j].state != JobState::Running {
+        if st.jobs[j].state != JobState::Running
+            || !super::exclusion::may_run(st, cx.config, j, host, cx.now)
+        {
             continue;
         }
         for s in 0..st.jobs[j].stages.len() {
@@ -172,6 +174,7 @@ pub(super) fn launch(
         phase: AttemptPhase::Running,
         started: cx.now,
         progress: 0.0,
+        progressed: cx.now,
         counters: Default::default(),
     });
     task.phase = TaskPhase::Running;

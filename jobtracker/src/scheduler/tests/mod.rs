@@ -2,9 +2,11 @@
 //! one file per rule.
 
 mod ended_jobs;
+mod exclusion;
 mod fetch_failures;
 mod locality;
 mod preemption;
 mod retries;
 mod speculation;
+mod timeouts;
 mod worker_loss;

@@ -18,6 +18,17 @@ pub const BINARIES_DIR: &str = "/.mr/binaries";
 /// Replicas of a job binary: every worker fetches it once.
 const BINARY_REPLICATION: u32 = 10;
 
+/// A live worker as the job tracker sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerStatus {
+    pub host: String,
+    pub slots: u32,
+    /// Until when (ms since the epoch) it gets no tasks because attempts failed there.
+    pub excluded_until_ms: Option<u64>,
+    /// Why it is excluded; empty when it is not.
+    pub excluded_reason: String,
+}
+
 /// A connection to the job tracker. Blocking.
 pub struct JobClient {
     rt: tokio::runtime::Runtime,
@@ -124,6 +135,27 @@ impl JobClient {
             .iter()
             .map(|j| serde_json::from_slice(j).map_err(|e| ClientError::Internal(e.to_string())))
             .collect()
+    }
+
+    /// The live workers with their slots and whether they are excluded from scheduling.
+    pub fn worker_statuses(&self) -> ClientResult<Vec<WorkerStatus>> {
+        let r = self.call("workers", |mut c| async move {
+            c.workers(WorkersRequest {}).await
+        })?;
+        Ok(r.hosts
+            .into_iter()
+            .zip(r.slots)
+            .enumerate()
+            .map(|(i, (host, slots))| {
+                let until = r.excluded_until_ms.get(i).copied().unwrap_or(0);
+                WorkerStatus {
+                    host,
+                    slots,
+                    excluded_until_ms: (until > 0).then_some(until),
+                    excluded_reason: r.excluded_reason.get(i).cloned().unwrap_or_default(),
+                }
+            })
+            .collect())
     }
 
     /// Polls until the job is over, calling `progress` with each report.

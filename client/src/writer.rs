@@ -23,7 +23,10 @@ const WINDOW: usize = 16;
 /// dropping it without closing leaves the file to lease recovery.
 pub struct DfsWriter {
     client: DfsClient,
+    /// The path at create, for messages: the file may be renamed while it is written.
     path: String,
+    /// How the namenode knows the file (it follows renames); 0 from a namenode without ids.
+    file_id: u64,
     bpc: usize,
     block_size: u64,
     packet_cap: usize,
@@ -86,6 +89,7 @@ impl DfsWriter {
         let bpc = resp.bytes_per_checksum.max(1) as usize;
         client.writer_opened();
         Ok(DfsWriter {
+            file_id: status.file_id,
             path: status.path,
             bpc,
             block_size: status.block_size,
@@ -229,6 +233,7 @@ impl DfsWriter {
             client_name: self.client.client_name().into(),
             previous: self.prev,
             excluded_nodes: self.excluded.clone(),
+            file_id: self.file_id,
         };
         let path = self.path.clone();
         let resp = self
@@ -419,7 +424,8 @@ impl DfsWriter {
         b.nodes.remove(bad);
         if b.nodes.is_empty() {
             return Err(self.err(format!(
-                "blk_{}: every datanode of the pipeline failed (last: {cause})",
+                "blk_{}: no datanode can take the block: every datanode of the pipeline failed \
+                 (last: {cause}); check that datanodes are up and have room, then write again",
                 b.id
             )));
         }
@@ -442,6 +448,7 @@ impl DfsWriter {
             path: self.path.clone(),
             client_name: self.client.client_name().into(),
             last: self.prev,
+            file_id: self.file_id,
         };
         let path = self.path.clone();
         self.client

@@ -10,6 +10,9 @@ pub enum ClusterError {
     /// The cluster's directory, config files or binaries are not usable.
     #[error("config: {0}")]
     Config(String),
+    /// Daemons did not become healthy in time; the message names them and what to do.
+    #[error("{0}")]
+    Unhealthy(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("internal error (this is a bug): {0}")]

@@ -135,10 +135,51 @@ pub fn bin_dir() -> ClusterResult<PathBuf> {
 impl LocalCluster {
     /// Starts the cluster in `dir`: a new one from `spec`, or the existing one found there.
     pub fn up(dir: &Path, spec: ClusterSpec) -> ClusterResult<LocalCluster> {
-        let c = Self::prepare(dir, spec)?;
-        c.start_all()?;
-        c.wait_healthy(Duration::from_secs(60))?;
-        Ok(c)
+        Self::up_within(dir, spec, Duration::from_secs(60))
+    }
+
+    /// [`Self::up`], waiting at most `timeout` for the cluster to become healthy. When some
+    /// daemons were already running (restarting part of a cluster), a failure stops nothing:
+    /// one daemon slow to come back must not take the others down. A new cluster that does not
+    /// come up is stopped.
+    pub fn up_within(
+        dir: &Path,
+        spec: ClusterSpec,
+        timeout: Duration,
+    ) -> ClusterResult<LocalCluster> {
+        let mut c = Self::prepare(dir, spec)?;
+        let restart = c.daemons().iter().any(|d| c.pid(d).is_some());
+        let started = c.start_all().and_then(|()| c.wait_healthy(timeout));
+        match started {
+            Ok(()) => Ok(c),
+            Err(e) if restart => {
+                c.owned = false;
+                let down: Vec<String> = c
+                    .daemons()
+                    .into_iter()
+                    .filter(|d| c.pid(d).is_none())
+                    .collect();
+                let down = if down.is_empty() {
+                    "every daemon is running".to_string()
+                } else {
+                    format!("not running: {}", down.join(", "))
+                };
+                // A timeout is no bug here: say what did not come up.
+                let e = match e {
+                    ClusterError::Internal(m) => m,
+                    other => other.to_string(),
+                };
+                Err(ClusterError::Unhealthy(format!(
+                    "{e} ({down}); the running daemons were left running: see {}/logs/, \
+                     run `mrctl cluster up --dir {}` again, or stop them with \
+                     `mrctl cluster down --dir {}`",
+                    c.dir.display(),
+                    c.dir.display(),
+                    c.dir.display()
+                )))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes the config files for a new cluster (or loads an existing one) without starting it.
@@ -307,6 +348,11 @@ impl LocalCluster {
 
     /// Starts one daemon in the background unless it is already running.
     pub fn start(&self, daemon: &str) -> ClusterResult<()> {
+        self.start_with_env(daemon, &[])
+    }
+
+    /// [`Self::start`] with extra environment variables (tests set test-only hooks this way).
+    pub fn start_with_env(&self, daemon: &str, env: &[(&str, &str)]) -> ClusterResult<()> {
         if self.pid(daemon).is_some() {
             return Ok(());
         }
@@ -320,7 +366,8 @@ impl LocalCluster {
             .arg(self.dir.join(format!("{daemon}.toml")))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log);
+            .stderr(log)
+            .envs(env.iter().copied());
         // Own process group: the daemon outlives the command that started it.
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);

@@ -72,6 +72,20 @@ pub struct NamenodeConfig {
     pub checkpoint_txns: u64,
     /// ...or this much time with at least one edit.
     pub checkpoint_period_ms: u64,
+    /// Longest name of one path component, in bytes (HDFS: `max-component-length`).
+    pub max_component_length: u32,
+    /// Most components in a path (HDFS: 1,000).
+    pub max_path_depth: u32,
+    /// Test only: hold every edit-log write back this long, widening the window in which an
+    /// edit is applied but not yet durable. 0 (the default) in any real deployment.
+    pub test_edit_sync_delay_ms: u64,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for NamenodeConfig {
@@ -94,6 +108,12 @@ impl Default for NamenodeConfig {
             lease_hard_limit_ms: 600_000,
             checkpoint_txns: 1_000_000,
             checkpoint_period_ms: 3_600_000,
+            max_component_length: 255,
+            max_path_depth: 1_000,
+            test_edit_sync_delay_ms: 0,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -113,6 +133,25 @@ pub struct DatanodeConfig {
     pub scan_pass_interval_ms: u64,
     /// Bytes per data dir never used for blocks.
     pub reserved_bytes: u64,
+    /// A replica being written (or a copy arriving) that no writer has touched for this long
+    /// is abandoned: copies and stray files are removed, client replicas are reported to the
+    /// namenode, which has those of deleted or completed blocks deleted.
+    pub abandoned_replica_age_ms: u64,
+    /// Tests only: exit when a client's last packet of a block arrives (after passing it
+    /// down the pipeline), to kill a datanode at exactly that point.
+    pub exit_at_last_packet_for_tests: bool,
+    /// The largest checksum chunk, and so the largest packet payload, a write may use; a
+    /// packet header claiming more (or checksums that do not match its length) is refused
+    /// before anything is allocated for it.
+    pub max_packet_bytes: u32,
+    /// Open connections this daemon's data (block transfer) port serves at once, from every
+    /// peer together; over it a new connection is closed at once (keep it well under the
+    /// process's file limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the data (block transfer) port.
+    pub max_connections_per_address: u32,
+    /// A connection to the data port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for DatanodeConfig {
@@ -124,6 +163,12 @@ impl Default for DatanodeConfig {
             scan_bytes_per_sec: 64 << 20,
             scan_pass_interval_ms: 600_000,
             reserved_bytes: 0,
+            abandoned_replica_age_ms: 600_000,
+            exit_at_last_packet_for_tests: false,
+            max_packet_bytes: 16 << 20,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -191,6 +236,28 @@ pub struct JobTrackerConfig {
     /// The most reducers one stage of a job may ask for; a job asking for more is refused at
     /// submit.
     pub max_reducers: u32,
+    /// Open connections this daemon's gRPC port serves at once, from every peer together; over
+    /// it a new connection is closed at once (keep it well under the process's file limit).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the gRPC port.
+    pub max_connections_per_address: u32,
+    /// A connection to the gRPC port that sends nothing for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// An attempt whose progress has not changed for this long is killed and retried as a
+    /// failure, unless its job sets its own `task_timeout_ms` (Hadoop's
+    /// `mapreduce.task.timeout`); 0: never.
+    pub task_timeout_ms: u64,
+    /// The memory each attempt may use, unless its job sets its own `task_memory_mb`; the
+    /// worker kills an attempt over it; 0: no limit.
+    pub task_memory_mb: u64,
+    /// Failed attempts of one job on one worker after which that worker gets no more tasks of
+    /// the job (Hadoop's `mapreduce.job.maxtaskfailures.per.tracker`); 0: never.
+    pub worker_failures_per_job: u32,
+    /// A worker on which attempts of this many distinct jobs failed within
+    /// `worker_exclusion_window_ms` gets no tasks at all for `worker_exclusion_ms`; 0: never.
+    pub worker_exclusion_jobs: u32,
+    pub worker_exclusion_window_ms: u64,
+    pub worker_exclusion_ms: u64,
     /// The queues jobs are submitted to (`[[jobtracker.queues]]`), sharing the slots by weight
     /// and minimum share; none configured means one queue, `default`. See [`QueueConfig`].
     pub queues: Vec<QueueConfig>,
@@ -287,6 +354,15 @@ impl Default for JobTrackerConfig {
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
             queues: Vec::new(),
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
+            task_timeout_ms: 600_000,
+            task_memory_mb: 4096,
+            worker_failures_per_job: 3,
+            worker_exclusion_jobs: 3,
+            worker_exclusion_window_ms: 15 * 60 * 1000,
+            worker_exclusion_ms: 10 * 60 * 1000,
         }
     }
 }
@@ -307,6 +383,14 @@ pub struct WorkerConfig {
     /// Concurrent task attempts; 0: one per core.
     pub slots: u32,
     pub heartbeat_interval_ms: u64,
+    /// Open connections this daemon's shuffle port serves at once, from every peer together;
+    /// over it a new connection is closed at once (keep it well under the process's file
+    /// limit: each connection is also a thread).
+    pub max_connections: u32,
+    /// Open connections one client address may hold on the shuffle port.
+    pub max_connections_per_address: u32,
+    /// A connection to the shuffle port that sends no request for this long is closed.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for WorkerConfig {
@@ -319,6 +403,9 @@ impl Default for WorkerConfig {
             local_dir: PathBuf::from("worker-local"),
             slots: 0,
             heartbeat_interval_ms: 200,
+            max_connections: 4_096,
+            max_connections_per_address: 256,
+            idle_timeout_ms: 60_000,
         }
     }
 }

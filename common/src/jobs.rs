@@ -165,6 +165,13 @@ pub struct JobSettings {
     /// see [`parse_priority`]): in a FIFO queue the highest goes first; in a fair queue a job's
     /// weight is 2^priority.
     pub priority: i32,
+    /// An attempt whose progress does not change for this long is killed and retried as a
+    /// failure (Hadoop's `mapreduce.task.timeout`); 0: the job tracker's `task_timeout_ms`.
+    pub task_timeout_ms: u64,
+    /// The memory (resident) each attempt may use; over it the worker kills the attempt and it
+    /// fails (Hadoop's `mapreduce.{map,reduce}.memory.mb`); 0: the job tracker's
+    /// `task_memory_mb`.
+    pub task_memory_mb: u64,
 }
 
 impl Default for JobSettings {
@@ -179,6 +186,8 @@ impl Default for JobSettings {
             side_input_memory_mb: 512,
             queue: "default".into(),
             priority: 0,
+            task_timeout_ms: 0,
+            task_memory_mb: 0,
         }
     }
 }

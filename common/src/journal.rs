@@ -18,7 +18,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 const SEGMENT_MAGIC: &[u8; 4] = b"MRJ1";
@@ -32,11 +33,15 @@ pub struct Journal {
     dir: PathBuf,
     tx: mpsc::Sender<Command>,
     last_txid: AtomicU64,
+    /// The txid of the last record known to be on disk (advanced by the writer thread).
+    synced_txid: Arc<AtomicU64>,
 }
 
 enum Command {
     Append(Vec<u8>, oneshot::Sender<Result<(), String>>),
     Roll(u64, oneshot::Sender<Result<(), String>>),
+    /// Answer once every record up to this txid is durable (no record of its own).
+    Barrier(u64, oneshot::Sender<Result<(), String>>),
 }
 
 /// Waits for one record to be durable.
@@ -130,17 +135,30 @@ impl Journal {
 
     /// Starts the journal after recovery: a new segment begins at `last_txid + 1`.
     pub fn start(dir: &Path, last_txid: u64) -> Result<Journal> {
+        Self::start_with_sync_delay(dir, last_txid, Duration::ZERO)
+    }
+
+    /// [`Journal::start`], with every write of queued records held back by `delay` first.
+    /// Test-only: it widens the window in which an appended record is not yet on disk.
+    pub fn start_with_sync_delay(dir: &Path, last_txid: u64, delay: Duration) -> Result<Journal> {
         let (tx, rx) = mpsc::channel();
         let file = create_segment(dir, last_txid + 1)?;
-        let writer_dir = dir.to_path_buf();
+        let synced_txid = Arc::new(AtomicU64::new(last_txid));
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            file,
+            synced: synced_txid.clone(),
+            delay,
+        };
         std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer_loop(writer_dir, file, rx))
+            .spawn(move || writer.run(rx))
             .map_err(|e| Error::Internal(format!("spawning the journal writer: {e}")))?;
         Ok(Journal {
             dir: dir.to_path_buf(),
             tx,
             last_txid: AtomicU64::new(last_txid),
+            synced_txid,
         })
     }
 
@@ -160,6 +178,22 @@ impl Journal {
     /// The txid of the last record appended.
     pub fn last_txid(&self) -> u64 {
         self.last_txid.load(Ordering::SeqCst)
+    }
+
+    /// Waits for every record up to `txid` to be durable: None when they already are, else a
+    /// handle that resolves once the writer has synced them. A caller whose answer rests on
+    /// records another caller appended (and may still be waiting for) replies after this.
+    pub fn durable_through(&self, txid: u64) -> Option<Commit> {
+        if self.synced_txid.load(Ordering::SeqCst) >= txid {
+            return None;
+        }
+        let (done, wait) = oneshot::channel();
+        if let Err(mpsc::SendError(Command::Barrier(_, done))) =
+            self.tx.send(Command::Barrier(txid, done))
+        {
+            let _ = done.send(Err("journal writer stopped".into()));
+        }
+        Some(Commit(wait))
     }
 
     /// Closes the current segment and starts a new one after the last appended record. Call it
@@ -356,67 +390,116 @@ fn create_segment(dir: &Path, first_txid: u64) -> Result<File> {
     Ok(f)
 }
 
-fn writer_loop(dir: PathBuf, mut file: File, rx: mpsc::Receiver<Command>) {
-    let mut buf = Vec::with_capacity(1 << 20);
-    let mut waiting = Vec::new();
-    let mut failed: Option<String> = None;
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(cmd) = next.take() {
-            match cmd {
-                Command::Append(payload, done) => {
-                    push_frame(&mut buf, &payload);
-                    waiting.push(done);
-                }
-                Command::Roll(first_txid, done) => {
-                    let r = flush(&mut file, &mut buf, &mut waiting, &mut failed)
-                        .and_then(|_| create_segment(&dir, first_txid).map_err(|e| e.to_string()));
-                    match r {
-                        Ok(f) => {
-                            file = f;
-                            let _ = done.send(Ok(()));
-                        }
-                        Err(e) => {
-                            failed.get_or_insert(e.clone());
-                            let _ = done.send(Err(e));
+/// The writer thread's state: the open segment and how far the log is known to be on disk.
+struct Writer {
+    dir: PathBuf,
+    file: File,
+    synced: Arc<AtomicU64>,
+    /// Test-only hold before each write (see [`Journal::start_with_sync_delay`]).
+    delay: Duration,
+}
+
+/// Records queued since the last sync, and who waits for what.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    /// One per record in `buf`, in order.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Barriers: answered once the synced txid reaches theirs.
+    barriers: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+    /// Txid of the last record written (or queued) by this thread.
+    txid: u64,
+    failed: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Command>) {
+        let mut p = Pending {
+            buf: Vec::with_capacity(1 << 20),
+            txid: self.synced.load(Ordering::SeqCst),
+            ..Default::default()
+        };
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Append(payload, done) => {
+                        push_frame(&mut p.buf, &payload);
+                        p.waiting.push(done);
+                        p.txid += 1;
+                    }
+                    Command::Barrier(txid, done) => p.barriers.push((txid, done)),
+                    Command::Roll(first_txid, done) => {
+                        let r = self.flush(&mut p).and_then(|_| {
+                            create_segment(&self.dir, first_txid).map_err(|e| e.to_string())
+                        });
+                        match r {
+                            Ok(f) => {
+                                self.file = f;
+                                let _ = done.send(Ok(()));
+                            }
+                            Err(e) => {
+                                p.failed.get_or_insert(e.clone());
+                                let _ = done.send(Err(e));
+                            }
                         }
                     }
                 }
+                if p.waiting.len() < 4096 {
+                    next = rx.try_recv().ok();
+                }
             }
-            if waiting.len() < 4096 {
-                next = rx.try_recv().ok();
+            let _ = self.flush(&mut p);
+        }
+    }
+
+    /// Writes and syncs the queued records, then answers their callers and every barrier the
+    /// synced txid now covers.
+    fn flush(&mut self, p: &mut Pending) -> std::result::Result<(), String> {
+        let result = if let Some(e) = &p.failed {
+            Err(e.clone())
+        } else if p.waiting.is_empty() && p.buf.is_empty() {
+            Ok(())
+        } else {
+            if !self.delay.is_zero() {
+                std::thread::sleep(self.delay);
+            }
+            self.file
+                .write_all(&p.buf)
+                .and_then(|_| self.file.sync_data())
+                .map_err(|e| format!("writing the edit log: {e}"))
+        };
+        match &result {
+            Ok(()) => self.synced.store(p.txid, Ordering::SeqCst),
+            Err(e) => {
+                if p.failed.is_none() {
+                    // After a failed write the log's tail is unknown: refuse everything from now on.
+                    tracing::error!(error = %e, "edit log write failed; no further edits are accepted");
+                    p.failed = Some(e.clone());
+                }
             }
         }
-        let _ = flush(&mut file, &mut buf, &mut waiting, &mut failed);
+        p.buf.clear();
+        for w in p.waiting.drain(..) {
+            let _ = w.send(result.clone());
+        }
+        let synced = self.synced.load(Ordering::SeqCst);
+        let failed = p.failed.clone();
+        let barriers = std::mem::take(&mut p.barriers);
+        for (txid, done) in barriers {
+            match &failed {
+                Some(e) => {
+                    let _ = done.send(Err(e.clone()));
+                }
+                None if txid <= synced => {
+                    let _ = done.send(Ok(()));
+                }
+                // Its record is not queued yet (appended concurrently): the next sync covers it.
+                None => p.barriers.push((txid, done)),
+            }
+        }
+        result
     }
-}
-
-fn flush(
-    file: &mut File,
-    buf: &mut Vec<u8>,
-    waiting: &mut Vec<oneshot::Sender<Result<(), String>>>,
-    failed: &mut Option<String>,
-) -> std::result::Result<(), String> {
-    if waiting.is_empty() && buf.is_empty() {
-        return failed.clone().map_or(Ok(()), Err);
-    }
-    let result = match failed {
-        Some(e) => Err(e.clone()),
-        None => file
-            .write_all(buf)
-            .and_then(|_| file.sync_data())
-            .map_err(|e| format!("writing the edit log: {e}")),
-    };
-    if let Err(e) = &result {
-        // After a failed write the log's tail is unknown: refuse everything from now on.
-        tracing::error!(error = %e, "edit log write failed; no further edits are accepted");
-        failed.get_or_insert(e.clone());
-    }
-    buf.clear();
-    for w in waiting.drain(..) {
-        let _ = w.send(result.clone());
-    }
-    result
 }
 
 #[cfg(test)]
@@ -489,5 +572,25 @@ mod tests {
         .expect("replay");
         assert_eq!(after, vec![(2, b"b".to_vec())]);
         assert_eq!(last, 2);
+    }
+
+    #[test]
+    fn a_barrier_answers_only_once_the_records_it_names_are_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Journal::start_with_sync_delay(dir.path(), 0, Duration::from_millis(300))
+            .expect("start");
+        assert!(j.durable_through(0).is_none(), "nothing to wait for");
+        let (txid, commit) = j.append(b"mkdir".to_vec());
+        // Another caller whose answer rests on record `txid`: it must wait for the same sync.
+        let barrier = j.durable_through(txid).expect("not durable yet");
+        let seg = dir.path().join(format!("edits_{:020}", 1));
+        let on_disk = || fs::metadata(&seg).expect("segment").len() as usize;
+        barrier.wait().expect("durable");
+        assert!(
+            on_disk() > SEGMENT_HEADER,
+            "answered before the record was written"
+        );
+        commit.wait().expect("durable");
+        assert!(j.durable_through(txid).is_none(), "already durable");
     }
 }

@@ -4,6 +4,9 @@
 //! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`, `JobId`, `AttemptId`, `TaskKind`) so a
 //!   block is never mistaken for a node, nor a job for an attempt.
 //! - [`clock`]: the injectable clock of decision code, real or driven by a test.
+//! - [`conn_limit`]: connection caps per port and per client address, and the accept loop of
+//!   the thread-per-connection servers; `grpc_incoming` (feature `grpc-server`) does the same
+//!   for the tonic servers, with idle timeouts.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change
 //!   (reading a file needs the `config-file` feature, on by default).
 //! - [`error`]: the crate's error type.
@@ -22,8 +25,11 @@
 pub mod checksum;
 pub mod clock;
 pub mod config;
+pub mod conn_limit;
 pub mod error;
 pub mod fsutil;
+#[cfg(feature = "grpc-server")]
+pub mod grpc_incoming;
 pub mod ids;
 pub mod jobs;
 pub mod journal;

@@ -12,7 +12,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"MRSH";
-const MAX_REQUEST: u32 = 64 << 10;
+/// Largest request a server reads: two ids and a partition number.
+const MAX_REQUEST: u32 = 4 << 10;
+/// Longest error message a fetcher reads from a server.
+const MAX_ERROR: u32 = 64 << 10;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchRequest {
@@ -61,7 +64,9 @@ pub fn read_request(r: &mut impl Read) -> Result<FetchRequest> {
     }
     let len = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes"));
     if len > MAX_REQUEST {
-        return Err(Error::Protocol(format!("shuffle request of {len} bytes")));
+        return Err(Error::Protocol(format!(
+            "shuffle request of {len} bytes is too large (at most {MAX_REQUEST})"
+        )));
     }
     let mut body = vec![0u8; len as usize];
     r.read_exact(&mut body)?;
@@ -94,7 +99,7 @@ pub fn read_reply_header(r: &mut impl Read) -> Result<u64> {
     }
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
-    let len = u32::from_le_bytes(len).min(MAX_REQUEST);
+    let len = u32::from_le_bytes(len).min(MAX_ERROR);
     let mut msg = vec![0u8; len as usize];
     r.read_exact(&mut msg)?;
     Err(Error::Protocol(String::from_utf8_lossy(&msg).into_owned()))

@@ -9,10 +9,15 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
-/// Largest op or reply frame accepted: anything bigger is garbage, not a request.
+/// Largest reply frame accepted: anything bigger is garbage, not an answer.
 const MAX_FRAME: u32 = 1 << 20;
+/// Largest op frame a server accepts: an op is a few ids and a pipeline's addresses.
+pub const MAX_OP_FRAME: u32 = 64 << 10;
 /// Largest packet payload accepted.
 pub const MAX_PACKET: u32 = 16 << 20;
+/// Buffers for what a peer sends grow by at most this much ahead of the bytes that arrived, so
+/// a header claiming a large length costs nothing until the data comes.
+const GROW_STEP: usize = 64 << 10;
 const PROTOCOL_MAGIC: &[u8; 4] = b"MRDT";
 /// Data bytes per packet, rounded down to whole chunks.
 pub const PACKET_BYTES: usize = 512 << 10;
@@ -118,7 +123,28 @@ fn write_frame<T: Serialize>(w: &mut impl Write, value: &T) -> Result<()> {
     Ok(())
 }
 
-fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<T> {
+/// Reads exactly `len` bytes into `buf`, allocating only as they arrive (one [`GROW_STEP`]
+/// ahead at most); room `buf` already has from earlier reads is reused.
+fn read_len(r: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> Result<()> {
+    buf.truncate(len);
+    r.read_exact(buf)?;
+    while buf.len() < len {
+        let start = buf.len();
+        buf.resize(start + (len - start).min(GROW_STEP), 0);
+        r.read_exact(&mut buf[start..])?;
+    }
+    Ok(())
+}
+
+/// The data bytes of one packet for a checksum chunk size: whole chunks up to
+/// [`PACKET_BYTES`], or one chunk when a chunk is larger. Every sender (client writers,
+/// re-replication, datanode reads) cuts packets this way, so a write packet may not exceed it.
+pub fn packet_cap(bytes_per_checksum: u32) -> usize {
+    let bpc = (bytes_per_checksum as usize).max(1);
+    (PACKET_BYTES / bpc).max(1) * bpc
+}
+
+fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read, max: u32) -> Result<T> {
     let mut header = [0u8; 8];
     r.read_exact(&mut header)?;
     if &header[..4] != PROTOCOL_MAGIC {
@@ -127,13 +153,13 @@ fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<T> {
         ));
     }
     let len = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
-    if len > MAX_FRAME {
+    if len > max {
         return Err(Error::Protocol(format!(
-            "frame of {len} bytes is too large"
+            "frame of {len} bytes is too large (at most {max})"
         )));
     }
-    let mut buf = vec![0u8; len as usize];
-    r.read_exact(&mut buf)?;
+    let mut buf = Vec::new();
+    read_len(r, &mut buf, len as usize)?;
     postcard::from_bytes(&buf).map_err(|e| Error::Protocol(format!("malformed frame: {e}")))
 }
 
@@ -141,13 +167,13 @@ pub fn write_op(w: &mut impl Write, op: &Op) -> Result<()> {
     write_frame(w, op)
 }
 pub fn read_op(r: &mut impl Read) -> Result<Op> {
-    read_frame(r)
+    read_frame(r, MAX_OP_FRAME)
 }
 pub fn write_reply(w: &mut impl Write, reply: &Reply) -> Result<()> {
     write_frame(w, reply)
 }
 pub fn read_reply(r: &mut impl Read) -> Result<Reply> {
-    read_frame(r)
+    read_frame(r, MAX_FRAME)
 }
 
 /// One packet of block data with its checksums.
@@ -179,22 +205,43 @@ impl Packet {
 
     /// Reads a packet into `self`, reusing its buffers.
     pub fn read_from(&mut self, r: &mut impl Read) -> Result<()> {
+        self.read_bounded(r, None, MAX_PACKET as usize)
+    }
+
+    /// Reads a packet of a stream whose checksum chunk is `bytes_per_checksum`: its header must
+    /// claim at most `max_data` bytes and exactly one CRC per chunk of them, or the packet is
+    /// refused before anything is allocated for it (a server reads with this).
+    pub fn read_checked(
+        &mut self,
+        r: &mut impl Read,
+        bytes_per_checksum: u32,
+        max_data: usize,
+    ) -> Result<()> {
+        self.read_bounded(r, Some(bytes_per_checksum), max_data)
+    }
+
+    fn read_bounded(&mut self, r: &mut impl Read, bpc: Option<u32>, max_data: usize) -> Result<()> {
         let mut h = [0u8; PACKET_HEADER];
         r.read_exact(&mut h)?;
-        self.seqno = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
+        let seqno = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
         self.offset = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
-        let data_len = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes"));
-        let sums_len = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes"));
-        if data_len > MAX_PACKET || sums_len > MAX_PACKET || h[24] > 1 {
+        let data_len = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
+        let sums_len = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes")) as usize;
+        let sums_ok = match bpc {
+            Some(bpc) => sums_len == crate::checksum::chunks(data_len, bpc.max(1) as usize) * 4,
+            None => sums_len <= MAX_PACKET as usize,
+        };
+        if data_len > max_data || !sums_ok || h[24] > 1 {
             return Err(Error::Protocol(format!(
-                "malformed packet header (data {data_len} bytes, sums {sums_len} bytes)"
+                "malformed packet header (packet {seqno}: data {data_len} bytes, at most \
+                 {max_data}; checksums {sums_len} bytes, 4 per chunk of {} bytes)",
+                bpc.map_or("some".to_string(), |b| b.to_string())
             )));
         }
+        self.seqno = seqno;
         self.last = h[24] == 1;
-        self.sums.resize(sums_len as usize, 0);
-        r.read_exact(&mut self.sums)?;
-        self.data.resize(data_len as usize, 0);
-        r.read_exact(&mut self.data)?;
+        read_len(r, &mut self.sums, sums_len)?;
+        read_len(r, &mut self.data, data_len)?;
         Ok(())
     }
 }
@@ -288,6 +335,53 @@ mod tests {
         let mut r: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
         let err = read_op(&mut r).expect_err("garbage");
         assert!(err.to_string().contains("bad magic"), "{err}");
+    }
+
+    #[test]
+    fn a_packet_header_over_the_bounds_is_refused_before_allocating() {
+        let header = |data: u32, sums: u32| {
+            let mut h = vec![0u8; PACKET_HEADER];
+            h[16..20].copy_from_slice(&data.to_le_bytes());
+            h[20..24].copy_from_slice(&sums.to_le_bytes());
+            h
+        };
+        let mut p = Packet::default();
+        // 16 MiB of checksums for 4 KiB of data: refused, nothing allocated.
+        let err = p
+            .read_checked(&mut header(4096, 16 << 20).as_slice(), 512, packet_cap(512))
+            .expect_err("checksums do not match the data");
+        assert!(err.to_string().contains("malformed packet header"), "{err}");
+        assert_eq!(p.sums.capacity() + p.data.capacity(), 0);
+        // More data than one packet may carry.
+        let cap = packet_cap(512);
+        let err = p
+            .read_checked(&mut header(cap as u32 + 512, 4).as_slice(), 512, cap)
+            .expect_err("too much data");
+        assert!(err.to_string().contains(&format!("at most {cap}")), "{err}");
+        // A valid header whose data never comes: the buffers stay small.
+        let claimed = cap as u32;
+        let sums = crate::checksum::chunks(cap, 512) as u32 * 4;
+        let mut r = header(claimed, sums);
+        r.extend_from_slice(&vec![0u8; sums as usize]);
+        r.extend_from_slice(&[7u8; 100]);
+        assert!(p.read_checked(&mut r.as_slice(), 512, cap).is_err());
+        assert!(p.data.capacity() <= GROW_STEP, "{}", p.data.capacity());
+    }
+
+    #[test]
+    fn packet_cap_is_whole_chunks_up_to_a_packet() {
+        assert_eq!(packet_cap(4096), PACKET_BYTES);
+        assert_eq!(packet_cap(3000), PACKET_BYTES / 3000 * 3000);
+        assert_eq!(packet_cap(1 << 20), 1 << 20);
+        assert_eq!(packet_cap(0), PACKET_BYTES);
+    }
+
+    #[test]
+    fn an_op_frame_over_its_bound_is_refused() {
+        let mut r = Vec::from(&PROTOCOL_MAGIC[..]);
+        r.extend_from_slice(&(MAX_OP_FRAME + 1).to_le_bytes());
+        let err = read_op(&mut r.as_slice()).expect_err("too large");
+        assert!(err.to_string().contains("too large"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`nn`]: registration, heartbeats, block reports, and the namenode's commands.
 //! - [`commands`]: re-replication copies and lease recovery as the primary.
 //! - [`scanner`]: the background verification of finalized replicas.
+//! - [`sweeper`]: ageing out replicas no writer touches any more.
 //! - [`service`]: wiring it all up.
 
 pub mod commands;
@@ -13,4 +14,5 @@ pub mod nn;
 pub mod scanner;
 pub mod service;
 pub mod storage;
+pub mod sweeper;
 pub mod xceiver;

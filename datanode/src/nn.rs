@@ -57,6 +57,26 @@ impl NamenodeLink {
         }
     }
 
+    /// Reports replicas still being written that no writer touches any more, so the namenode
+    /// has the ones it no longer expects (deleted or completed blocks) deleted.
+    pub fn unfinished(&self, replicas: &[(Replica, u64)]) {
+        let req = IncrementalBlockReportRequest {
+            node_id: self.node_id.0,
+            received: replicas
+                .iter()
+                .map(|(r, len)| ReplicaReport {
+                    block: Some(block_msg(r, *len)),
+                    finalized: false,
+                })
+                .collect(),
+            deleted: vec![],
+        };
+        let mut c = self.client.clone();
+        if let Err(e) = self.rt.block_on(c.incremental_block_report(req)) {
+            tracing::warn!(error = %e, "reporting idle replicas being written failed");
+        }
+    }
+
     /// Reports replicas of ours found corrupt.
     pub fn report_bad(&self, id: BlockId, gen: GenStamp) {
         let req = ReportBadBlocksRequest {

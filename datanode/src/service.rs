@@ -6,6 +6,7 @@ use crate::nn::{self, NamenodeLink};
 use crate::storage::Storage;
 use crate::xceiver::Xceiver;
 use common::config::DatanodeConfig;
+use common::conn_limit::{ConnLimiter, ConnLimits};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,16 +24,31 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let xceiver = Arc::new(Xceiver {
         storage: storage.clone(),
         link: link.clone(),
+        exit_at_last_packet: config.exit_at_last_packet_for_tests,
+        max_packet_bytes: config.max_packet_bytes,
     });
+    let limiter = ConnLimiter::new(
+        "block transfer",
+        ConnLimits::new(
+            config.max_connections,
+            config.max_connections_per_address,
+            config.idle_timeout_ms,
+        ),
+    );
     std::thread::Builder::new()
         .name("xceiver-accept".into())
-        .spawn(move || xceiver.serve(listener))?;
+        .spawn(move || xceiver.serve(listener, limiter))?;
     let (s, l) = (storage.clone(), link.clone());
     let rate = config.scan_bytes_per_sec;
     let pass = Duration::from_millis(config.scan_pass_interval_ms);
     std::thread::Builder::new()
         .name("block-scanner".into())
         .spawn(move || crate::scanner::run(s, l, rate, pass))?;
+    let (s, l) = (storage.clone(), link.clone());
+    let age = Duration::from_millis(config.abandoned_replica_age_ms);
+    std::thread::Builder::new()
+        .name("rbw-sweeper".into())
+        .spawn(move || crate::sweeper::run(s, l, age))?;
     let runner = Arc::new(Commands {
         storage: storage.clone(),
         link: link.clone(),

@@ -5,7 +5,8 @@
 //! client live in `rbw/`, copies arriving from another datanode in `tmp/`; both move to
 //! `finalized/` once complete. A start-up scan rebuilds the replica map: finalized replicas as
 //! they are, replicas being written cut back to their last whole verified chunk (and never
-//! reported as finalized), temporary copies deleted.
+//! reported as finalized), temporary copies deleted. While running, a copy that fails is
+//! dropped at once, and [`Storage::sweep`] ages out what no writer touches any more.
 
 use common::checksum::{self, META_HEADER_LEN};
 use common::error::{Error, IoContext, Result};
@@ -17,6 +18,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplicaState {
@@ -52,6 +55,10 @@ pub struct Replica {
 pub struct Storage {
     dirs: Vec<PathBuf>,
     replicas: Mutex<HashMap<u64, Replica>>,
+    /// The writer of each replica being written, while it lives: a replica whose writer is
+    /// gone gets no more data and may be aged out; a writer whose replica was replaced since
+    /// must not finalize (it would move the new replica's files). Taken after `replicas`.
+    writers: Mutex<HashMap<u64, Weak<()>>>,
     next_dir: AtomicUsize,
     pub node_id: NodeId,
     reserved: u64,
@@ -100,6 +107,7 @@ impl Storage {
         let s = Storage {
             dirs: dirs.to_vec(),
             replicas: Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
             next_dir: AtomicUsize::new(0),
             node_id: NodeId(node_id),
             reserved,
@@ -312,13 +320,25 @@ impl Storage {
     ) -> Result<ReplicaWriter> {
         let mut map = self.replicas.lock();
         if let Some(old) = map.get(&id) {
-            if old.state == ReplicaState::Finalized || old.gen >= gen {
+            // A temporary copy no one is writing any more (its transfer failed or stalled)
+            // is replaced by a new copy of the same generation, as HDFS does; anything else
+            // of that generation or newer stays.
+            let replaceable =
+                old.state == ReplicaState::Temporary && old.gen <= gen && !self.being_written(id);
+            if old.state == ReplicaState::Finalized || (old.gen >= gen && !replaceable) {
                 return Err(Error::Protocol(format!(
-                    "blk_{id}: a replica (generation {}) already exists",
-                    old.gen
+                    "blk_{id}: a replica (generation {}, {:?}) already exists{}",
+                    old.gen,
+                    old.state,
+                    if self.being_written(id) {
+                        " and is being written"
+                    } else {
+                        ""
+                    }
                 )));
             }
             self.remove_files(old);
+            map.remove(&id);
         }
         let dir = self.pick_dir();
         let r = Replica {
@@ -334,10 +354,22 @@ impl Storage {
         if let Some(parent) = data_path.parent() {
             fs::create_dir_all(parent).at(parent)?;
         }
-        let data = File::create(&data_path).at(&data_path)?;
-        let mut meta = File::create(&meta_path).at(&meta_path)?;
-        meta.write_all(&checksum::meta_header(bpc)).at(&meta_path)?;
+        let opened = (|| -> Result<(File, File)> {
+            let data = File::create(&data_path).at(&data_path)?;
+            let mut meta = File::create(&meta_path).at(&meta_path)?;
+            meta.write_all(&checksum::meta_header(bpc)).at(&meta_path)?;
+            Ok((data, meta))
+        })();
+        let (data, meta) = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                // A full disk must not leave files no replica map knows of.
+                self.remove_files(&r);
+                return Err(e);
+            }
+        };
         map.insert(id, r.clone());
+        let token = self.new_writer(id);
         Ok(ReplicaWriter {
             replica: r,
             data,
@@ -345,7 +377,49 @@ impl Storage {
             len: 0,
             data_path,
             meta_path,
+            token,
         })
+    }
+
+    /// Registers the writer of replica `id`, replacing any earlier one.
+    fn new_writer(&self, id: u64) -> Arc<()> {
+        let token = Arc::new(());
+        self.writers.lock().insert(id, Arc::downgrade(&token));
+        token
+    }
+
+    /// Whether a writer of replica `id` is still at work.
+    fn being_written(&self, id: u64) -> bool {
+        self.writers
+            .lock()
+            .get(&id)
+            .is_some_and(|w| w.strong_count() > 0)
+    }
+
+    /// Whether `w` is the current writer of its replica.
+    fn is_current(&self, w: &ReplicaWriter) -> bool {
+        self.writers
+            .lock()
+            .get(&w.replica.id)
+            .is_some_and(|cur| std::ptr::eq(cur.as_ptr(), Arc::as_ptr(&w.token)))
+    }
+
+    /// A copy from another datanode failed: its temporary replica is useless (the namenode
+    /// plans the copy again), so it goes now rather than blocking the next copy. Replicas
+    /// being written by a client stay: pipeline recovery may resume them.
+    pub fn abandon(&self, w: ReplicaWriter) {
+        let id = w.replica.id;
+        let mut map = self.replicas.lock();
+        let current = self.is_current(&w);
+        drop((w.data, w.meta));
+        match map.get(&id) {
+            Some(r) if current && r.state == ReplicaState::Temporary && r.gen == w.replica.gen => {
+                self.remove_files(r);
+                map.remove(&id);
+                tracing::info!(block = id, "partial copy dropped");
+            }
+            _ => {}
+        }
     }
 
     fn pick_dir(&self) -> usize {
@@ -366,10 +440,14 @@ impl Storage {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica to recover")))?;
-        // A replica restamped by an earlier, failed recovery attempt is fine too.
-        if r.gen < old_gen || r.gen >= new_gen || r.state != ReplicaState::Rbw {
+        // A replica restamped by an earlier, failed recovery attempt is fine too. So is one
+        // this node already finalized (the failure came while the block's last packet was in
+        // flight, after this node stored it): it is cut back to the acknowledged length and
+        // written again like the others, so every survivor takes part (HDFS's close recovery).
+        let writable = matches!(r.state, ReplicaState::Rbw | ReplicaState::Finalized);
+        if r.gen < old_gen || r.gen >= new_gen || !writable {
             return Err(Error::Protocol(format!(
-                "blk_{id}: replica is generation {} ({:?}), not one in {old_gen}..{new_gen} being written",
+                "blk_{id}: replica is generation {} ({:?}), not one in {old_gen}..{new_gen} being written or finalized",
                 r.gen, r.state
             )));
         }
@@ -387,6 +465,7 @@ impl Storage {
             .open(&meta_path)
             .at(&meta_path)?;
         meta.seek(SeekFrom::End(0)).at(&meta_path)?;
+        let token = self.new_writer(id);
         Ok(ReplicaWriter {
             replica: new,
             data,
@@ -394,6 +473,7 @@ impl Storage {
             len,
             data_path,
             meta_path,
+            token,
         })
     }
 
@@ -435,10 +515,11 @@ impl Storage {
 
     /// Moves a fully written replica to `finalized/`.
     pub fn finalize(&self, w: ReplicaWriter) -> Result<Replica> {
-        drop((w.data, w.meta));
         let mut map = self.replicas.lock();
+        let current = self.is_current(&w);
+        drop((w.data, w.meta));
         match map.get(&w.replica.id) {
-            Some(cur) if cur.gen == w.replica.gen && cur.state == w.replica.state => {}
+            Some(cur) if current && cur.gen == w.replica.gen && cur.state == w.replica.state => {}
             _ => {
                 return Err(Error::Protocol(format!(
                     "blk_{}: replica changed while being written",
@@ -471,6 +552,81 @@ impl Storage {
             }
             _ => false,
         }
+    }
+
+    /// Ages out what the being-written areas hold without a writer for `max_age`: temporary
+    /// copies are removed (the namenode plans a failed copy again), files no replica owns
+    /// (left by a write that failed half-way) too. Replicas being written by a client whose
+    /// writer is gone are returned with their length, for the namenode to judge: it has the
+    /// ones of deleted or already completed blocks deleted, and keeps those it still expects
+    /// (lease recovery needs them).
+    pub fn sweep(&self, max_age: Duration) -> Vec<(Replica, u64)> {
+        let now = SystemTime::now();
+        let idle = |p: &Path| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age >= max_age)
+        };
+        let unwritten: Vec<Replica> = self
+            .replicas
+            .lock()
+            .values()
+            .filter(|r| r.state != ReplicaState::Finalized && !self.being_written(r.id))
+            .cloned()
+            .collect();
+        let mut stale = Vec::new();
+        for r in unwritten {
+            if !idle(&self.data_path(&r)) || !idle(&self.meta_path(&r)) {
+                continue;
+            }
+            if r.state == ReplicaState::Rbw {
+                if let Ok(m) = fs::metadata(self.data_path(&r)) {
+                    stale.push((r, m.len()));
+                }
+                continue;
+            }
+            let mut map = self.replicas.lock();
+            let unchanged = map
+                .get(&r.id)
+                .is_some_and(|cur| cur.gen == r.gen && cur.state == r.state && cur.dir == r.dir);
+            if unchanged && !self.being_written(r.id) {
+                self.remove_files(&r);
+                map.remove(&r.id);
+                tracing::info!(block = r.id, "abandoned temporary copy removed");
+            }
+        }
+        for (di, d) in self.dirs.iter().enumerate() {
+            for state in [ReplicaState::Rbw, ReplicaState::Temporary] {
+                for p in files_under(&d.join("current").join(state.folder())) {
+                    let Some(id) = p
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.strip_prefix("blk_"))
+                        .and_then(|n| n.split(['_', '.']).next())
+                        .and_then(|n| n.parse::<u64>().ok())
+                    else {
+                        continue;
+                    };
+                    if !idle(&p) {
+                        continue;
+                    }
+                    let map = self.replicas.lock();
+                    let owned = map.get(&id).is_some_and(|r| {
+                        r.dir == di
+                            && r.state == state
+                            && (self.data_path(r) == p || self.meta_path(r) == p)
+                    });
+                    if !owned {
+                        let _ = fs::remove_file(&p);
+                        tracing::info!(path = %p.display(), "file of no replica removed");
+                    }
+                }
+            }
+        }
+        self.writers.lock().retain(|_, w| w.strong_count() > 0);
+        stale
     }
 
     /// Opens a replica for reading: data, meta, length, chunk size.
@@ -514,6 +670,21 @@ impl Storage {
     }
 }
 
+/// Every file in the subdirs of `root` (a state's folder).
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(subs) = fs::read_dir(root) else {
+        return out;
+    };
+    for sub in subs.flatten() {
+        let sub = sub.path();
+        if let Ok(entries) = fs::read_dir(&sub) {
+            out.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    out
+}
+
 /// A datanode's space, as its heartbeats report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Usage {
@@ -532,6 +703,8 @@ pub struct ReplicaWriter {
     pub len: u64,
     data_path: PathBuf,
     meta_path: PathBuf,
+    /// Alive while this writer is: see `Storage::writers`.
+    token: Arc<()>,
 }
 
 impl ReplicaWriter {
@@ -552,5 +725,130 @@ impl ReplicaWriter {
 
     pub fn path(&self) -> &Path {
         &self.data_path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Storage::open(&[dir.path().to_path_buf()], 0).expect("open");
+        (dir, s)
+    }
+
+    fn append(w: &mut ReplicaWriter, n: usize) {
+        let data = vec![7u8; n];
+        let mut sums = Vec::new();
+        checksum::compute(&data, w.replica.bytes_per_checksum as usize, &mut sums);
+        let at = w.len;
+        w.append(at, &data, &sums).expect("append");
+    }
+
+    fn files(dir: &Path, area: &str) -> Vec<PathBuf> {
+        files_under(&dir.join("current").join(area))
+    }
+
+    #[test]
+    fn a_failed_copy_is_dropped_and_a_new_copy_replaces_an_idle_one() {
+        let (dir, s) = open();
+        let mut w = s
+            .create(1, 1000, 512, ReplicaState::Temporary)
+            .expect("create");
+        append(&mut w, 1024);
+        s.abandon(w);
+        assert!(s.get(1).is_none(), "the failed copy is forgotten");
+        assert!(
+            files(dir.path(), "tmp").is_empty(),
+            "and its files are gone"
+        );
+
+        // A copy whose writer went away without a word (a stalled transfer) is replaced.
+        let mut w = s
+            .create(1, 1000, 512, ReplicaState::Temporary)
+            .expect("create");
+        append(&mut w, 512);
+        drop(w);
+        let w = s
+            .create(1, 1000, 512, ReplicaState::Temporary)
+            .expect("replaces the idle copy");
+        // One still being written is not.
+        let e = s
+            .create(1, 1000, 512, ReplicaState::Temporary)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("being written"), "{e}");
+        drop(w);
+        let fresh = s
+            .create(1, 1000, 512, ReplicaState::Temporary)
+            .expect("create");
+        let fin = s.finalize(fresh).expect("finalize");
+        assert_eq!(fin.state, ReplicaState::Finalized);
+        // A finalized replica is never replaced by a copy.
+        assert!(s.create(1, 1000, 512, ReplicaState::Temporary).is_err());
+    }
+
+    #[test]
+    fn a_writer_whose_replica_was_replaced_cannot_finalize() {
+        let (_dir, s) = open();
+        let old = s.create(2, 1000, 512, ReplicaState::Rbw).expect("create");
+        let new = s
+            .create(2, 1001, 512, ReplicaState::Rbw)
+            .expect("newer stamp");
+        assert!(s.finalize(old).is_err());
+        assert!(s.finalize(new).is_ok());
+    }
+
+    #[test]
+    fn a_finalized_replica_takes_part_in_pipeline_recovery() {
+        let (_dir, s) = open();
+        let mut w = s.create(3, 1000, 512, ReplicaState::Rbw).expect("create");
+        append(&mut w, 1024);
+        s.finalize(w).expect("finalize");
+        // The last packet (bytes 512..1024) was not acknowledged everywhere: cut back,
+        // restamped, written again, finalized at the new stamp.
+        let mut w = s
+            .recover(3, 1000, 1001, 512)
+            .expect("finalized replica recovers");
+        assert_eq!((w.len, w.replica.gen), (512, 1001));
+        append(&mut w, 512);
+        let fin = s.finalize(w).expect("finalize");
+        assert_eq!(
+            (fin.gen, fin.len, fin.state),
+            (1001, 1024, ReplicaState::Finalized)
+        );
+        // A stamp outside the recovery's range is refused.
+        let e = s.recover(3, 1002, 1003, 512).err().expect("refused");
+        assert!(e.to_string().contains("generation 1001"), "{e}");
+    }
+
+    #[test]
+    fn the_sweep_drops_idle_copies_and_strays_and_returns_idle_client_replicas() {
+        let (dir, s) = open();
+        let mut idle = s.create(4, 1000, 512, ReplicaState::Rbw).expect("create");
+        append(&mut idle, 512);
+        drop(idle);
+        let copy = s
+            .create(5, 1000, 512, ReplicaState::Temporary)
+            .expect("create");
+        drop(copy);
+        let mut busy = s.create(6, 1000, 512, ReplicaState::Rbw).expect("create");
+        append(&mut busy, 512);
+        let stray = dir.path().join("current/tmp/subdir00");
+        fs::create_dir_all(&stray).expect("mkdir");
+        fs::write(stray.join("blk_7"), b"x").expect("write");
+        fs::write(stray.join("blk_7_1000.meta"), b"x").expect("write");
+
+        let stale = s.sweep(Duration::ZERO);
+        let ids: Vec<(u64, u64)> = stale.iter().map(|(r, len)| (r.id, *len)).collect();
+        assert_eq!(ids, [(4, 512)], "only the idle client replica is reported");
+        assert!(s.get(5).is_none(), "the idle copy is gone");
+        assert!(files(dir.path(), "tmp").is_empty(), "with the strays");
+        assert!(s.get(6).is_some() && s.get(4).is_some());
+        // Nothing younger than the age is touched.
+        drop(busy);
+        assert!(s.sweep(Duration::from_secs(3600)).is_empty());
+        assert_eq!(files(dir.path(), "rbw").len(), 4);
     }
 }

@@ -4,38 +4,49 @@
 use crate::nn::NamenodeLink;
 use crate::storage::{ReplicaState, Storage};
 use common::checksum;
+use common::conn_limit::{serve_threads, ConnLimiter};
 use common::error::{Error, Result};
 use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage};
 use std::io::{BufReader, BufWriter};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct Xceiver {
     pub storage: Arc<Storage>,
     pub link: NamenodeLink,
+    /// Tests only (`exit_at_last_packet_for_tests`): die when a client's last packet of a
+    /// block arrives, after passing it down the pipeline, so the nodes around have it.
+    pub exit_at_last_packet: bool,
+    /// The largest checksum chunk (and so packet payload) a write may use.
+    pub max_packet_bytes: u32,
 }
 
 impl Xceiver {
-    /// Accepts connections forever.
-    pub fn serve(self: Arc<Self>, listener: TcpListener) {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let me = self.clone();
-            let _ = std::thread::Builder::new()
-                .name("xceiver".into())
-                .spawn(move || {
-                    let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    if let Err(e) = me.handle(conn) {
-                        tracing::debug!(%peer, error = %e, "transfer connection ended with an error");
-                    }
-                });
-        }
+    /// Accepts connections forever, within `limiter`'s caps; a connection whose op does not
+    /// arrive within its idle timeout is closed.
+    pub fn serve(self: Arc<Self>, listener: TcpListener, limiter: Arc<ConnLimiter>) {
+        let idle = limiter.limits.idle_timeout;
+        serve_threads(listener, limiter, "xceiver", move |conn| {
+            let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            match self.handle(conn, idle) {
+                Ok(()) => {}
+                // A malformed or oversized request is the peer's doing: say so once.
+                Err(e @ Error::Protocol(_)) => {
+                    tracing::warn!(%peer, error = %e, "refused a bad transfer request; connection closed")
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "transfer connection ended with an error")
+                }
+            }
+        });
     }
 
-    fn handle(&self, conn: TcpStream) -> Result<()> {
+    fn handle(&self, conn: TcpStream, idle: Duration) -> Result<()> {
         conn.set_nodelay(true)?;
-        conn.set_read_timeout(Some(transfer::IO_TIMEOUT))?;
+        // Until the op has arrived the connection is idle; then transfers get their own timeout.
+        conn.set_read_timeout(Some(idle))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
         let peer_is_local = conn
             .peer_addr()
@@ -56,6 +67,9 @@ impl Xceiver {
                 return Err(e);
             }
         };
+        input
+            .get_ref()
+            .set_read_timeout(Some(transfer::IO_TIMEOUT))?;
         let result = match op {
             Op::Read { block, offset, len } => {
                 self.read(block.id, block.gen, offset, len, &mut output)
@@ -185,8 +199,11 @@ impl Xceiver {
         mut input: BufReader<TcpStream>,
         mut output: BufWriter<TcpStream>,
     ) -> Result<()> {
-        if bpc == 0 || bpc > transfer::MAX_PACKET {
-            let msg = format!("blk_{id}: bad checksum chunk size {bpc}");
+        if bpc == 0 || bpc > self.max_packet_bytes {
+            let msg = format!(
+                "blk_{id}: bad checksum chunk size {bpc} (1 to {} bytes, max_packet_bytes)",
+                self.max_packet_bytes
+            );
             return transfer::write_reply(&mut output, &error_reply(msg, Some(0)));
         }
         let writer = match stage {
@@ -205,6 +222,12 @@ impl Xceiver {
             Err(e) => {
                 tracing::warn!(block = id, error = %e, "cannot open replica for writing");
                 return transfer::write_reply(&mut output, &error_reply(e.to_string(), Some(0)));
+            }
+        };
+        // A copy that fails leaves nothing behind to block the next one.
+        let abandon = |writer| {
+            if stage == WriteStage::Replicate {
+                self.storage.abandon(writer);
             }
         };
         // Set up the rest of the pipeline before answering.
@@ -227,20 +250,26 @@ impl Xceiver {
             match setup {
                 Ok((w, r, Reply::WriteReady)) => mirror = Some((w, r)),
                 Ok((_, _, Reply::Error { message, bad_node })) => {
+                    abandon(writer);
                     let bad = bad_node.map(|b| b + 1);
                     return transfer::write_reply(&mut output, &error_reply(message, bad));
                 }
                 Ok((_, _, other)) => {
+                    abandon(writer);
                     let msg = format!("{}: unexpected reply {other:?}", next.addr);
                     return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
                 }
                 Err(e) => {
+                    abandon(writer);
                     let msg = format!("{}: {e}", next.addr);
                     return transfer::write_reply(&mut output, &error_reply(msg, Some(1)));
                 }
             }
         }
-        transfer::write_reply(&mut output, &Reply::WriteReady)?;
+        if let Err(e) = transfer::write_reply(&mut output, &Reply::WriteReady) {
+            abandon(writer);
+            return Err(e);
+        }
         let downstream = targets.len();
         let (mirror_out, mirror_in) = match mirror {
             Some((w, r)) => (Some(w), Some(r)),
@@ -255,7 +284,7 @@ impl Xceiver {
         let mut mirror_out = mirror_out;
         let mut p = Packet::default();
         let result = loop {
-            if let Err(e) = p.read_from(&mut input) {
+            if let Err(e) = p.read_checked(&mut input, bpc, transfer::packet_cap(bpc)) {
                 break Err(e);
             }
             if let Some(m) = mirror_out.as_mut() {
@@ -267,6 +296,10 @@ impl Xceiver {
                     // The responder notices the missing ack and reports the node below as bad.
                     mirror_out = None;
                 }
+            }
+            if p.last && self.exit_at_last_packet && stage != WriteStage::Replicate {
+                tracing::warn!(block = id, "exit_at_last_packet_for_tests: exiting");
+                std::process::exit(3);
             }
             let stored = checksum::verify(&p.data, &p.sums, bpc as usize)
                 .map_err(|c| {
@@ -308,6 +341,7 @@ impl Xceiver {
             Err(e) => {
                 drop(tx);
                 let _ = responder.join();
+                abandon(writer);
                 Err(e)
             }
         }

@@ -1,7 +1,9 @@
 //! The job tracker's background work, the part that talks to the DFS: computing a stage's
 //! splits when its inputs are ready, publishing a stage's output when every task succeeded
 //! (exactly the committed attempts' files, then `_SUCCESS`), cleaning up after jobs that end,
-//! recording how jobs ended, and expiring silent workers.
+//! recording how jobs ended, and expiring silent workers. Each step is journaled (see
+//! [`crate::history`]) so a restarted job tracker goes on from it; a commit is recorded with
+//! its attempts before it moves anything, and moving is idempotent, so it can be redone.
 
 use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
@@ -11,6 +13,8 @@ use crate::state::{Leftovers, StagePhase, TaskRun, TrackerState};
 use client::DfsClient;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{InputFormat, JobState, OutputSpec, Split, StageSpec};
+use common::journal::{Commit, Journal};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +30,8 @@ enum Work {
         stage: usize,
         outputs: Vec<OutputSpec>,
         attempts: Vec<AttemptId>,
+        /// The commit's start record: durable before anything moves.
+        recorded: Commit,
     },
     /// Clean an ended job's leftovers, then retire it and record its end.
     Finish(Leftovers),
@@ -41,7 +47,8 @@ pub async fn run(jt: Arc<JobTracker>) {
         let work = {
             let mut st = jt.state.lock();
             expire_workers(&mut st, expiry, jt.clock.now());
-            find_work(&mut st)
+            crate::history::expire_awaited(&mut st, expiry, jt.clock.now());
+            find_work(&mut st, &jt.journal)
         };
         for w in work {
             let dfs = jt.dfs.clone();
@@ -54,9 +61,10 @@ pub async fn run(jt: Arc<JobTracker>) {
     }
 }
 
-fn find_work(st: &mut TrackerState) -> Vec<Work> {
+fn find_work(st: &mut TrackerState, journal: &Journal) -> Vec<Work> {
     let mut work: Vec<Work> = st.orphaned.drain(..).map(Work::Sweep).collect();
-    for job in st.jobs.iter_mut() {
+    let alive = jobs_with_live_attempts(st);
+    for (j, job) in st.jobs.iter_mut().enumerate() {
         if job.state == JobState::Running {
             for s in 0..job.stages.len() {
                 match job.stages[s].phase {
@@ -76,7 +84,7 @@ fn find_work(st: &mut TrackerState) -> Vec<Work> {
                     }
                     StagePhase::Committing => {
                         let stage = &job.stages[s];
-                        let attempts = stage
+                        let attempts: Vec<AttemptId> = stage
                             .maps
                             .iter()
                             .chain(&stage.reduces)
@@ -85,11 +93,17 @@ fn find_work(st: &mut TrackerState) -> Vec<Work> {
                             .collect();
                         // Marked so it is not committed twice; Done once published.
                         job.stages[s].phase = StagePhase::Preparing;
+                        let record = HistoryRecord::CommitStarted {
+                            job: job.id.clone(),
+                            stage: s,
+                            attempts: attempts.clone(),
+                        };
                         work.push(Work::Commit {
                             job: job.id.clone(),
                             stage: s,
                             outputs: job.spec.stages[s].outputs.clone(),
                             attempts,
+                            recorded: journal.append(record.encode()).1,
                         });
                     }
                     _ => {}
@@ -101,13 +115,36 @@ fn find_work(st: &mut TrackerState) -> Vec<Work> {
                 job.needs_cleanup = true;
             }
         }
-        if job.needs_cleanup {
+        // An attempt still running could write into the outputs after they are cleaned
+        // (a killed reduce creating its part late): the cleaning waits until each is gone.
+        if job.needs_cleanup && !alive.contains(&j) {
+            if job.state != JobState::Succeeded {
+                // A restart cleans it and records its end again, never runs it again.
+                let record = HistoryRecord::Ended {
+                    job: job.id.clone(),
+                    state: job.state,
+                    error: job.error.clone(),
+                };
+                drop(journal.append(record.encode()));
+            }
             job.needs_cleanup = false;
             job.cleaning = true;
             work.push(Work::Finish(job.leftovers()));
         }
     }
     work
+}
+
+/// Job slots with an attempt a live worker still runs (by its last heartbeat) or has yet to
+/// be told to kill.
+fn jobs_with_live_attempts(st: &TrackerState) -> HashSet<usize> {
+    st.workers
+        .values()
+        .flat_map(|w| &w.running)
+        .chain(st.kills.values().flatten())
+        .filter_map(|id| st.attempts.get(id))
+        .map(|at| at.job)
+        .collect()
 }
 
 fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
@@ -119,6 +156,13 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             let now = jt.clock.now();
             match result {
                 Ok(splits) => {
+                    // Before any task of the stage can succeed: recovery rebuilds the same tasks.
+                    let record = HistoryRecord::StageStarted {
+                        job: job.clone(),
+                        stage,
+                        splits: splits.clone(),
+                    };
+                    drop(jt.journal.append(record.encode()));
                     let run = &mut st.jobs[j].stages[stage];
                     run.maps = splits
                         .into_iter()
@@ -147,12 +191,21 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             stage,
             outputs,
             attempts,
+            recorded,
         } => {
-            let result = commit(dfs, &outputs, &attempts);
+            let result = recorded
+                .wait()
+                .map_err(JtError::History)
+                .and_then(|()| commit(dfs, &outputs, &attempts));
             let mut st = jt.state.lock();
             let Some(&j) = st.by_id.get(&job) else { return };
             match result {
                 Ok(()) => {
+                    let record = HistoryRecord::StageCommitted {
+                        job: job.clone(),
+                        stage,
+                    };
+                    drop(jt.journal.append(record.encode()));
                     let run = &mut st.jobs[j].stages[stage];
                     run.phase = StagePhase::Done;
                     run.finished = Some(jt.clock.now());
@@ -269,6 +322,7 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
                 for f in files {
                     dfs.rename(&f.path, dir)
                         .map_err(|e| JtError::dfs(format!("moving {} to {dir}", f.path), e))?;
+                    pause_for_tests();
                 }
             } else {
                 move_tree(dfs, &tmp, dir)?;
@@ -279,8 +333,15 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
             Err(e) => return Err(JtError::dfs(staging, e)),
         }
         if !out.file {
-            dfs.write_file(&format!("{dir}/_SUCCESS"), b"", Default::default())
-                .map_err(|e| JtError::dfs(format!("{dir}/_SUCCESS"), e))?;
+            // Written last; already there when a restart redoes a commit that had finished.
+            let success = format!("{dir}/_SUCCESS");
+            if !dfs
+                .exists(&success)
+                .map_err(|e| JtError::dfs(&success, e))?
+            {
+                dfs.write_file(&success, b"", Default::default())
+                    .map_err(|e| JtError::dfs(&success, e))?;
+            }
         }
     }
     Ok(())
@@ -304,14 +365,57 @@ fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
         } else {
             dfs.rename(&f.path, &dst)
                 .map_err(|e| JtError::dfs(format!("moving {} to {dst}", f.path), e))?;
+            pause_for_tests();
         }
     }
     Ok(())
+}
+
+/// Test hook: `MR_TEST_COMMIT_PAUSE_MS` in the job tracker's environment makes a commit pause
+/// after each file it moves, so a test can kill the job tracker in the middle of a commit.
+fn pause_for_tests() {
+    if let Some(ms) = std::env::var("MR_TEST_COMMIT_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
 }
 
 /// Kills a job on a user's request.
 pub fn kill(st: &mut TrackerState, j: usize) {
     if !st.jobs[j].state.is_over() {
         end_job(st, j, JobState::Killed, Some("killed by the user".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::test_harness::SchedulerTest;
+
+    #[test]
+    fn an_ended_job_is_cleaned_only_once_none_of_its_attempts_runs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let journal = Journal::start(dir.path(), 0).expect("a journal");
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        t.submit(&[&["h1"]], 0);
+        t.tick();
+        t.set_ignores_kills("h1", true);
+        kill(&mut t.st, 0);
+        // The kill is still to be delivered, then the worker still runs the attempt.
+        assert!(!find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.tick();
+        assert!(!find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
+        t.set_ignores_kills("h1", false);
+        t.tick();
+        t.tick();
+        assert!(find_work(&mut t.st, &journal)
+            .iter()
+            .any(|w| matches!(w, Work::Finish(_))));
     }
 }

@@ -8,8 +8,10 @@ use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
-use common::ids::JobId;
-use common::jobs::{now_ms, Heartbeat, JobSpec, JobState};
+use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_incoming::{self, LimitedIncoming};
+use common::ids::{AttemptId, JobId};
+use common::jobs::{now_ms, AttemptOutcome, Heartbeat, JobSpec, JobState};
 use common::journal::Journal;
 use common::topology::Topology;
 use parking_lot::Mutex;
@@ -70,10 +72,18 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     tokio::spawn(crate::driver::run(jt.clone()));
     tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
+    let limits = ConnLimits::new(
+        jt.config.max_connections,
+        jt.config.max_connections_per_address,
+        jt.config.idle_timeout_ms,
+    );
+    let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("job tracker rpc", limits))
+        .await
+        .map_err(|e| JtError::Serve(format!("{addr}: {e}")))?;
     let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
-    tonic::transport::Server::builder()
+    grpc_incoming::server_builder(limits.idle_timeout)
         .add_service(service)
-        .serve_with_shutdown(addr, async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
@@ -94,9 +104,13 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
-        let spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
+        let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
         crate::admission::check_queue(&self.0.config.queues(), &spec)?;
+        // Workers enforce the task memory the spec carries: a job that sets none gets ours.
+        if spec.settings.task_memory_mb == 0 {
+            spec.settings.task_memory_mb = self.0.config.task_memory_mb;
+        }
         // Marked used before the check, so a sweep deciding from now on keeps the binary.
         self.0
             .state
@@ -195,9 +209,27 @@ impl JobTrackerProtocol for Rpc {
         _req: Request<WorkersRequest>,
     ) -> Result<Response<WorkersResponse>, Status> {
         let st = self.0.state.lock();
+        let (now, wall) = (self.0.clock.now(), now_ms());
+        let exclusions: Vec<_> = st
+            .workers
+            .keys()
+            .map(|h| st.health.get(h).and_then(|x| x.excluded_at(now)))
+            .collect();
         Ok(Response::new(WorkersResponse {
             hosts: st.workers.keys().cloned().collect(),
             slots: st.workers.values().map(|w| w.slots).collect(),
+            excluded_until_ms: exclusions
+                .iter()
+                .map(|e| {
+                    e.map_or(0, |e| {
+                        wall + e.until.saturating_duration_since(now).as_millis() as u64
+                    })
+                })
+                .collect(),
+            excluded_reason: exclusions
+                .iter()
+                .map(|e| e.map(|e| e.reason.clone()).unwrap_or_default())
+                .collect(),
         }))
     }
 
@@ -222,7 +254,22 @@ impl JobTrackerProtocol for Rpc {
             topology: &self.0.topology,
             now: self.0.clock.now(),
         };
-        let (reply, wake) = crate::scheduler::heartbeat(&mut self.0.state.lock(), &cx, hb);
+        let succeeded: Vec<AttemptId> = hb
+            .attempts
+            .iter()
+            .filter(|s| matches!(s.outcome, Some(AttemptOutcome::Succeeded)))
+            .map(|s| s.attempt_id.clone())
+            .collect();
+        let (reply, wake) = {
+            let mut st = self.0.state.lock();
+            let (reply, wake) = crate::scheduler::heartbeat(&mut st, &cx, hb);
+            // Appended under the lock, so before the stage's commit record. Not awaited: a
+            // success lost with a crash only runs its task again.
+            for record in crate::history::successes(&st, &succeeded) {
+                drop(self.0.journal.append(record.encode()));
+            }
+            (reply, wake)
+        };
         if wake {
             self.0.wake.notify_one();
         }

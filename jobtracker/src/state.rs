@@ -2,6 +2,7 @@
 //! knows, the reports built from them, and the final reports of the jobs that ended.
 
 use crate::binary_cache::BinaryUses;
+use crate::scheduler::exclusion::WorkerHealth;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{
     Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
@@ -11,6 +12,11 @@ use std::time::Instant;
 
 /// How many ended jobs workers are told of on each heartbeat, so they remove their local files.
 const FINISHED_JOBS_TOLD: usize = 20;
+
+/// Attempt numbers of one run of the job tracker: run `e` numbers its attempts from
+/// `e * ATTEMPTS_PER_EPOCH` (as Hadoop's application master numbers its attempts after a
+/// restart), so an attempt an earlier run launched never shares an id with one of this run.
+pub const ATTEMPTS_PER_EPOCH: u64 = 1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StagePhase {
@@ -47,6 +53,8 @@ pub struct AttemptRun {
     pub phase: AttemptPhase,
     pub started: Instant,
     pub progress: f32,
+    /// When its progress last changed (its launch, at first): the task timeout counts from it.
+    pub progressed: Instant,
     pub counters: Counters,
 }
 
@@ -184,6 +192,9 @@ pub struct JobRun {
     /// The cleaning is under way. Until it is done clients see the job still running, so
     /// the outputs they find once it has ended are final (intermediates gone).
     pub cleaning: bool,
+    /// Failed attempts of this job per worker host: past the limit the worker gets no more
+    /// of its tasks.
+    pub worker_failures: HashMap<String, u32>,
 }
 
 impl JobRun {
@@ -211,6 +222,7 @@ impl JobRun {
             job_counters: Counters::default(),
             needs_cleanup: false,
             cleaning: false,
+            worker_failures: HashMap::new(),
         }
     }
 
@@ -332,6 +344,9 @@ pub struct WorkerInfo {
     pub rack: String,
     pub slots: u32,
     pub last_seen: Instant,
+    /// The attempts its last heartbeat said were still running: an ended job's outputs are
+    /// cleaned only once none of its attempts runs anywhere, so no late write survives.
+    pub running: Vec<AttemptId>,
 }
 
 /// A task of a job: its stage, its side and its index there.
@@ -374,6 +389,25 @@ pub struct TrackerState {
     pub orphaned: Vec<Leftovers>,
     /// When each cached job binary was last used by a submitted job.
     pub binary_uses: BinaryUses,
+    /// This run of the job tracker: 0 at its first start, one more at each restart (from the
+    /// history). See [`ATTEMPTS_PER_EPOCH`].
+    pub epoch: u64,
+    /// Workers whose map outputs recovered jobs count on, by host, until they heartbeat again
+    /// (see `history::worker_back`).
+    pub awaited: BTreeMap<String, AwaitedWorker>,
+    /// Recent attempt failures and exclusion from scheduling, by worker host (kept when the
+    /// worker is lost, so a restart does not clear an exclusion).
+    pub health: BTreeMap<String, WorkerHealth>,
+}
+
+/// A worker that held finished map outputs when the job tracker stopped: the outputs are
+/// still served if it heartbeats again as the same process (same incarnation) before the
+/// worker expiry; otherwise the maps run again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AwaitedWorker {
+    pub incarnation: u64,
+    /// When recovery started waiting for it.
+    pub since: Instant,
 }
 
 impl TrackerState {

@@ -87,7 +87,9 @@ impl TaskContext {
         self.split.as_ref().map_or(0, |s| s.1)
     }
 
-    /// 0 for a task's first attempt, then 1, 2...
+    /// The attempt's number within its task: 0 for the first, then 1, 2... After the job
+    /// tracker restarts, a task's new attempts are numbered from 1000 × the restart count, so
+    /// the number is unique per task but does not count the attempts.
     pub fn attempt(&self) -> u32 {
         self.attempt
     }

@@ -1,6 +1,8 @@
 //! Cluster health for operators: `mrctl fs fsck` (block health under a path, as text or JSON)
-//! and `mrctl cluster report` (datanodes, racks, capacity, safe mode).
+//! and `mrctl cluster report` (datanodes, racks, capacity, safe mode; workers and which are
+//! excluded from scheduling), as text or JSON.
 
+use client::jobs::JobClient;
 use client::DfsClient;
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,6 +16,17 @@ pub fn fsck(
 ) -> anyhow::Result<ExitCode> {
     let r = dfs.fsck(path)?;
     let healthy = r.corrupt == 0 && r.missing == 0;
+    // Readable but short of good replicas (too few, or some corrupt): not HEALTHY, though
+    // the namenode heals it by itself, so the exit code stays 0.
+    let degraded = r.under_replicated > 0
+        || r.blocks
+            .iter()
+            .any(|b| b.replicas.iter().any(|x| x.corrupt));
+    let status = match (healthy, degraded) {
+        (false, _) => "CORRUPT",
+        (true, true) => "DEGRADED",
+        (true, false) => "HEALTHY",
+    };
     if json {
         let blocks: Vec<serde_json::Value> = r
             .blocks
@@ -38,7 +51,7 @@ pub fn fsck(
             .collect();
         let v = serde_json::json!({
             "path": path,
-            "status": if healthy { "HEALTHY" } else { "CORRUPT" },
+            "status": status,
             "files": r.files,
             "directories": r.directories,
             "total_bytes": r.total_bytes,
@@ -52,7 +65,12 @@ pub fn fsck(
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for b in &r.blocks {
-            let problem = b.under_replicated || b.mis_replicated || b.corrupt || b.missing;
+            let corrupt_replicas = b.replicas.iter().any(|x| x.corrupt);
+            let problem = b.under_replicated
+                || b.mis_replicated
+                || b.corrupt
+                || b.missing
+                || corrupt_replicas;
             if !list && !problem {
                 continue;
             }
@@ -75,6 +93,7 @@ pub fn fsck(
                 (b.mis_replicated, "MIS-REPLICATED"),
                 (b.corrupt, "CORRUPT"),
                 (b.missing, "MISSING"),
+                (corrupt_replicas && !b.corrupt, "CORRUPT-REPLICA"),
             ] {
                 if f {
                     flags.push(name);
@@ -83,7 +102,7 @@ pub fn fsck(
             writeln!(
                 out,
                 "{} blk_{} len={} repl={}/{} [{}] {}",
-                b.path,
+                crate::printable::escape(&b.path),
                 blk.id,
                 blk.num_bytes,
                 b.replicas.iter().filter(|r| !r.corrupt).count(),
@@ -92,11 +111,7 @@ pub fn fsck(
                 flags.join(" ")
             )?;
         }
-        writeln!(
-            out,
-            "Status: {}",
-            if healthy { "HEALTHY" } else { "CORRUPT" }
-        )?;
+        writeln!(out, "Status: {status}")?;
         writeln!(out, " Total size:\t{} B", r.total_bytes)?;
         writeln!(out, " Total dirs:\t{}", r.directories)?;
         writeln!(out, " Total files:\t{}", r.files)?;
@@ -113,8 +128,10 @@ pub fn fsck(
     })
 }
 
-pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
+pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<ExitCode> {
     let r = dfs.cluster_report()?;
+    // The block store's report stands without the job tracker: its absence is said, not fatal.
+    let workers = jobs.worker_statuses();
     let count = |s: &str| r.datanodes.iter().filter(|d| d.state == s).count();
     let mut racks: Vec<&str> = r
         .datanodes
@@ -130,6 +147,42 @@ pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
         .fold((0u64, 0u64, 0u64), |(c, u, f), d| {
             (c + d.capacity, u + d.used, f + d.remaining)
         });
+    if json {
+        let workers = match &workers {
+            Ok(ws) => serde_json::Value::Array(
+                ws.iter()
+                    .map(|w| {
+                        serde_json::json!({
+                            "host": w.host,
+                            "slots": w.slots,
+                            "excluded": w.excluded_until_ms.is_some(),
+                            "excluded_until_ms": w.excluded_until_ms,
+                            "excluded_reason": w.excluded_reason,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let v = serde_json::json!({
+            "safe_mode": r.safe_mode,
+            "safe_mode_reason": r.safe_mode_reason,
+            "datanodes": {
+                "live": count("live"),
+                "stale": count("stale"),
+                "dead": count("dead"),
+            },
+            "racks": racks.len(),
+            "capacity": cap,
+            "used": used,
+            "remaining": remaining,
+            "files": r.files,
+            "blocks": r.total_blocks,
+            "workers": workers,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "Safe mode: {}",
         if r.safe_mode {
@@ -169,7 +222,38 @@ pub fn report(dfs: &DfsClient) -> anyhow::Result<ExitCode> {
             d.last_heartbeat_ms_ago
         );
     }
+    println!();
+    match workers {
+        Ok(ws) => {
+            let excluded = ws.iter().filter(|w| w.excluded_until_ms.is_some()).count();
+            println!(
+                "Workers: {} live, {excluded} excluded from scheduling",
+                ws.len()
+            );
+            let now = common::jobs::now_ms();
+            for w in &ws {
+                match w.excluded_until_ms {
+                    Some(until) => println!(
+                        "{:<22} slots={:<3} EXCLUDED until {} (in {} s): {}",
+                        w.host,
+                        w.slots,
+                        utc_time(until),
+                        until.saturating_sub(now).div_ceil(1000),
+                        w.excluded_reason
+                    ),
+                    None => println!("{:<22} slots={:<3} in service", w.host, w.slots),
+                }
+            }
+        }
+        Err(e) => println!("Workers: unknown: {e}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The time of day (UTC) of a time in ms since the epoch: `04:20:00 UTC`.
+fn utc_time(ms: u64) -> String {
+    let s = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Bytes in binary units with one decimal (`3.0 MiB`).

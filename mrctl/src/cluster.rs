@@ -24,8 +24,13 @@ pub enum Cluster {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Live, stale and dead datanodes, racks, capacity and use.
-    Report,
+    /// Live, stale and dead datanodes, racks, capacity and use; the live workers, and which
+    /// are excluded from scheduling (until when, and why).
+    Report {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `config` is the `--config` flag, read only by the commands that talk to a running cluster.
@@ -59,6 +64,10 @@ pub fn run(cmd: Cluster, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
             println!("cluster down");
             Ok(ExitCode::SUCCESS)
         }
-        Cluster::Report => admin::report(&DfsClient::connect(crate::client_config(config)?)?),
+        Cluster::Report { json } => {
+            let config = crate::client_config(config)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            admin::report(&DfsClient::connect(config)?, &jobs, json)
+        }
     }
 }

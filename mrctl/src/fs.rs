@@ -2,6 +2,7 @@
 //! progress bar on a terminal.
 
 use crate::admin;
+use crate::printable::escape;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use client::{CreateOptions, DfsClient};
@@ -107,19 +108,19 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
         Fs::Rm { paths, recursive } => {
             for p in paths {
                 dfs.delete(&p, recursive)?;
-                writeln!(out, "deleted {p}")?;
+                writeln!(out, "deleted {}", escape(&p))?;
             }
         }
         Fs::Mv { src, dst } => dfs.rename(&src, &dst)?,
         Fs::Stat { path } => {
             let s = dfs.stat(&path)?;
-            writeln!(out, "path: {}", s.path)?;
+            writeln!(out, "path: {}", escape(&s.path))?;
             writeln!(out, "type: {}", if s.is_dir { "directory" } else { "file" })?;
             writeln!(out, "length: {}", s.length)?;
             writeln!(out, "replication: {}", s.replication)?;
             writeln!(out, "block_size: {}", s.block_size)?;
-            writeln!(out, "owner: {}", s.owner)?;
-            writeln!(out, "group: {}", s.group)?;
+            writeln!(out, "owner: {}", escape(&s.owner))?;
+            writeln!(out, "group: {}", escape(&s.group))?;
             writeln!(
                 out,
                 "mode: {:o} ({})",
@@ -139,7 +140,13 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
             };
             for p in entries {
                 let c = dfs.content_summary(&p)?;
-                writeln!(out, "{:>14} {:>14} {p}", c.length, c.space_consumed)?;
+                writeln!(
+                    out,
+                    "{:>14} {:>14} {}",
+                    c.length,
+                    c.space_consumed,
+                    escape(&p)
+                )?;
             }
         }
         Fs::Fsck { path, json, blocks } => return admin::fsck(dfs, &path, json, blocks, &mut out),
@@ -255,8 +262,15 @@ fn when(ms: u64) -> String {
     s.replace('T', " ").chars().take(16).collect()
 }
 
+/// Lists `path`; with `recursive`, each directory's entries follow it, depth first. The walk
+/// keeps its own stack of listings: a tree thousands of levels deep cannot overflow ours.
 fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> anyhow::Result<()> {
-    for e in dfs.list(path)? {
+    let mut stack = vec![dfs.list(path)?.into_iter()];
+    while let Some(level) = stack.last_mut() {
+        let Some(e) = level.next() else {
+            stack.pop();
+            continue;
+        };
         let repl = if e.is_dir {
             "-".into()
         } else {
@@ -267,28 +281,30 @@ fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> any
             "{} {:>3} {:<8} {:<10} {:>12} {} {}",
             mode_string(e.is_dir, e.mode),
             repl,
-            e.owner,
-            e.group,
+            escape(&e.owner),
+            escape(&e.group),
             e.length,
             when(e.mtime_ms),
-            e.path
+            escape(&e.path)
         )?;
         if recursive && e.is_dir {
-            ls(dfs, &e.path, true, out)?;
+            stack.push(dfs.list(&e.path)?.into_iter());
         }
     }
     Ok(())
 }
 
+/// Sets the replication of a file, or of every file under a directory (walked with its own
+/// stack, however deep).
 fn setrep(dfs: &DfsClient, path: &str, replication: u32) -> anyhow::Result<()> {
-    let st = dfs.stat(path)?;
-    if st.is_dir {
-        for e in dfs.list(path)? {
-            setrep(dfs, &e.path, replication)?;
+    let mut todo = vec![dfs.stat(path)?];
+    while let Some(st) = todo.pop() {
+        if st.is_dir {
+            todo.extend(dfs.list(&st.path)?.into_iter().rev());
+            continue;
         }
-        return Ok(());
+        dfs.set_replication(&st.path, replication)?;
+        println!("replication of {} set to {replication}", escape(&st.path));
     }
-    dfs.set_replication(path, replication)?;
-    println!("replication of {path} set to {replication}");
     Ok(())
 }

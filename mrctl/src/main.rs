@@ -9,6 +9,7 @@ mod cluster;
 mod demo;
 mod fs;
 mod job;
+mod printable;
 
 use clap::{Parser, Subcommand};
 use client::DfsClient;
@@ -63,7 +64,8 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("mrctl: {e:#}");
+            // Errors name paths, which may hold control characters: print them escaped.
+            eprintln!("mrctl: {}", printable::escape(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -151,6 +151,11 @@ pub struct Namespace {
     pub next_gen: GenStamp,
     names: Vec<String>,
     name_ids: HashMap<String, u32>,
+    /// Files being written, by file id (the txid of their Create edit, unique and durable):
+    /// a writer names its file by id, so a rename does not pull the file from under it.
+    open_files: HashMap<u64, InodeId>,
+    /// The same, by inode, to forget an id when its file is closed or deleted.
+    open_ids: HashMap<InodeId, u64>,
 }
 
 /// Splits an absolute path into its components, rejecting what HDFS rejects.
@@ -212,6 +217,8 @@ impl Namespace {
             next_gen: GenStamp(1000),
             names: Vec::new(),
             name_ids: HashMap::new(),
+            open_files: HashMap::new(),
+            open_ids: HashMap::new(),
         };
         let owner = ns.intern("root");
         let group = ns.intern("supergroup");
@@ -292,6 +299,29 @@ impl Namespace {
         self.inodes.iter().flatten()
     }
 
+    /// The inode of the file being written with id `file_id`, if it still is.
+    pub fn open_file(&self, file_id: u64) -> Option<InodeId> {
+        self.open_files.get(&file_id).copied()
+    }
+
+    /// The id of the file being written at inode `id` (0: none, or created before file ids).
+    pub fn file_id_of(&self, id: InodeId) -> u64 {
+        self.open_ids.get(&id).copied().unwrap_or(0)
+    }
+
+    fn forget_open(&mut self, id: InodeId) {
+        if let Some(file_id) = self.open_ids.remove(&id) {
+            self.open_files.remove(&file_id);
+        }
+    }
+
+    fn remember_open(&mut self, id: InodeId, file_id: u64) {
+        if file_id != 0 {
+            self.open_files.insert(file_id, id);
+            self.open_ids.insert(id, file_id);
+        }
+    }
+
     /// The lease holder of a file being written.
     pub fn client_of(&self, f: &FileMeta) -> Option<&str> {
         f.client.map(|c| self.name(c))
@@ -362,9 +392,14 @@ impl Namespace {
         Ok((self.lookup(parent_path)?, last))
     }
 
-    /// Applies one edit. Live requests are validated before; during replay a failure means the
-    /// journal contradicts itself.
+    /// Applies one edit that has no txid (tests): a file it creates gets no file id.
     pub fn apply(&mut self, edit: &Edit) -> NnResult<ApplyEffect> {
+        self.apply_at(edit, 0)
+    }
+
+    /// Applies the edit with txid `txid`. Live requests are validated before; during replay a
+    /// failure means the journal contradicts itself. A file it creates gets `txid` as its id.
+    pub fn apply_at(&mut self, edit: &Edit, txid: u64) -> NnResult<ApplyEffect> {
         let mut effect = ApplyEffect::default();
         match edit {
             Edit::Mkdirs { path, perm, mtime } => {
@@ -405,7 +440,8 @@ impl Namespace {
                         client,
                     }),
                 };
-                self.link(parent, name, inode, path)?;
+                let id = self.link(parent, name, inode, path)?;
+                self.remember_open(id, txid);
             }
             Edit::AddBlock {
                 path,
@@ -457,6 +493,7 @@ impl Namespace {
                 mtime,
             } => {
                 let id = self.file(path)?.0;
+                self.forget_open(id);
                 let inode = self.inode_mut(id)?;
                 inode.mtime = *mtime;
                 let Kind::File(f) = &mut inode.kind else {
@@ -516,6 +553,7 @@ impl Namespace {
                         continue;
                     };
                     self.free.push(id);
+                    self.forget_open(id);
                     match inode.kind {
                         Kind::Dir(ch) => stack.extend(ch.values()),
                         Kind::File(f) => {
@@ -655,7 +693,15 @@ impl Namespace {
                     client: self.client_of(f).map(String::from),
                 },
             };
+            let open = matches!(&inode.kind, Kind::File(f) if f.client.is_some());
             out.push(&encode(&rec)?);
+            let open_id = if open { self.lookup(path)? } else { None };
+            if let Some(&file_id) = open_id.and_then(|id| self.open_ids.get(&id)) {
+                out.push(&encode(&ImageRecord::OpenFileId {
+                    path: path.into(),
+                    file_id,
+                })?);
+            }
             Ok(())
         })?;
         Ok(out)
@@ -724,6 +770,10 @@ impl Namespace {
                         ns.block_index.insert(b.id, id);
                     }
                 }
+                ImageRecord::OpenFileId { path, file_id } => {
+                    let id = ns.file(&path)?.0;
+                    ns.remember_open(id, file_id);
+                }
             }
         }
         Ok(ns)
@@ -770,6 +820,9 @@ enum ImageRecord {
         blocks: Vec<ImageBlock>,
         client: Option<String>,
     },
+    /// Follows the `File` record of a file being written: its file id. A new variant, so
+    /// images written before file ids still load (their open files have none).
+    OpenFileId { path: String, file_id: u64 },
 }
 
 pub fn encode<T: Serialize>(v: &T) -> NnResult<Vec<u8>> {
@@ -903,5 +956,56 @@ mod tests {
         })
         .expect("encode");
         assert_eq!(block, encode(&(7u64, 8u64, 9u64, true)).expect("encode"));
+    }
+
+    #[test]
+    fn a_file_being_written_keeps_its_id_through_rename_and_checkpoint() {
+        let mut ns = Namespace::new();
+        let create = Edit::Create {
+            path: "/d/f".into(),
+            perm: perm(),
+            mtime: 1,
+            replication: 1,
+            block_size: 1 << 20,
+            client: "c1".into(),
+        };
+        ns.apply_at(&create, 42).expect("create");
+        let id = ns.open_file(42).expect("open");
+        let rename = Edit::Rename {
+            src: "/d".into(),
+            dst: "/e".into(),
+            mtime: 2,
+        };
+        ns.apply_at(&rename, 43).expect("rename");
+        assert_eq!(ns.open_file(42), Some(id), "the id follows the inode");
+        assert_eq!(ns.lookup("/e/f").expect("ok"), Some(id));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = common::journal::Journal::start(dir.path(), 0).expect("journal");
+        j.write_image(43, ns.image().expect("image"))
+            .expect("write");
+        let (_, image) = common::journal::load_latest_image(dir.path())
+            .expect("load")
+            .expect("image");
+        let mut back = Namespace::from_image(&image).expect("load");
+        let id = back.open_file(42).expect("the id survives a checkpoint");
+        assert_eq!(back.lookup("/e/f").expect("ok"), Some(id));
+        assert_eq!(back.file_id_of(id), 42);
+        let close = Edit::Close {
+            path: "/e/f".into(),
+            last_len: None,
+            drop_last: false,
+            mtime: 3,
+        };
+        back.apply_at(&close, 44).expect("close");
+        assert_eq!(back.open_file(42), None, "a closed file has no writer id");
+        ns.apply_at(
+            &Edit::Delete {
+                path: "/e".into(),
+                mtime: 3,
+            },
+            44,
+        )
+        .expect("delete");
+        assert_eq!(ns.open_file(42), None, "a deleted file has no writer id");
     }
 }

@@ -1,7 +1,9 @@
 //! The namenode's gRPC services: translation between wire messages and [`Namesystem`] calls
 //! (typed ids and named structs inside, the proto's integers outside). Mutations reply only
-//! once their edit is durable. Calls that walk many blocks or a subtree run on the blocking
-//! pool, never on the async threads.
+//! once their edit is durable; every other answer about the namespace (a read, "already
+//! exists", "nothing to do", an error) only once every edit logged before it is durable, since
+//! it may report another call's edit still waiting for its sync. Calls that walk many blocks
+//! or a subtree run on the blocking pool, never on the async threads.
 
 use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
@@ -27,6 +29,23 @@ type R<T> = Result<Response<T>, Status>;
 
 async fn durable(c: Commit) -> NnResult<()> {
     c.durable().await.map_err(NnError::Journal)
+}
+
+impl Rpc {
+    /// `r`, once the state it was read from is durable.
+    async fn settled<T>(&self, r: NnResult<T>) -> Result<T, Status> {
+        self.ns.settled().await?;
+        Ok(r?)
+    }
+
+    /// `r` as is when it succeeded (the caller awaits its own edit), else once the state the
+    /// error was read from is durable.
+    async fn settled_err<T>(&self, r: NnResult<T>) -> Result<T, Status> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) => self.settled(Err(e)).await,
+        }
+    }
 }
 
 fn perm_of(caller: &Option<Caller>, mode: u32, default_mode: u32) -> Perm {
@@ -113,6 +132,7 @@ fn status_msg(s: FileInfo) -> FileStatus {
         mtime_ms: s.mtime,
         under_construction: s.under_construction,
         children: s.children,
+        file_id: s.file_id,
     }
 }
 
@@ -120,22 +140,25 @@ fn status_msg(s: FileInfo) -> FileStatus {
 impl ClientProtocol for Rpc {
     async fn mkdirs(&self, req: Request<MkdirsRequest>) -> R<MkdirsResponse> {
         let r = req.into_inner();
-        if let Some(c) = self.ns.mkdirs(&r.path, perm_of(&r.caller, r.mode, 0o755))? {
-            durable(c).await?;
+        match self.ns.mkdirs(&r.path, perm_of(&r.caller, r.mode, 0o755)) {
+            Ok(Some(c)) => durable(c).await?,
+            // Already a directory: maybe made by a call whose edit is not on disk yet.
+            r => self.settled(r).await.map(drop)?,
         }
         Ok(Response::new(MkdirsResponse {}))
     }
 
     async fn create(&self, req: Request<CreateRequest>) -> R<CreateResponse> {
         let r = req.into_inner();
-        let (status, c) = self.ns.create(
+        let created = self.ns.create(
             &r.path,
             perm_of(&r.caller, r.mode, 0o644),
             r.replication,
             r.block_size,
             &r.client_name,
             r.create_parent,
-        )?;
+        );
+        let (status, c) = self.settled_err(created).await?;
         durable(c).await?;
         Ok(Response::new(CreateResponse {
             status: Some(status_msg(status)),
@@ -147,13 +170,15 @@ impl ClientProtocol for Rpc {
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
-        let (b, c) = self.ns.add_block(
+        let added = self.ns.add_block(
             &r.path,
+            r.file_id,
             &r.client_name,
             last_block_of(&r.previous),
             &excluded,
             &host,
-        )?;
+        );
+        let (b, c) = self.settled_err(added).await?;
         durable(c).await?;
         Ok(Response::new(AddBlockResponse {
             block: Some(located(b)),
@@ -166,9 +191,10 @@ impl ClientProtocol for Rpc {
     ) -> R<UpdateBlockForPipelineResponse> {
         let r = req.into_inner();
         let b = required(r.block, "block")?;
-        let (gen, c) = self
+        let updated = self
             .ns
-            .update_block_for_pipeline(BlockId(b.id), &r.client_name)?;
+            .update_block_for_pipeline(BlockId(b.id), &r.client_name);
+        let (gen, c) = self.settled_err(updated).await?;
         durable(c).await?;
         Ok(Response::new(UpdateBlockForPipelineResponse {
             new_gen_stamp: gen.0,
@@ -183,21 +209,23 @@ impl ClientProtocol for Rpc {
         let old = required(r.old_block, "old_block")?;
         let new = required(r.new_block, "new_block")?;
         let nodes: Vec<NodeId> = r.new_nodes.iter().map(|&n| NodeId(n)).collect();
-        let c = self.ns.update_pipeline(
+        let updated = self.ns.update_pipeline(
             &r.client_name,
             BlockId(old.id),
             GenStamp(new.gen_stamp),
             &nodes,
-        )?;
+        );
+        let c = self.settled_err(updated).await?;
         durable(c).await?;
         Ok(Response::new(UpdatePipelineResponse {}))
     }
 
     async fn complete(&self, req: Request<CompleteRequest>) -> R<CompleteResponse> {
         let r = req.into_inner();
-        let c = self
-            .ns
-            .complete(&r.path, &r.client_name, last_block_of(&r.last))?;
+        let completed =
+            self.ns
+                .complete(&r.path, r.file_id, &r.client_name, last_block_of(&r.last));
+        let c = self.settled_err(completed).await?;
         durable(c).await?;
         Ok(Response::new(CompleteResponse {}))
     }
@@ -213,7 +241,7 @@ impl ClientProtocol for Rpc {
     ) -> R<GetBlockLocationsResponse> {
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
-        let l = self.ns.locations(&r.path, &host)?;
+        let l = self.settled(self.ns.locations(&r.path, &host)).await?;
         Ok(Response::new(GetBlockLocationsResponse {
             file_length: l.length,
             under_construction: l.under_construction,
@@ -224,14 +252,17 @@ impl ClientProtocol for Rpc {
     async fn get_listing(&self, req: Request<GetListingRequest>) -> R<GetListingResponse> {
         // A directory may hold millions of entries: list it on the blocking pool.
         let path = req.into_inner().path;
-        let entries = blocking(&self.ns, move |ns| ns.listing(&path)).await?;
+        let entries = blocking(&self.ns, move |ns| ns.listing(&path)).await;
+        let entries = self.settled(entries).await?;
         Ok(Response::new(GetListingResponse {
             entries: entries.into_iter().map(status_msg).collect(),
         }))
     }
 
     async fn get_file_info(&self, req: Request<GetFileInfoRequest>) -> R<GetFileInfoResponse> {
-        let s = self.ns.file_info(&req.into_inner().path)?;
+        let s = self
+            .settled(self.ns.file_info(&req.into_inner().path))
+            .await?;
         Ok(Response::new(GetFileInfoResponse {
             status: Some(status_msg(s)),
         }))
@@ -239,13 +270,17 @@ impl ClientProtocol for Rpc {
 
     async fn rename(&self, req: Request<RenameRequest>) -> R<RenameResponse> {
         let r = req.into_inner();
-        durable(self.ns.rename(&r.src, &r.dst)?).await?;
+        let c = self.settled_err(self.ns.rename(&r.src, &r.dst)).await?;
+        durable(c).await?;
         Ok(Response::new(RenameResponse {}))
     }
 
     async fn delete(&self, req: Request<DeleteRequest>) -> R<DeleteResponse> {
         let r = req.into_inner();
-        durable(self.ns.delete(&r.path, r.recursive)?).await?;
+        let c = self
+            .settled_err(self.ns.delete(&r.path, r.recursive))
+            .await?;
+        durable(c).await?;
         Ok(Response::new(DeleteResponse {}))
     }
 
@@ -254,7 +289,8 @@ impl ClientProtocol for Rpc {
         req: Request<SetReplicationRequest>,
     ) -> R<SetReplicationResponse> {
         let r = req.into_inner();
-        durable(self.ns.set_replication(&r.path, r.replication)?).await?;
+        let set = self.ns.set_replication(&r.path, r.replication);
+        durable(self.settled_err(set).await?).await?;
         Ok(Response::new(SetReplicationResponse {}))
     }
 
@@ -271,7 +307,8 @@ impl ClientProtocol for Rpc {
         req: Request<ContentSummaryRequest>,
     ) -> R<ContentSummaryResponse> {
         let path = req.into_inner().path;
-        let s = blocking(&self.ns, move |ns| ns.content_summary(&path)).await?;
+        let s = blocking(&self.ns, move |ns| ns.content_summary(&path)).await;
+        let s = self.settled(s).await?;
         Ok(Response::new(ContentSummaryResponse {
             length: s.length,
             files: s.files,
@@ -282,7 +319,8 @@ impl ClientProtocol for Rpc {
 
     async fn fsck(&self, req: Request<FsckRequest>) -> R<FsckResponse> {
         let path = req.into_inner().path;
-        let report = blocking(&self.ns, move |ns| ns.fsck(&path)).await?;
+        let report = blocking(&self.ns, move |ns| ns.fsck(&path)).await;
+        let report = self.settled(report).await?;
         let mut out = FsckResponse {
             files: report.files,
             directories: report.directories,
@@ -481,12 +519,13 @@ impl DatanodeProtocol for Rpc {
         let r = req.into_inner();
         let old = required(r.old_block, "old_block")?;
         let nodes: Vec<NodeId> = r.nodes.iter().map(|&n| NodeId(n)).collect();
-        let c = self.ns.commit_block_synchronization(
+        let committed = self.ns.commit_block_synchronization(
             BlockId(old.id),
             GenStamp(r.new_gen_stamp),
             r.new_length,
             &nodes,
-        )?;
+        );
+        let c = self.settled_err(committed).await?;
         durable(c).await?;
         Ok(Response::new(CommitBlockSynchronizationResponse {}))
     }

@@ -5,6 +5,8 @@ use crate::error::{NnError, NnResult};
 use crate::namesystem::Namesystem;
 use crate::rpc::Rpc;
 use common::config::{NamenodeConfig, TopologyConfig};
+use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_incoming::{self, LimitedIncoming};
 use common::topology::Topology;
 use proto::dfs::client_protocol_server::ClientProtocolServer;
 use proto::dfs::datanode_protocol_server::DatanodeProtocolServer;
@@ -25,11 +27,19 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
     )?);
     spawn_monitors(ns.clone());
     let rpc = Rpc { ns: ns.clone() };
+    let limits = ConnLimits::new(
+        ns.config.max_connections,
+        ns.config.max_connections_per_address,
+        ns.config.idle_timeout_ms,
+    );
+    let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("namenode rpc", limits))
+        .await
+        .map_err(|e| anyhow::anyhow!("binding rpc_addr {addr}: {e}"))?;
     tracing::info!(%addr, meta_dir = %ns.meta_dir().display(), "namenode serving");
-    tonic::transport::Server::builder()
+    grpc_incoming::server_builder(limits.idle_timeout)
         .add_service(ClientProtocolServer::new(rpc.clone()).max_decoding_message_size(256 << 20))
         .add_service(DatanodeProtocolServer::new(rpc).max_decoding_message_size(256 << 20))
-        .serve(addr)
+        .serve_with_incoming(incoming)
         .await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! followed by map output locations for reduces; progress, counters and the outcome come back
 //! as JSON lines on its stdout; its stderr is the attempt's log, copied into the DFS under
 //! `/.mr/logs/<job>/` when it ends. A panic or an out-of-memory kill ends one attempt, never
-//! the worker.
+//! the worker; so does going over the job's task memory ([`crate::memory`]).
 
 use client::DfsClient;
 use common::ids::{AttemptId, JobId};
@@ -275,11 +275,17 @@ impl Attempts {
             }
             (done, error)
         });
+        let (limit_mib, pid) = (spec.job.settings.task_memory_mb, child.id());
         let status = tokio::select! {
             s = child.wait() => s,
             _ = &mut kill => {
                 let _ = child.kill().await;
                 return AttemptOutcome::Killed;
+            }
+            peak_kib = crate::memory::watch(pid, limit_mib) => {
+                let _ = child.kill().await;
+                tracing::warn!(attempt = %spec.attempt_id, limit_mib, peak_kib, "attempt over its memory limit: killed");
+                return failed(crate::memory::over_limit_error(limit_mib, peak_kib));
             }
         };
         let (done, error) = reports.await.unwrap_or((false, None));

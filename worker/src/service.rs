@@ -27,7 +27,16 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind((config.host.as_str(), config.shuffle_port))
         .with_context(|| format!("shuffle server on {}:{}", config.host, config.shuffle_port))?;
     let shuffle_addr = format!("{}:{}", config.host, listener.local_addr()?.port());
-    crate::shuffle::serve(listener, root.clone());
+    let limiter = common::conn_limit::ConnLimiter::new(
+        "shuffle",
+        common::conn_limit::ConnLimits::new(
+            config.max_connections,
+            config.max_connections_per_address,
+            config.idle_timeout_ms,
+        ),
+    );
+    crate::shuffle::serve(listener, root.clone(), limiter)
+        .context("starting the shuffle server")?;
 
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),

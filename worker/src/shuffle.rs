@@ -1,30 +1,38 @@
 //! The shuffle server: serves one partition of a map attempt's output file to a reducer, a
 //! thread per connection, copying file to socket in the kernel.
 
+use common::conn_limit::{serve_threads, ConnLimiter};
 use common::map_output::{index_path, read_index};
 use common::shuffle::{self, FetchRequest};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Starts serving map outputs under `root` on `listener`.
-pub fn serve(listener: TcpListener, root: PathBuf) {
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || {
-                if let Err(e) = handle(conn, &root) {
+/// Starts serving map outputs under `root` on `listener`, within `limiter`'s caps: a
+/// connection over them, or whose thread cannot start, is closed and the server goes on.
+pub fn serve(
+    listener: TcpListener,
+    root: PathBuf,
+    limiter: Arc<ConnLimiter>,
+) -> std::io::Result<()> {
+    let idle = limiter.limits.idle_timeout;
+    std::thread::Builder::new()
+        .name("shuffle-accept".into())
+        .spawn(move || {
+            serve_threads(listener, limiter, "shuffle", move |conn| {
+                if let Err(e) = handle(conn, &root, idle) {
                     tracing::debug!(error = %e, "shuffle connection ended");
                 }
-            });
-        }
-    });
+            })
+        })?;
+    Ok(())
 }
 
-fn handle(mut conn: TcpStream, root: &Path) -> common::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+fn handle(mut conn: TcpStream, root: &Path, idle: Duration) -> common::Result<()> {
+    // A fetcher sends its request at once; one that does not is holding a place for nothing.
+    conn.set_read_timeout(Some(idle))?;
     conn.set_write_timeout(Some(common::transfer::IO_TIMEOUT))?;
     let req = shuffle::read_request(&mut BufReader::new(&mut conn))?;
     match open_segment(root, &req) {

@@ -156,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
                                 client_name: client_name.clone(),
                                 previous: None,
                                 excluded_nodes: vec![],
+                                file_id: 0,
                             })
                             .await?
                             .into_inner();
@@ -165,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
                             path,
                             client_name: client_name.clone(),
                             last: Some(last),
+                            file_id: 0,
                         })
                         .await?;
                     }

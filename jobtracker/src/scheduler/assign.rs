@@ -92,7 +92,9 @@ pub(super) fn assign(
     }
     let order = fair_share::order(&queues, &fair_share::candidates(st, &running));
     for j in order {
-        if !st.jobs[j].spec.settings.speculative {
+        if !st.jobs[j].spec.settings.speculative
+            || !super::exclusion::may_run(st, cx.config, j, host, cx.now)
+        {
             continue;
         }
         for s in 0..st.jobs[j].stages.len() {
@@ -116,6 +118,9 @@ fn place_one(
     host: &str,
     rack: &str,
 ) -> Option<TaskSpec> {
+    if !super::exclusion::may_run(st, cx.config, j, host, cx.now) {
+        return None;
+    }
     let delay = Duration::from_millis(cx.config.locality_delay_ms);
     for s in 0..st.jobs[j].stages.len() {
         if st.jobs[j].stages[s].phase != StagePhase::Running {
@@ -190,13 +195,16 @@ pub(super) fn launch(
     r: TaskRef,
     host: &str,
 ) -> TaskSpec {
+    let epoch = st.epoch;
     let job = &mut st.jobs[j];
     job.count(&format!("TOTAL_LAUNCHED_{}", r.kind.counter_suffix()));
     let maps = job.stages[r.stage].maps.len() as u32;
     let stage = &mut job.stages[r.stage];
     stage.started.get_or_insert(cx.now);
     let task = &mut stage.tasks_mut(r.kind)[r.index];
-    let number = task.attempts.len() as u32;
+    let index = task.attempts.len();
+    // Numbered after this run's epoch: never the id of an attempt an earlier run launched.
+    let number = (epoch * crate::state::ATTEMPTS_PER_EPOCH) as u32 + index as u32;
     let id = AttemptId(format!(
         "attempt_{}_{}_{}_{:06}_{number}",
         job.id.as_str().trim_start_matches("job_"),
@@ -210,6 +218,7 @@ pub(super) fn launch(
         phase: AttemptPhase::Running,
         started: cx.now,
         progress: 0.0,
+        progressed: cx.now,
         counters: Default::default(),
     });
     task.phase = TaskPhase::Running;
@@ -240,7 +249,7 @@ pub(super) fn launch(
         AttemptAt {
             job: j,
             task: r,
-            attempt: number as usize,
+            attempt: index,
         },
     );
     spec

@@ -10,10 +10,12 @@
 //! tests ([`test_harness`]) drive them with a manual clock and virtual workers.
 
 pub mod assign;
+pub mod exclusion;
 pub mod fair_share;
 pub mod outcomes;
 pub mod preemption;
 pub mod speculation;
+pub mod timeouts;
 pub mod workers;
 
 #[cfg(test)]
@@ -44,6 +46,7 @@ pub struct Context<'a> {
 pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (HeartbeatReply, bool) {
     let mut wake = false;
     let host = hb.host.clone();
+    crate::history::worker_back(st, &host, hb.incarnation, cx.now);
     if st
         .workers
         .get(&host)
@@ -61,6 +64,12 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
             rack: cx.topology.rack_of(&host),
             slots: hb.slots,
             last_seen: cx.now,
+            running: hb
+                .attempts
+                .iter()
+                .filter(|s| s.outcome.is_none())
+                .map(|s| s.attempt_id.clone())
+                .collect(),
         },
     );
     if !known {
@@ -70,15 +79,29 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
     // Every attempt still running holds a slot, even one the job tracker no longer knows (its
     // job was retired, or it predates a restart): its process runs until the kill lands.
     let busy = hb.attempts.iter().filter(|s| s.outcome.is_none()).count() as u32;
+    // A running attempt the job tracker does not know was launched by an earlier run of it
+    // (or belongs to a job that left memory): killed, so it never publishes anything.
+    let mut strays = Vec::new();
+    // Attempts the job tracker ended (killed, timed out) that still run: told to die again,
+    // in case the earlier order was lost with a reply.
+    let mut kill_again = Vec::new();
     for status in &hb.attempts {
         let Some(r) = st.attempts.get(&status.attempt_id).copied() else {
+            if status.outcome.is_none() {
+                strays.push(status.attempt_id.clone());
+            }
             continue;
         };
         let task = st.task_mut(r);
         let a = &mut task.attempts[r.attempt];
         if a.phase == crate::state::AttemptPhase::Running {
+            if status.progress != a.progress {
+                a.progressed = cx.now;
+            }
             a.progress = status.progress;
             a.counters = status.counters.clone();
+        } else if status.outcome.is_none() {
+            kill_again.push(status.attempt_id.clone());
         }
         if let Some(outcome) = &status.outcome {
             wake |= outcomes::on_outcome(st, cx, r, outcome);
@@ -88,12 +111,19 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
         outcomes::on_fetch_failure(st, cx, f);
     }
 
+    exclusion::expire(st, cx.now);
+    wake |= timeouts::time_out(st, cx);
     preemption::preempt(st, cx.now);
 
     let mut reply = HeartbeatReply {
         kill: st.kills.remove(&host).unwrap_or_default(),
         ..Default::default()
     };
+    for id in strays.into_iter().chain(kill_again) {
+        if !reply.kill.contains(&id) {
+            reply.kill.push(id);
+        }
+    }
     let free = hb.slots.saturating_sub(busy);
     assign::assign(st, cx, &host, free, &mut reply);
 

@@ -60,6 +60,7 @@ pub(super) fn on_outcome(
                 task.reset(cx.now);
             }
             tracing::warn!(attempt = %id, %worker, %error, "attempt failed");
+            super::exclusion::record_failure(st, cx.config, r.job, &worker, cx.now);
             let job = &mut st.jobs[r.job];
             job.count(&format!("NUM_FAILED_{kind}"));
             if job_over || failures < max_attempts {

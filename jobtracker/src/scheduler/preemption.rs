@@ -9,7 +9,8 @@ use std::time::Instant;
 
 /// Free slots on the live workers, as the job tracker's own record of running attempts says
 /// (an attempt already told to die counts as gone, so a kill is never asked twice).
-fn free_slots(st: &TrackerState) -> u32 {
+/// A worker excluded from scheduling has none to offer.
+fn free_slots(st: &TrackerState, now: Instant) -> u32 {
     let mut busy: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     for job in &st.jobs {
         for stage in &job.stages {
@@ -22,6 +23,7 @@ fn free_slots(st: &TrackerState) -> u32 {
     }
     st.workers
         .iter()
+        .filter(|(h, _)| !super::exclusion::excluded(st, h, now))
         .map(|(h, w)| {
             w.slots
                 .saturating_sub(busy.get(h.as_str()).copied().unwrap_or(0))
@@ -49,7 +51,7 @@ pub fn preempt(st: &mut TrackerState, now: Instant) -> usize {
             if pending == 0 {
                 continue;
             }
-            let need = pending.saturating_sub(free_slots(st)) as usize;
+            let need = pending.saturating_sub(free_slots(st, now)) as usize;
             if need == 0 {
                 continue;
             }

@@ -33,6 +33,8 @@ struct VirtualWorker {
     silent: bool,
     /// Every attempt launched here fails at once (a binary that cannot start).
     launches_fail: bool,
+    /// Kills are not acted on (a reply lost on the way): the attempts go on running.
+    ignores_kills: bool,
     attempts: BTreeMap<AttemptId, RunningAttempt>,
     fetch_failures: Vec<FetchFailure>,
 }
@@ -97,6 +99,7 @@ impl SchedulerTest {
                 incarnation,
                 silent: false,
                 launches_fail: false,
+                ignores_kills: false,
                 attempts: BTreeMap::new(),
                 fetch_failures: Vec::new(),
             },
@@ -143,6 +146,11 @@ impl SchedulerTest {
         self.clock.advance(by);
     }
 
+    /// The manual clock's time.
+    pub fn clock_now(&self) -> std::time::Instant {
+        self.clock.now()
+    }
+
     /// One heartbeat from `host`: reports its attempts (forgetting the ended ones, as a worker
     /// does once delivered), then acts on the reply. Returns the reply.
     pub fn heartbeat(&mut self, host: &str) -> HeartbeatReply {
@@ -175,6 +183,10 @@ impl SchedulerTest {
         let (reply, _) = heartbeat(&mut self.st, &cx, hb);
         let w = self.workers.get_mut(host).expect("a virtual worker");
         for id in &reply.kill {
+            if w.ignores_kills {
+                self.kills.push(id.clone());
+                continue;
+            }
             if let Some(a) = w.attempts.get_mut(id) {
                 a.outcome.get_or_insert(AttemptOutcome::Killed);
             }
@@ -239,6 +251,14 @@ impl SchedulerTest {
             .get_mut(host)
             .expect("a virtual worker")
             .launches_fail = true;
+    }
+
+    /// Whether the worker on `host` acts on the kills it is sent.
+    pub fn set_ignores_kills(&mut self, host: &str, ignores: bool) {
+        self.workers
+            .get_mut(host)
+            .expect("a virtual worker")
+            .ignores_kills = ignores;
     }
 
     fn attempt_mut(&mut self, id: &AttemptId) -> &mut RunningAttempt {

@@ -21,6 +21,15 @@ pub(super) struct PendingCopy {
     pub deadline: Instant,
 }
 
+/// Sources and targets of copies of one block that timed out, so the next plan tries others
+/// (a target may be refusing the copy, a source may be too slow or its replica bad). Forgotten
+/// once the block is fully replicated.
+#[derive(Debug, Default)]
+pub(super) struct Tried {
+    pub sources: Vec<NodeIdx>,
+    pub targets: Vec<NodeIdx>,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct BlockManager {
     /// Nodes holding a good finalized replica of each block, at the block's current stamp.
@@ -33,6 +42,8 @@ pub(super) struct BlockManager {
     /// Blocks whose replication the monitor should check.
     pub needed: BTreeSet<BlockId>,
     pub pending: HashMap<BlockId, PendingCopy>,
+    /// Where copies of a block that did not complete in time came from and went to.
+    pub tried: HashMap<BlockId, Tried>,
     /// Each node's good finalized replicas (indexed by `NodeIdx`): the mirror, per node, of
     /// `replicas`.
     by_node: Vec<HashSet<BlockId>>,
@@ -171,6 +182,18 @@ impl BlockManager {
         }
         self.needed.remove(&b);
         self.pending.remove(&b);
+        self.tried.remove(&b);
+    }
+
+    /// A copy scheduled from `source` cannot finish (its replica turned out corrupt): forget
+    /// it now, rather than at its deadline, so the block is planned again from a good replica.
+    pub fn cancel_pending_from(&mut self, dns: &mut Datanodes, b: BlockId, source: NodeIdx) {
+        if self.pending.get(&b).is_some_and(|p| p.source == source) {
+            self.pending.remove(&b);
+            let s = dns.get_mut(source);
+            s.transfers_scheduled = s.transfers_scheduled.saturating_sub(1);
+            self.needed.insert(b);
+        }
     }
 
     /// A block was restamped: the replicas it had are stale, no longer locations.

@@ -32,7 +32,77 @@ pub struct LastBlock {
     pub len: u64,
 }
 
+/// A long name cut for an error message: its start and its length.
+fn abbreviate(s: &str) -> String {
+    const SHOWN: usize = 64;
+    if s.len() <= SHOWN {
+        return s.into();
+    }
+    let mut end = SHOWN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
 impl Namesystem {
+    /// Refuses a new name that is longer, or a path that is deeper, than the configured
+    /// limits (HDFS: 255 bytes, 1,000 components). Checked where a name is made (mkdirs,
+    /// create, rename's destination), never on replay: what exists stays readable.
+    fn check_name_limits(&self, path: &str) -> NnResult<()> {
+        let comps = namespace::components(path)?;
+        let max_depth = self.config.max_path_depth as usize;
+        if comps.len() > max_depth {
+            return Err(NnError::InvalidPath(
+                abbreviate(path),
+                format!(
+                    "{} components, deeper than the limit of {max_depth} (max_path_depth)",
+                    comps.len()
+                ),
+            ));
+        }
+        let max_len = self.config.max_component_length as usize;
+        if let Some(c) = comps.iter().find(|c| c.len() > max_len) {
+            return Err(NnError::InvalidPath(
+                abbreviate(path),
+                format!(
+                    "the name '{}' is longer than the limit of {max_len} bytes (max_component_length)",
+                    abbreviate(c)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The current path of the file a writer names: by its file id when it gives one (the
+    /// file may have been renamed, or its directory moved, since create: the lease follows
+    /// it), else by the path it sends.
+    fn writer_path(st: &Metadata, path: &str, file_id: u64, client: &str) -> NnResult<String> {
+        if file_id == 0 {
+            return namespace::normalize(path);
+        }
+        let Some(inode) = st.ns.open_file(file_id) else {
+            // No longer being written: closed by lease recovery (the file is still there) or
+            // deleted.
+            return Err(match st.ns.lookup(path) {
+                Ok(Some(_)) => NnError::NoLease(path.into(), client.into()),
+                _ => NnError::NotFound(format!(
+                    "{path} (deleted, or closed by lease recovery, while being written)"
+                )),
+            });
+        };
+        st.leases
+            .by_client
+            .get(client)
+            .and_then(|l| {
+                l.paths
+                    .iter()
+                    .find(|p| st.ns.lookup(p).ok().flatten() == Some(inode))
+            })
+            .cloned()
+            .ok_or_else(|| NnError::NoLease(path.into(), client.into()))
+    }
+
     fn check_lease(st: &Metadata, path: &str, client: &str) -> NnResult<()> {
         let (_, f) = st.ns.file(path)?;
         match st.ns.client_of(f) {
@@ -51,6 +121,7 @@ impl Namesystem {
             },
             None => st.check_writable()?,
         }
+        self.check_name_limits(&path)?;
         let perm = self.inherit_group(&st, &path, perm)?;
         let edit = Edit::Mkdirs {
             path,
@@ -115,6 +186,7 @@ impl Namesystem {
         if client.is_empty() {
             return Err(NnError::InvalidArgument(format!("{path}: no client name")));
         }
+        self.check_name_limits(&path)?;
         let mut st = self.meta.lock();
         st.check_writable()?;
         if path == "/" || st.ns.lookup(&path)?.is_some() {
@@ -144,17 +216,20 @@ impl Namesystem {
         Ok((status, commit))
     }
 
+    /// A new block for the file `client` writes: the one with `file_id` (wherever it was
+    /// renamed to), or at `path` when the writer gives no id.
     pub fn add_block(
         &self,
         path: &str,
+        file_id: u64,
         client: &str,
         previous: Option<LastBlock>,
         excluded: &[NodeId],
         writer_host: &str,
     ) -> NnResult<(LocatedBlock, Commit)> {
-        let path = namespace::normalize(path)?;
         let mut st = self.meta.lock();
         st.check_writable()?;
+        let path = Self::writer_path(&st, path, file_id, client)?;
         Self::check_lease(&st, &path, client)?;
         let (_, f) = st.ns.file(&path)?;
         let last = f.last_block().map(|b| b.id);
@@ -225,6 +300,12 @@ impl Namesystem {
 
     /// Finds the file whose last block under construction is `block`, held by `client`.
     fn uc_block_path(st: &Metadata, block: BlockId, client: &str) -> NnResult<String> {
+        if st.ns.block(block).is_none() {
+            return Err(NnError::NotFound(format!(
+                "block {} (its file was deleted while being written)",
+                block.0
+            )));
+        }
         let lease = st
             .leases
             .by_client
@@ -281,10 +362,17 @@ impl Namesystem {
         Ok(commit)
     }
 
-    pub fn complete(&self, path: &str, client: &str, last: Option<LastBlock>) -> NnResult<Commit> {
-        let path = namespace::normalize(path)?;
+    /// Closes the file `client` writes, named as for [`Namesystem::add_block`].
+    pub fn complete(
+        &self,
+        path: &str,
+        file_id: u64,
+        client: &str,
+        last: Option<LastBlock>,
+    ) -> NnResult<Commit> {
         let mut st = self.meta.lock();
         st.check_writable()?;
+        let path = Self::writer_path(&st, path, file_id, client)?;
         Self::check_lease(&st, &path, client)?;
         let (_, f) = st.ns.file(&path)?;
         let file_last = f.last_block().map(|b| b.id);
@@ -346,6 +434,7 @@ impl Namesystem {
         if dst == src {
             return Err(NnError::AlreadyExists(dst));
         }
+        self.check_name_limits(&dst)?;
         if dst.starts_with(&format!("{src}/")) {
             return Err(NnError::InvalidArgument(format!(
                 "cannot move {src} under itself ({dst})"

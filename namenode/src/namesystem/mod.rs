@@ -106,15 +106,20 @@ impl Namesystem {
                 path: dir.clone(),
                 message: format!("edit {txid} does not decode: {e}"),
             })?;
-            ns.apply(&edit).map_err(|e| common::Error::Corrupt {
-                path: dir.clone(),
-                message: format!("edit {txid} ({edit:?}) cannot be applied: {e}"),
-            })?;
+            ns.apply_at(&edit, txid)
+                .map_err(|e| common::Error::Corrupt {
+                    path: dir.clone(),
+                    message: format!("edit {txid} ({edit:?}) cannot be applied: {e}"),
+                })?;
             replayed += 1;
             Ok(())
         })?;
         tracing::info!(image_txid, replayed, last_txid = last, "namespace loaded");
-        let journal = Journal::start(&dir, last)?;
+        let journal = Journal::start_with_sync_delay(
+            &dir,
+            last,
+            Duration::from_millis(config.test_edit_sync_delay_ms),
+        )?;
         let now = clock.now();
         let mut leases = Leases::default();
         ns.walk("/", |path, inode| {
@@ -154,12 +159,34 @@ impl Namesystem {
         &self.config.meta_dir
     }
 
+    /// Waits until every edit logged so far is durable. Called after an answer was read from
+    /// the namespace (even "already exists" or "not found"): the state it reports may come from
+    /// another call's edit that is still waiting for its sync, and a crash before that sync
+    /// would take back what the answer said. Free when nothing is waiting.
+    pub async fn settled(&self) -> NnResult<()> {
+        match self.journal.durable_through(self.journal.last_txid()) {
+            Some(c) => c.durable().await.map_err(NnError::Journal),
+            None => Ok(()),
+        }
+    }
+
     /// Applies an edit, follows up its effects and journals it.
     fn log(&self, st: &mut Metadata, edit: Edit) -> NnResult<Commit> {
         let payload = encode(&edit)?;
-        let effect = st.ns.apply(&edit)?;
+        // Every append happens under the lock, so the edit's txid is the next one; replay
+        // gives it the same (a created file's id is its Create edit's txid).
+        let txid = self.journal.last_txid() + 1;
+        let effect = st.ns.apply_at(&edit, txid)?;
         st.follow_up(effect);
-        Ok(self.journal.append(payload).1)
+        let (logged, commit) = self.journal.append(payload);
+        if logged != txid {
+            tracing::error!(
+                logged,
+                applied = txid,
+                "internal error (this is a bug): an edit-log append outside the namesystem lock"
+            );
+        }
+        Ok(commit)
     }
 }
 

@@ -32,6 +32,8 @@ pub struct FileInfo {
     pub mtime: u64,
     pub under_construction: bool,
     pub children: u64,
+    /// A file being written: the id its writer names it by (0 otherwise).
+    pub file_id: u64,
 }
 
 /// What is under a path.
@@ -121,6 +123,7 @@ impl Metadata {
             mtime: inode.mtime,
             under_construction: false,
             children: 0,
+            file_id: self.ns.file_id_of(id),
         };
         match &inode.kind {
             Kind::Dir(ch) => {

@@ -38,8 +38,12 @@ impl Namesystem {
             .collect();
         for b in expired {
             if let Some(p) = st.blocks.pending.remove(&b) {
+                tracing::warn!(block = %b, source = %st.dns.get(p.source).id, "a scheduled copy did not complete in time; planning it again elsewhere");
                 let src = st.dns.get_mut(p.source);
                 src.transfers_scheduled = src.transfers_scheduled.saturating_sub(1);
+                let tried = st.blocks.tried.entry(b).or_default();
+                tried.sources.push(p.source);
+                tried.targets.extend(p.targets);
             }
             st.blocks.needed.insert(b);
         }
@@ -48,6 +52,7 @@ impl Namesystem {
         for b in batch {
             if !self.check_block(st, b, now + timeout) {
                 st.blocks.needed.remove(&b);
+                st.blocks.tried.remove(&b);
             }
         }
     }
@@ -80,11 +85,23 @@ impl Namesystem {
             if !pending.is_empty() {
                 return true; // wait for the scheduled copy first
             }
-            let source = live
+            let (tried_sources, tried_targets) = st
+                .blocks
+                .tried
+                .get(&b)
+                .map(|t| (t.sources.clone(), t.targets.clone()))
+                .unwrap_or_default();
+            // A source whose copy timed out comes last: another holder may do better.
+            let mut sources: Vec<NodeIdx> = live
                 .iter()
                 .copied()
                 .filter(|&n| st.dns.liveness(n) == Liveness::Live)
-                .find(|&n| st.dns.get(n).transfers_scheduled < self.config.max_replication_streams);
+                .filter(|&n| {
+                    st.dns.get(n).transfers_scheduled < self.config.max_replication_streams
+                })
+                .collect();
+            sources.sort_by_key(|n| tried_sources.iter().filter(|t| *t == n).count());
+            let source = sources.first().copied();
             let Some(source) = source else {
                 // Every holder is busy: later. No good replica at all: nothing to copy from
                 // until a report brings one, which queues the block again.
@@ -92,14 +109,30 @@ impl Namesystem {
             };
             let mut existing = live.clone();
             existing.extend(&pending);
-            let targets = placement::choose_targets(
+            // Targets of copies that timed out are avoided while others can take the block.
+            let mut avoid = corrupt.clone();
+            avoid.extend(&tried_targets);
+            let mut targets = placement::choose_targets(
                 &st.dns,
                 want - live.len(),
                 None,
                 &existing,
-                &corrupt,
+                &avoid,
                 len.max(1),
             );
+            if targets.len() < want - live.len() && !tried_targets.is_empty() {
+                let all = placement::choose_targets(
+                    &st.dns,
+                    want - live.len(),
+                    None,
+                    &existing,
+                    &corrupt,
+                    len.max(1),
+                );
+                if all.len() > targets.len() {
+                    targets = all;
+                }
+            }
             if targets.is_empty() {
                 return true;
             }

@@ -129,6 +129,7 @@ impl Namesystem {
             if st.ns.block(r.block).is_some_and(|m| m.gen == r.gen) {
                 tracing::warn!(block = %r.block, node = %r.node, "corrupt replica reported");
                 st.blocks.mark_corrupt(r.block, idx);
+                st.blocks.cancel_pending_from(&mut st.dns, r.block, idx);
             }
         }
     }

@@ -126,7 +126,7 @@ impl Harness {
             .expect("create");
         let (b, _) = self
             .ns
-            .add_block(path, "writer", None, &[], writer)
+            .add_block(path, 0, "writer", None, &[], writer)
             .expect("add_block");
         (b.id, b.nodes.iter().map(|n| n.id).collect())
     }
@@ -138,7 +138,7 @@ impl Harness {
             self.report(n, block, gen, LEN, true);
         }
         self.ns
-            .complete(path, "writer", Some(LastBlock { block, len: LEN }))
+            .complete(path, 0, "writer", Some(LastBlock { block, len: LEN }))
             .expect("complete");
     }
 
@@ -282,7 +282,7 @@ fn a_block_on_one_rack_is_spread_to_the_second_rack() {
     h.ns.create("/f", perm(), 3, 0, "writer", true)
         .expect("create");
     let (lb, _) =
-        h.ns.add_block("/f", "writer", None, &[h4], "h1")
+        h.ns.add_block("/f", 0, "writer", None, &[h4], "h1")
             .expect("add_block");
     let pipeline: Vec<NodeId> = lb.nodes.iter().map(|n| n.id).collect();
     assert!(!pipeline.contains(&h4));
@@ -345,7 +345,7 @@ fn a_writer_past_the_hard_limit_has_its_file_recovered() {
     assert!(!info.under_construction);
     assert_eq!(info.length, 700);
     assert_eq!(h.holders("/f").len(), 3);
-    match h.ns.add_block("/f", "writer", None, &[], "h1") {
+    match h.ns.add_block("/f", 0, "writer", None, &[], "h1") {
         Err(NnError::NoLease(..)) => {}
         Err(e) => panic!("expected the lease to be gone, got {e}"),
         Ok(_) => panic!("the writer kept its lease after recovery"),
@@ -412,7 +412,7 @@ fn a_full_report_is_diffed_against_the_nodes_previous_list() {
     let (a, _) = h.write_file("/a", 1, "h1");
     let (b, _) = h.write_file("/b", 1, "h1");
     let (c, _) = h.start_file("/c", 1, "h1");
-    h.ns.complete("/c", "writer", Some(LastBlock { block: c, len: LEN }))
+    h.ns.complete("/c", 0, "writer", Some(LastBlock { block: c, len: LEN }))
         .expect("complete");
     let (ga, gb, gc) = (h.gen_of("/a"), h.gen_of("/b"), h.gen_of("/c"));
     let replica = |block, gen, len| ReportedReplica {
@@ -467,4 +467,161 @@ fn a_full_report_is_diffed_against_the_nodes_previous_list() {
         block: stray,
         gen: Some(GenStamp(1)),
     }));
+}
+
+/// Kills the first pipeline node of a fresh `/f` and returns the copy scheduled to replace
+/// it: (block, source, target), with the victim.
+fn lose_a_replica(h: &Harness) -> (BlockId, NodeId, NodeId, NodeId) {
+    let (b, pipeline) = h.write_file("/f", 3, "h1");
+    h.ns.check_replication();
+    let victim = pipeline[0];
+    h.advance(Duration::from_secs(31), &[victim]);
+    h.ns.check_heartbeats();
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r.targets.clone())))
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy scheduled: {copies:?}");
+    let (source, targets) = &copies[0];
+    assert_eq!(targets.len(), 1);
+    (b, *source, targets[0].id, victim)
+}
+
+#[test]
+fn a_copy_that_does_not_complete_in_time_is_planned_again_with_another_source_and_target() {
+    let h = Harness::new(&two_racks());
+    let (b, source, target, victim) = lose_a_replica(&h);
+    // Nothing lands: before the timeout nothing more is scheduled...
+    h.advance(Duration::from_secs(20), &[victim]);
+    h.ns.check_replication();
+    assert!(h
+        .heartbeat_all(&[victim])
+        .values()
+        .all(|c| c.replicate.is_empty()));
+    // ...after it, the copy is planned again, from the other holder, to another node.
+    let cmds = h.advance(Duration::from_secs(11), &[victim]);
+    assert!(cmds.values().all(|c| c.replicate.is_empty()));
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r)))
+        .collect();
+    assert_eq!(copies.len(), 1, "the copy is planned again: {copies:?}");
+    let (again_from, copy) = copies[0];
+    assert_eq!(copy.block, b);
+    assert_ne!(again_from, source, "another holder is the source");
+    assert_ne!(copy.targets[0].id, target, "another node is the target");
+    assert_ne!(copy.targets[0].id, victim);
+    // It lands: the block is whole and what was tried is forgotten.
+    h.report(copy.targets[0].id, b, copy.gen, LEN, true);
+    h.ns.check_replication();
+    assert_eq!(h.holders("/f").len(), 3);
+}
+
+#[test]
+fn a_copy_whose_source_turns_out_corrupt_is_planned_again_at_once_from_a_good_replica() {
+    let h = Harness::new(&two_racks());
+    let (b, source, _, victim) = lose_a_replica(&h);
+    let gen = h.gen_of("/f");
+    // The source finds its replica corrupt while sending: it reports it, and the copy is
+    // planned again without waiting for the timeout, never from the corrupt replica.
+    h.ns.report_bad(&[super::BadReplica {
+        block: b,
+        gen,
+        node: source,
+    }]);
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[victim]);
+    let copies: Vec<_> = cmds
+        .iter()
+        .flat_map(|(n, c)| c.replicate.iter().map(move |r| (*n, r)))
+        .collect();
+    assert_eq!(copies.len(), 1, "planned again at once: {copies:?}");
+    let (from, copy) = copies[0];
+    assert_ne!(from, source, "never from the corrupt replica");
+    assert_ne!(from, victim);
+    assert_ne!(
+        copy.targets[0].id, source,
+        "not onto the corrupt replica's node"
+    );
+}
+
+/// The error of a call expected to fail (a success carries a `Commit`, which has no Debug).
+fn must_fail<T>(r: Result<T, NnError>, what: &str) -> NnError {
+    match r {
+        Ok(_) => panic!("{what}: expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_writer_naming_its_file_by_id_follows_renames_and_learns_of_a_delete() {
+    let h = Harness::new(&[("h1", "/r1")]);
+    let (st, _) =
+        h.ns.create("/in/f", perm(), 1, 0, "writer", true)
+            .expect("create");
+    assert_ne!(st.file_id, 0, "a file being written has an id");
+    let (b, _) =
+        h.ns.add_block("/in/f", st.file_id, "writer", None, &[], "h1")
+            .expect("add_block");
+    // The file, then its directory, move while the writer writes.
+    h.ns.rename("/in/f", "/in/g").expect("rename file");
+    h.ns.mkdirs("/out", perm()).expect("mkdirs");
+    h.ns.rename("/in", "/out").expect("rename dir");
+    let prev = Some(LastBlock {
+        block: b.id,
+        len: LEN,
+    });
+    let (b2, _) =
+        h.ns.add_block("/in/f", st.file_id, "writer", prev, &[], "h1")
+            .expect("add_block after the renames");
+    h.ns.complete(
+        "/in/f",
+        st.file_id,
+        "writer",
+        Some(LastBlock {
+            block: b2.id,
+            len: LEN,
+        }),
+    )
+    .expect("complete after the renames");
+    let done = h.ns.file_info("/out/in/g").expect("renamed file");
+    assert_eq!((done.length, done.under_construction), (2 * LEN, false));
+    // A file deleted under its writer: the writer's next call says so.
+    let (st, _) =
+        h.ns.create("/d", perm(), 1, 0, "writer", true)
+            .expect("create");
+    h.ns.delete("/d", false).expect("delete");
+    let e = must_fail(
+        h.ns.add_block("/d", st.file_id, "writer", None, &[], "h1"),
+        "deleted",
+    );
+    assert!(matches!(e, NnError::NotFound(_)), "{e}");
+    assert!(e.to_string().contains("deleted"), "{e}");
+}
+
+#[test]
+fn names_longer_or_paths_deeper_than_the_limits_are_refused_naming_the_limit() {
+    let h = Harness::new(&[("h1", "/r1")]);
+    let long = "n".repeat(256);
+    let e = must_fail(h.ns.mkdirs(&format!("/a/{long}"), perm()), "too long");
+    assert!(matches!(e, NnError::InvalidPath(..)), "{e}");
+    assert!(e.to_string().contains("limit of 255 bytes"), "{e}");
+    h.ns.mkdirs(&format!("/a/{}", "n".repeat(255)), perm())
+        .expect("255 bytes is allowed");
+    let deep = "/d".repeat(1001);
+    let e = must_fail(h.ns.mkdirs(&deep, perm()), "too deep");
+    assert!(e.to_string().contains("limit of 1000"), "{e}");
+    h.ns.mkdirs(&"/d".repeat(1000), perm())
+        .expect("1000 components is allowed");
+    let e = must_fail(
+        h.ns.create(&format!("/{long}"), perm(), 1, 0, "writer", true),
+        "create",
+    );
+    assert!(e.to_string().contains("max_component_length"), "{e}");
+    let e = must_fail(h.ns.rename("/a", &format!("/{long}")), "rename");
+    assert!(e.to_string().contains("max_component_length"), "{e}");
 }

@@ -57,6 +57,10 @@ pub struct FileStatus {
     pub under_construction: bool,
     #[prost(uint64, tag = "11")]
     pub children: u64,
+    /// A file being written: its id, by which the writer names it (it stays the same when the
+    /// file is renamed). 0 otherwise.
+    #[prost(uint64, tag = "12")]
+    pub file_id: u64,
 }
 /// Who is calling: recorded as the owner of what they create.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -118,6 +122,9 @@ pub struct AddBlockRequest {
     pub previous: ::core::option::Option<Block>,
     #[prost(uint64, repeated, tag = "5")]
     pub excluded_nodes: ::prost::alloc::vec::Vec<u64>,
+    /// The file's id from create; when set it names the file and `path` is only for messages.
+    #[prost(uint64, tag = "6")]
+    pub file_id: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AddBlockResponse {
@@ -157,6 +164,9 @@ pub struct CompleteRequest {
     pub client_name: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "3")]
     pub last: ::core::option::Option<Block>,
+    /// The file's id from create; when set it names the file and `path` is only for messages.
+    #[prost(uint64, tag = "4")]
+    pub file_id: u64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CompleteResponse {}

@@ -40,6 +40,13 @@ pub struct WorkersResponse {
     /// Task slots of each, in the same order.
     #[prost(uint32, repeated, tag = "2")]
     pub slots: ::prost::alloc::vec::Vec<u32>,
+    /// For each, until when (ms since the epoch) it is excluded from scheduling because attempts
+    /// failed there; 0: not excluded.
+    #[prost(uint64, repeated, tag = "3")]
+    pub excluded_until_ms: ::prost::alloc::vec::Vec<u64>,
+    /// For each, why it is excluded; empty when it is not.
+    #[prost(string, repeated, tag = "4")]
+    pub excluded_reason: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct QueuesRequest {}

@@ -72,6 +72,7 @@ fn history_replay_keeps_only_the_reports_of_ended_jobs() {
         apply(
             &mut replayed,
             serde_json::from_slice(&bytes).expect("a record"),
+            now,
         );
     }
     assert_eq!(replayed.jobs.len(), 1);

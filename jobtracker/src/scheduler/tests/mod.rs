@@ -2,10 +2,12 @@
 //! one file per rule.
 
 mod ended_jobs;
+mod exclusion;
 mod fetch_failures;
 mod locality;
 mod preemption;
 mod retries;
 mod sharing;
 mod speculation;
+mod timeouts;
 mod worker_loss;

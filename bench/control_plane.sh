@@ -3,7 +3,7 @@
 # the stall scenario (a worker killed while reducers hold every other slot) against the same
 # job undisturbed, and a job tracker's restart to the job's first new attempt against a
 # fresh submit to its first attempt. The short-job-while-a-long-one-runs figure is
-# bench/fair_share.sh's.
+# bench/mr_sharing.sh's.
 # Usage: bash bench/control_plane.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

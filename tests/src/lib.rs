@@ -93,6 +93,22 @@ pub fn replica_files(dirs: &[PathBuf], id: u64) -> Vec<PathBuf> {
     out
 }
 
+/// Corrupts a replica on disk: flips 16 bytes at `at`.
+pub fn flip_bytes(path: &std::path::Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8; 16];
+    f.read_exact_at(&mut b, at).unwrap();
+    for x in &mut b {
+        *x ^= 0x5a;
+    }
+    f.write_all_at(&b, at).unwrap();
+}
+
 /// Runs `mrctl --config CLUSTER/client.toml ARGS`.
 pub fn mrctl(tc: &TestCluster, args: &[&str]) -> std::process::Output {
     let bin = cluster::bin_dir().unwrap().join("mrctl");

@@ -4,23 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use client::CreateOptions;
-use std::os::unix::fs::FileExt;
 use std::time::Duration;
-use tests::{data, replica_files, start, wait};
-
-fn flip_bytes(path: &std::path::Path, at: u64) {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 16];
-    f.read_exact_at(&mut b, at).unwrap();
-    for x in &mut b {
-        *x ^= 0x5a;
-    }
-    f.write_all_at(&b, at).unwrap();
-}
+use tests::{data, flip_bytes, replica_files, start, wait};
 
 #[test]
 fn corrupt_replica_is_read_around_reported_and_replaced_streamed() {

@@ -7,24 +7,9 @@
 use client::CreateOptions;
 use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, WriteStage};
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Duration;
-use tests::{data, mrctl, replica_files, start, wait, TestCluster};
-
-fn flip_bytes(path: &std::path::Path, at: u64) {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 16];
-    f.read_exact_at(&mut b, at).unwrap();
-    for x in &mut b {
-        *x ^= 0x5a;
-    }
-    f.write_all_at(&b, at).unwrap();
-}
+use tests::{data, flip_bytes, mrctl, replica_files, start, wait, TestCluster};
 
 /// The `area` (`rbw` or `tmp`) folders of datanode `i`.
 fn area(t: &TestCluster, i: usize, area: &str) -> Vec<PathBuf> {

@@ -5,7 +5,7 @@
 //! - the time from a job tracker's restart (after `kill -9` in the middle of a job's maps) to
 //!   the job's first new attempt, against the time from a submit to a fresh job's first attempt.
 //!
-//! Run with `bash bench/control_plane.sh`, which builds the binaries first.
+//! Run with `bash bench/control_plane.sh [LINES_PER_FILE]`, which builds the binaries first.
 
 use anyhow::{bail, Context};
 use cluster::{ClusterSpec, LocalCluster};
@@ -22,10 +22,15 @@ fn main() -> anyhow::Result<()> {
     let mut spec = ClusterSpec::fast(WORKERS, 2);
     spec.worker.slots = 1;
     spec.jobtracker.reduce_slow_start = 0.0;
+    let expiry = spec.jobtracker.worker_expiry_ms;
     let cluster = LocalCluster::up(dir.path(), spec)?;
     let dfs = cluster.client()?;
+    let lines: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse().context("LINES_PER_FILE must be a number")?,
+        None => 150_000,
+    };
     for i in 0..24 {
-        let text = words(20_000, 5_000, 11 + i);
+        let text = words(lines, 5_000, 11 + i);
         dfs.write_file(
             &format!("/in/f{i:02}.txt"),
             text.as_bytes(),
@@ -87,7 +92,9 @@ fn main() -> anyhow::Result<()> {
     let restart_to_task = t.elapsed();
     let end = bench.run_to_end(&id);
 
-    println!("stall scenario: undisturbed {undisturbed:.2?}, worker killed {killed:.2?}");
+    println!(
+        "stall scenario (24 maps of {lines} lines, 3 reducers, 4 one-slot workers): undisturbed {undisturbed:.2?}, a worker killed {killed:.2?} (a worker is lost after {expiry} ms of silence)"
+    );
     println!(
         "stall_ratio={:.2}",
         killed.as_secs_f64() / undisturbed.as_secs_f64()

@@ -21,7 +21,7 @@ use crate::state::{
 use common::error::IoContext;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{Counters, JobReport, JobSpec, JobState, Split};
-use common::journal::Journal;
+use common::journal::{load_latest_image, ImageBuilder, Journal};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -76,20 +76,40 @@ impl HistoryRecord {
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("history records serialize")
     }
+
+    /// The job the record is about; None for a run's start.
+    fn job(&self) -> Option<&JobId> {
+        match self {
+            HistoryRecord::Submitted { id, .. } => Some(id),
+            HistoryRecord::Finished { report } => Some(&report.id),
+            HistoryRecord::Started { .. } => None,
+            HistoryRecord::StageStarted { job, .. }
+            | HistoryRecord::TaskSucceeded { job, .. }
+            | HistoryRecord::CommitStarted { job, .. }
+            | HistoryRecord::StageCommitted { job, .. }
+            | HistoryRecord::Ended { job, .. } => Some(job),
+        }
+    }
 }
 
 /// Loads the history in `dir` into `st`, rebuilds the jobs that were running, starts a new
 /// epoch and opens the journal for appends. Blocks: runs on the blocking pool.
+///
+/// Each start also compacts the history into an image: an ended job keeps only its submit
+/// and final report, a running job every record, so the history grows with the jobs that
+/// ended, not with every task that ever succeeded.
 pub fn recover(dir: &Path, st: &mut TrackerState, now: Instant) -> JtResult<Journal> {
     std::fs::create_dir_all(dir).at(dir)?;
     let mut epoch: Option<u64> = None;
     // Where each map output recovery may count on lives: attempt -> (worker, incarnation).
     let mut outputs: HashMap<AttemptId, (String, u64)> = HashMap::new();
-    let last = Journal::replay(dir, 0, |txid, payload| {
+    // Every record in order, for the compacted image.
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut load = |where_: &dyn Fn() -> String, payload: &[u8]| -> common::Result<()> {
         let record: HistoryRecord =
             serde_json::from_slice(payload).map_err(|e| common::Error::Corrupt {
                 path: dir.into(),
-                message: format!("history record {txid}: {e}"),
+                message: format!("history record {}: {e}", where_()),
             })?;
         match &record {
             HistoryRecord::Started { epoch: e } => epoch = Some(epoch.map_or(*e, |x| x.max(*e))),
@@ -103,8 +123,28 @@ pub fn recover(dir: &Path, st: &mut TrackerState, now: Instant) -> JtResult<Jour
             }
             _ => {}
         }
+        kept.push(Kept {
+            job: record.job().cloned(),
+            outlives_job: matches!(
+                record,
+                HistoryRecord::Submitted { .. } | HistoryRecord::Finished { .. }
+            ),
+            payload: payload.to_vec(),
+        });
         apply(st, record, now);
         Ok(())
+    };
+    let image_txid = match load_latest_image(dir)? {
+        Some((txid, image)) => {
+            for (i, payload) in image.records().enumerate() {
+                load(&|| format!("{i} of image {txid}"), payload)?;
+            }
+            txid
+        }
+        None => 0,
+    };
+    let last = Journal::replay(dir, image_txid, |txid, payload| {
+        load(&|| txid.to_string(), payload)
     })?;
     // A history written before epochs were recorded had a run too.
     st.epoch = match epoch {
@@ -114,12 +154,40 @@ pub fn recover(dir: &Path, st: &mut TrackerState, now: Instant) -> JtResult<Jour
     };
     resume(st, &outputs, now);
     let journal = Journal::start(dir, last)?;
+    if last > image_txid {
+        journal.write_image(last, compacted(st, epoch, kept))?;
+    }
     // Durable before any attempt of this epoch is launched, so no later run reuses it.
     journal
         .append(HistoryRecord::Started { epoch: st.epoch }.encode())
         .1
         .wait()?;
     Ok(journal)
+}
+
+/// A record read at recovery, as the compacted image may keep it.
+struct Kept {
+    /// The job it is about; None for a run's start.
+    job: Option<JobId>,
+    /// A job's submit and final report stay once the job ended; its other records go.
+    outlives_job: bool,
+    payload: Vec<u8>,
+}
+
+/// The history as an image: the latest epoch, then each job's records in their order, of an
+/// ended (retired) job only its submit and final report.
+fn compacted(st: &TrackerState, epoch: Option<u64>, records: Vec<Kept>) -> ImageBuilder {
+    let mut image = ImageBuilder::default();
+    if let Some(epoch) = epoch {
+        image.push(&HistoryRecord::Started { epoch }.encode());
+    }
+    for r in records {
+        let Some(job) = &r.job else { continue };
+        if r.outlives_job || !st.ended.contains_key(job) {
+            image.push(&r.payload);
+        }
+    }
+    image
 }
 
 /// The success records of the attempts in `succeeded` that a heartbeat just made the
@@ -505,7 +573,9 @@ mod tests {
             attempts: vec![m, r],
         });
         write(dir.path(), records);
-        restart(&mut t, dir.path());
+        let mut st = TrackerState::default();
+        let journal = recover(dir.path(), &mut st, t.clock.now()).expect("recovered");
+        t.st = st;
         let j = t.st.by_id[&id];
         assert_eq!(t.st.jobs[j].stages[0].phase, StagePhase::Committing);
         assert!(
@@ -514,7 +584,7 @@ mod tests {
         );
         assert!(t.tick().is_empty(), "nothing runs again");
 
-        let journal = Journal::start(dir.path(), 4).expect("a journal");
+        // The recovered run finishes the commit and records it.
         let done = HistoryRecord::StageCommitted {
             job: id.clone(),
             stage: 0,
@@ -563,5 +633,70 @@ mod tests {
         assert!(t.st.jobs.is_empty(), "an ended job keeps only its report");
         assert!(t.st.ended.contains_key(&id));
         assert_eq!(t.st.epoch, 1, "a history without epochs had a run");
+    }
+
+    #[test]
+    fn each_start_compacts_the_history_an_ended_job_keeping_its_submit_and_report() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        // A running job with map 0 done, then a job that succeeded with three records more.
+        let (mut t, running) = interrupted_during_maps(dir.path());
+        let done = t.submit(&[&["h2"]], 0);
+        let j = t.st.by_id[&done];
+        let report = t.st.jobs[j].final_report(t.clock.now());
+        let journal = Journal::start(dir.path(), 4).expect("a journal");
+        for r in [
+            submitted(&t, &done),
+            stage_started(&t, &done),
+            HistoryRecord::StageCommitted {
+                job: done.clone(),
+                stage: 0,
+            },
+            HistoryRecord::Finished { report },
+        ] {
+            journal.append(r.encode()).1.wait().expect("durable");
+        }
+        drop(journal);
+
+        restart(&mut t, dir.path());
+        let (txid, image) = load_latest_image(dir.path())
+            .expect("readable")
+            .expect("an image was written");
+        assert_eq!(txid, 8, "the image holds the state after every record");
+        let kinds: Vec<String> = image
+            .records()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_slice(r).expect("json");
+                let k = v.as_object().expect("tagged").keys().next().expect("a tag");
+                k.clone()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Started",
+                "Submitted",
+                "StageStarted",
+                "TaskSucceeded",
+                "Submitted",
+                "Finished"
+            ],
+            "the ended job keeps its submit and report, the running one everything"
+        );
+        let segments = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("edits_"))
+            })
+            .count();
+        assert_eq!(segments, 1, "the segments the image covers are gone");
+
+        // The next start reads the image and what came after it: the same jobs, a new epoch.
+        restart(&mut t, dir.path());
+        assert_eq!(t.st.epoch, 2);
+        assert!(t.st.ended.contains_key(&done));
+        let j = t.st.by_id[&running];
+        assert_eq!(t.st.jobs[j].state, JobState::Running);
+        assert_eq!(t.st.jobs[j].stages[0].maps_done(), 1);
     }
 }

@@ -173,10 +173,16 @@ pub fn queue_reports(st: &TrackerState, config: &JobTrackerConfig) -> Vec<QueueR
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn queue(name: &str, weight: f64, min_share: u32, policy: QueuePolicy) -> QueueConfig {
+    /// A queue's settings, for the scheduler's tests.
+    pub(crate) fn queue(
+        name: &str,
+        weight: f64,
+        min_share: u32,
+        policy: QueuePolicy,
+    ) -> QueueConfig {
         QueueConfig {
             name: name.into(),
             weight,

@@ -4,19 +4,11 @@
 //! locality passes a slot on to the others.
 
 use crate::scheduler::fair_share::running_per_job;
+use crate::scheduler::fair_share::tests::queue;
 use crate::scheduler::test_harness::SchedulerTest;
 use crate::state::AttemptPhase;
-use common::config::{QueueConfig, QueuePolicy};
+use common::config::QueuePolicy;
 use common::ids::{AttemptId, JobId};
-
-fn queue(name: &str, weight: f64, min_share: u32, policy: QueuePolicy) -> QueueConfig {
-    QueueConfig {
-        name: name.into(),
-        weight,
-        min_share,
-        policy,
-    }
-}
 
 /// `workers` 2-slot workers on one rack.
 fn cluster(workers: usize) -> SchedulerTest {

@@ -217,6 +217,7 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
         | Reason::AlreadyExists
         | Reason::FailedPrecondition
         | Reason::PermissionDenied
+        | Reason::Unauthenticated
         | Reason::ResourceExhausted => ClientError::Rejected(s.message().to_string()),
         Reason::SafeMode | Reason::Unavailable => {
             if s.metadata().contains_key(REASON_KEY) {

@@ -17,6 +17,8 @@ pub struct ConfigFile {
     pub jobtracker: Option<JobTrackerConfig>,
     pub worker: Option<WorkerConfig>,
     pub topology: TopologyConfig,
+    /// How every role in this file authenticates and encrypts (one section for all roles).
+    pub security: SecurityConfig,
 }
 
 impl ConfigFile {
@@ -24,10 +26,32 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self> {
         use crate::error::IoContext;
         let text = std::fs::read_to_string(path).at(path)?;
-        toml::from_str(&text).map_err(|e| Error::Config {
+        let mut file: ConfigFile = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.into(),
             message: e.to_string(),
-        })
+        })?;
+        file.share_security();
+        Ok(file)
+    }
+
+    /// Copies the `[security]` section into every role's config, which carries it from there.
+    pub fn share_security(&mut self) {
+        let s = &self.security;
+        if let Some(c) = &mut self.namenode {
+            c.security = s.clone();
+        }
+        if let Some(c) = &mut self.datanode {
+            c.security = s.clone();
+        }
+        if let Some(c) = &mut self.client {
+            c.security = s.clone();
+        }
+        if let Some(c) = &mut self.jobtracker {
+            c.security = s.clone();
+        }
+        if let Some(c) = &mut self.worker {
+            c.security = s.clone();
+        }
     }
 
     /// The named section, or an error naming the file that lacks it.
@@ -86,6 +110,9 @@ pub struct NamenodeConfig {
     pub max_connections_per_address: u32,
     /// A connection to the gRPC port that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
+    /// The file's `[security]` section, filled in by [`ConfigFile::load`].
+    #[serde(skip)]
+    pub security: SecurityConfig,
 }
 
 impl Default for NamenodeConfig {
@@ -114,6 +141,7 @@ impl Default for NamenodeConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -152,6 +180,9 @@ pub struct DatanodeConfig {
     pub max_connections_per_address: u32,
     /// A connection to the data port that sends no request for this long is closed.
     pub idle_timeout_ms: u64,
+    /// The file's `[security]` section, filled in by [`ConfigFile::load`].
+    #[serde(skip)]
+    pub security: SecurityConfig,
 }
 
 impl Default for DatanodeConfig {
@@ -169,6 +200,7 @@ impl Default for DatanodeConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -190,6 +222,9 @@ pub struct ClientConfig {
     /// Read replicas of datanodes on this machine straight from their files (checksums are
     /// still verified), as HDFS's short-circuit local reads do.
     pub short_circuit: bool,
+    /// The file's `[security]` section, filled in by [`ConfigFile::load`].
+    #[serde(skip)]
+    pub security: SecurityConfig,
 }
 
 impl Default for ClientConfig {
@@ -201,6 +236,7 @@ impl Default for ClientConfig {
             block_size: 0,
             host: String::new(),
             short_circuit: true,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -261,6 +297,9 @@ pub struct JobTrackerConfig {
     /// The queues jobs are submitted to (`[[jobtracker.queues]]`), sharing the slots by weight
     /// and minimum share; none configured means one queue, `default`. See [`QueueConfig`].
     pub queues: Vec<QueueConfig>,
+    /// The file's `[security]` section, filled in by [`ConfigFile::load`].
+    #[serde(skip)]
+    pub security: SecurityConfig,
 }
 
 /// How the jobs of one queue share the queue's slots.
@@ -363,6 +402,7 @@ impl Default for JobTrackerConfig {
             worker_exclusion_jobs: 3,
             worker_exclusion_window_ms: 15 * 60 * 1000,
             worker_exclusion_ms: 10 * 60 * 1000,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -391,6 +431,9 @@ pub struct WorkerConfig {
     pub max_connections_per_address: u32,
     /// A connection to the shuffle port that sends no request for this long is closed.
     pub idle_timeout_ms: u64,
+    /// The file's `[security]` section, filled in by [`ConfigFile::load`].
+    #[serde(skip)]
+    pub security: SecurityConfig,
 }
 
 impl Default for WorkerConfig {
@@ -406,6 +449,47 @@ impl Default for WorkerConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            security: SecurityConfig::default(),
+        }
+    }
+}
+
+/// The `[security]` section: tokens, permissions and TLS, on unless `insecure`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Turns tokens, permission checks and TLS off (Hadoop's "simple" mode: the client's
+    /// `$USER` is believed). For comparison and debugging only.
+    pub insecure: bool,
+    /// Daemons: the cluster secret (`mrctl admin keygen`); must be readable by its owner only.
+    pub secret_file: PathBuf,
+    /// Clients: the user token presented on every call (`mrctl --token FILE` overrides it).
+    pub token_file: PathBuf,
+    /// This process's TLS certificate chain and private key (PEM); daemons need both.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// The CA (PEM) every peer's certificate must chain to; clients need it too.
+    pub tls_ca: PathBuf,
+    /// Members of this group are superusers, as is the namenode's own OS user.
+    pub supergroup: String,
+    /// How long a block access token handed out by the namenode stays valid.
+    pub block_token_lifetime_ms: u64,
+    /// The longest a job's delegation token lives (a job running longer loses DFS access).
+    pub job_token_lifetime_ms: u64,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            insecure: false,
+            secret_file: PathBuf::new(),
+            token_file: PathBuf::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
+            tls_ca: PathBuf::new(),
+            supergroup: "supergroup".into(),
+            block_token_lifetime_ms: 3_600_000,
+            job_token_lifetime_ms: 7 * 24 * 3_600_000,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Shared pieces of every daemon and client.
 //!
 //! A short tour:
+//! - [`auth`]: the cluster secret, signed tokens (user, delegation, service, block access), the
+//!   verifier daemons check them with, and the per-job shuffle key.
 //! - [`ids`]: typed ids (`BlockId`, `NodeId`, `GenStamp`, `JobId`, `AttemptId`, `TaskKind`) so a
 //!   block is never mistaken for a node, nor a job for an attempt.
 //! - [`clock`]: the injectable clock of decision code, real or driven by a test.
 //! - [`conn_limit`]: connection caps per port and per client address, and the accept loop of
 //!   the thread-per-connection servers; `grpc_incoming` (feature `grpc-server`) does the same
-//!   for the tonic servers, with idle timeouts.
+//!   for the tonic servers, with idle timeouts; `grpc_auth` (same feature) verifies every
+//!   call's token and records the caller's identity.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change
 //!   (reading a file needs the `config-file` feature, on by default).
 //! - [`error`]: the crate's error type.
@@ -22,12 +25,15 @@
 //! - `logging`: tracing setup for binaries (feature `logging`, on by default).
 //! - [`user`]: who the process runs as (the owner of what a client creates).
 
+pub mod auth;
 pub mod checksum;
 pub mod clock;
 pub mod config;
 pub mod conn_limit;
 pub mod error;
 pub mod fsutil;
+#[cfg(feature = "grpc-server")]
+pub mod grpc_auth;
 #[cfg(feature = "grpc-server")]
 pub mod grpc_incoming;
 pub mod ids;

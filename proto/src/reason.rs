@@ -23,6 +23,8 @@ pub enum Reason {
     FailedPrecondition,
     /// The caller may not do this (no lease, no permission).
     PermissionDenied,
+    /// The caller's token is missing, malformed, forged, expired or revoked.
+    Unauthenticated,
     /// Not enough of something to do it now (no datanodes for a block, no room).
     ResourceExhausted,
     /// The namenode is in safe mode: mutations are refused until enough block reports arrived.
@@ -37,12 +39,13 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and docs.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::InvalidArgument,
         Reason::NotFound,
         Reason::AlreadyExists,
         Reason::FailedPrecondition,
         Reason::PermissionDenied,
+        Reason::Unauthenticated,
         Reason::ResourceExhausted,
         Reason::SafeMode,
         Reason::Unavailable,
@@ -57,6 +60,7 @@ impl Reason {
             Reason::AlreadyExists => "already-exists",
             Reason::FailedPrecondition => "failed-precondition",
             Reason::PermissionDenied => "permission-denied",
+            Reason::Unauthenticated => "unauthenticated",
             Reason::ResourceExhausted => "resource-exhausted",
             Reason::SafeMode => "safe-mode",
             Reason::Unavailable => "unavailable",
@@ -72,6 +76,7 @@ impl Reason {
             Reason::AlreadyExists => Code::AlreadyExists,
             Reason::FailedPrecondition => Code::FailedPrecondition,
             Reason::PermissionDenied => Code::PermissionDenied,
+            Reason::Unauthenticated => Code::Unauthenticated,
             Reason::ResourceExhausted => Code::ResourceExhausted,
             Reason::SafeMode | Reason::Unavailable => Code::Unavailable,
             Reason::Internal => Code::Internal,
@@ -109,7 +114,8 @@ impl Reason {
             Code::NotFound => Reason::NotFound,
             Code::AlreadyExists => Reason::AlreadyExists,
             Code::FailedPrecondition | Code::Aborted => Reason::FailedPrecondition,
-            Code::PermissionDenied | Code::Unauthenticated => Reason::PermissionDenied,
+            Code::PermissionDenied => Reason::PermissionDenied,
+            Code::Unauthenticated => Reason::Unauthenticated,
             Code::ResourceExhausted => Reason::ResourceExhausted,
             Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
                 Reason::Unavailable

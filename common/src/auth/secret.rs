@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_with_the_line() {
-        let err = ClusterSecret::parse("key 1 xyz\n").err().expect("garbage");
+        let err = ClusterSecret::parse("key 1 xyz\n").expect_err("garbage");
         assert!(err.contains("line 1"), "{err}");
         assert!(ClusterSecret::parse("# nothing\n").is_err());
     }

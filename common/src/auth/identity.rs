@@ -1,5 +1,6 @@
 //! Who a caller is, as its verified token says: a user and its groups, or a daemon.
 
+use super::token::TokenId;
 use serde::{Deserialize, Serialize};
 
 /// The caller of an RPC, taken from its verified token (never from the client's environment).
@@ -9,6 +10,9 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// A cluster daemon (datanode, job tracker, worker) holding the cluster secret.
     pub service: bool,
+    /// The verified token it came from (none in insecure mode): a job's delegation token names
+    /// it as its parent, so revoking the user's token revokes the job's too.
+    pub token: Option<TokenId>,
 }
 
 impl Identity {
@@ -17,6 +21,7 @@ impl Identity {
             user: user.into(),
             groups,
             service: false,
+            token: None,
         }
     }
 
@@ -26,6 +31,7 @@ impl Identity {
             user: role.into(),
             groups: Vec::new(),
             service: true,
+            token: None,
         }
     }
 

@@ -155,17 +155,29 @@ impl Verifier {
     /// refused here.
     pub fn identity(&self, text: Option<&str>, now_ms: u64) -> Result<Identity, AuthError> {
         let body = self.open(text, now_ms)?;
-        match body.grant {
-            Grant::User { user, groups } | Grant::Delegation { user, groups, .. } => {
-                Ok(Identity::user(user, groups))
-            }
-            Grant::Service { role } => Ok(Identity::service(role)),
+        let id = match body.grant {
+            Grant::User { user, groups } => Identity::user(user, groups),
+            // A job's tasks act as its user; a token they derive carries on the user's token.
+            Grant::Delegation {
+                user,
+                groups,
+                parent,
+                ..
+            } => Identity {
+                token: Some(parent),
+                ..Identity::user(user, groups)
+            },
+            Grant::Service { role } => Identity::service(role),
             Grant::Block { .. } => {
                 let e = AuthError::WrongKind("a block access token cannot call RPCs".into());
                 self.refusals.count(&e);
-                Err(e)
+                return Err(e);
             }
-        }
+        };
+        Ok(Identity {
+            token: id.token.or(Some(body.id)),
+            ..id
+        })
     }
 
     /// Checks a block access token for `access` to `block` at `gen_stamp`; the user it was
@@ -234,7 +246,8 @@ mod tests {
         let (v, s) = setup();
         let (_, t) = user_token(&s, 10_000);
         let id = v.identity(Some(&t), 2_000).expect("valid");
-        assert_eq!(id, Identity::user("alice", vec!["staff".into()]));
+        assert_eq!(id.user, "alice");
+        assert_eq!(id.groups, vec!["staff".to_string()]);
         assert_eq!(v.identity(None, 2_000), Err(AuthError::Missing));
         assert!(matches!(
             v.identity(Some(&t), 20_000),

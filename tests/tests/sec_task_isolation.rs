@@ -1,6 +1,7 @@
 //! Tasks cannot read what their worker can: a worker running as root (as these tests do) runs
 //! each job's tasks under a uid of its own, so a task reads neither a root-only file (such as the
-//! worker's cluster secret) nor the worker's folder of other jobs' map outputs.
+//! worker's cluster secret), nor the worker's folder of other jobs' map outputs, nor a
+//! datanode's block files.
 
 #![allow(clippy::unwrap_used)]
 
@@ -27,11 +28,13 @@ fn a_task_runs_under_its_jobs_own_uid_and_cannot_read_the_workers_private_files(
     std::fs::write(&public, b"anyone may read this").unwrap();
     std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
     let jobs = dir.join("worker-0").join("jobs");
+    let blocks = tc.data_dirs(0)[0].clone();
     let input = format!(
-        "uid\n{}\n{}\n{}\n",
+        "uid\n{}\n{}\n{}\n{}\n",
         private.display(),
         public.display(),
-        jobs.display()
+        jobs.display(),
+        blocks.display()
     );
     tc.dfs
         .write_file("/probe/in.txt", input.as_bytes(), CreateOptions::default())
@@ -54,4 +57,5 @@ fn a_task_runs_under_its_jobs_own_uid_and_cannot_read_the_workers_private_files(
     assert!(verdict(&private).starts_with("denied"), "{seen:?}");
     assert_eq!(verdict(&public), "ok", "{seen:?}");
     assert!(verdict(&jobs).starts_with("denied"), "{seen:?}");
+    assert!(verdict(&blocks).starts_with("denied"), "{seen:?}");
 }

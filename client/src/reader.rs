@@ -158,35 +158,36 @@ impl DfsReader {
     }
 }
 
-/// Opens a replica of a datanode on this machine directly; None when that is not possible
-/// (remote node, refused, unreadable), and the caller streams it instead.
+/// Opens a replica of a datanode on this machine directly (its files come as descriptors over
+/// the datanode's local socket); None when that is not possible (remote node, refused), and the
+/// caller streams it instead.
 fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source, usize, u64)> {
     let addr: std::net::SocketAddr = node.data_addr.parse().ok()?;
     if !transfer::is_local_ip(addr.ip()) {
         return None;
     }
-    let s = transfer::connect(&node.data_addr).ok()?;
+    let mut s = common::local_read::connect(&node.data_addr).ok()?;
+    s.set_read_timeout(Some(transfer::IO_TIMEOUT)).ok()?;
     let op = Op::ReadLocal {
         block: BlockRef {
             id: block.id,
             gen: block.gen_stamp,
         },
     };
-    transfer::write_op(&mut BufWriter::new(s.try_clone().ok()?), &op).ok()?;
+    transfer::write_op(&mut s, &op).ok()?;
+    // Unbuffered: a buffer could swallow the byte that carries the descriptors.
     let Reply::LocalReplica {
-        data_path,
-        meta_path,
         bytes_per_checksum,
         replica_len,
-    } = transfer::read_reply(&mut BufReader::new(s)).ok()?
+    } = transfer::read_reply(&mut s).ok()?
     else {
         return None;
     };
     if replica_len < block.num_bytes || bytes_per_checksum == 0 {
         return None;
     }
-    let data = File::open(data_path).ok()?;
-    let meta = File::open(meta_path).ok()?;
+    let mut fds = common::local_read::recv_files(&s).ok()?.into_iter();
+    let (data, meta) = (File::from(fds.next()?), File::from(fds.next()?));
     let bpc = bytes_per_checksum as u64;
     let start = offset / bpc * bpc;
     Some((

@@ -213,6 +213,30 @@ impl LocalCluster {
         })
     }
 
+    /// Lets the uids the workers run tasks as (when root) reach the workers' folders: the
+    /// cluster folder becomes searchable (not listable) by others. False, with a warning, when
+    /// an ancestor is not searchable: the workers then run tasks as themselves.
+    fn open_to_task_users(&self) -> ClusterResult<bool> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&self.dir)?.permissions().mode();
+        fs::set_permissions(
+            &self.dir,
+            fs::Permissions::from_mode((mode & 0o7777) | 0o011),
+        )?;
+        for dir in self.dir.ancestors().skip(1) {
+            if fs::metadata(dir)?.permissions().mode() & 0o001 == 0 {
+                eprintln!(
+                    "[cluster] {} is not searchable by others: the workers run tasks as \
+                     themselves, not under uids of their own (put the cluster elsewhere to \
+                     isolate tasks)",
+                    dir.display()
+                );
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn write_configs(&self) -> ClusterResult<()> {
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
@@ -248,8 +272,12 @@ impl LocalCluster {
                 ..Default::default()
             },
         )?;
+        let tasks_reach_dir = self.open_to_task_users()?;
         for i in 0..self.spec.datanodes {
             let mut w = self.spec.worker.clone();
+            if !tasks_reach_dir {
+                w.task_uid_count = 0;
+            }
             w.jobtracker_addr = jt.rpc_addr.clone();
             w.namenode_addr = nn.rpc_addr.clone();
             w.host = datanode_host(i);

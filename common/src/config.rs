@@ -431,6 +431,10 @@ pub struct WorkerConfig {
     pub max_connections_per_address: u32,
     /// A connection to the shuffle port that sends no request for this long is closed.
     pub idle_timeout_ms: u64,
+    /// When the worker runs as root, each job's tasks run under a uid of their own from
+    /// `[task_uid_first, task_uid_first + task_uid_count)` (0: tasks run as the worker).
+    pub task_uid_first: u32,
+    pub task_uid_count: u32,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -449,6 +453,8 @@ impl Default for WorkerConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            task_uid_first: 200_000,
+            task_uid_count: 10_000,
             security: SecurityConfig::default(),
         }
     }

@@ -16,6 +16,7 @@
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
 //! - [`jobs`]: the job model every part shares: job and task specs, reports, heartbeats.
 //! - [`shuffle`]: the protocol reduce attempts fetch map outputs with.
+//! - [`local_read`]: short-circuit reads: replica files handed over a Unix socket as descriptors.
 //! - [`map_output`]: the map output file and its index, written by tasks, served by workers.
 //! - [`journal`]: the durable, group-committed, checksummed log of records with checkpoints,
 //!   used by the namenode for its edits (and by the job tracker for job state).
@@ -39,6 +40,7 @@ pub mod grpc_incoming;
 pub mod ids;
 pub mod jobs;
 pub mod journal;
+pub mod local_read;
 #[cfg(feature = "logging")]
 pub mod logging;
 pub mod map_output;

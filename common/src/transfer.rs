@@ -88,10 +88,9 @@ pub enum Reply {
         start: u64,
         replica_len: u64,
     },
-    /// Where a finalized replica lives, for a short-circuit read.
+    /// A finalized replica for a short-circuit read: its data and checksum files follow as
+    /// descriptors (`common::local_read`).
     LocalReplica {
-        data_path: String,
-        meta_path: String,
         bytes_per_checksum: u32,
         replica_len: u64,
     },

@@ -3,6 +3,7 @@
 //! A short tour:
 //! - [`storage`]: replica files and their checksum sidecars, the start-up scan.
 //! - [`xceiver`]: the data transfer server (reads, write pipelines, recovery steps).
+//! - [`local_reads`]: short-circuit reads, replica files handed over a Unix socket.
 //! - [`nn`]: registration, heartbeats, block reports, and the namenode's commands.
 //! - [`commands`]: re-replication copies and lease recovery as the primary.
 //! - [`scanner`]: the background verification of finalized replicas.
@@ -10,6 +11,7 @@
 //! - [`service`]: wiring it all up.
 
 pub mod commands;
+pub mod local_reads;
 pub mod nn;
 pub mod scanner;
 pub mod service;

@@ -35,6 +35,13 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
+    crate::local_reads::LocalReads {
+        storage: storage.clone(),
+        max_connections: config.max_connections as usize,
+        request_timeout: Duration::from_millis(config.idle_timeout_ms),
+    }
+    .start(&config.data_addr)
+    .map_err(|e| anyhow::anyhow!("the short-circuit read socket of {}: {e}", config.data_addr))?;
     std::thread::Builder::new()
         .name("xceiver-accept".into())
         .spawn(move || xceiver.serve(listener, limiter))?;

@@ -82,6 +82,12 @@ impl Storage {
             for f in ["finalized", "rbw", "tmp"] {
                 fs::create_dir_all(d.join("current").join(f)).at(d)?;
             }
+            // Private to the datanode: clients get replicas through it (over the network, or
+            // as descriptors for a short-circuit read), after its checks.
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(d, fs::Permissions::from_mode(0o700)).at(d)?;
+            }
             let idf = d.join("node_id");
             if let Ok(text) = fs::read_to_string(&idf) {
                 let id = u64::from_str_radix(text.trim(), 16).map_err(|_| Error::Corrupt {

@@ -48,9 +48,6 @@ impl Xceiver {
         // Until the op has arrived the connection is idle; then transfers get their own timeout.
         conn.set_read_timeout(Some(idle))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
-        let peer_is_local = conn
-            .peer_addr()
-            .is_ok_and(|a| transfer::is_local_ip(a.ip()));
         // Small buffers: packet bodies are larger and bypass them, saving a copy.
         let mut input = BufReader::with_capacity(64 << 10, conn.try_clone()?);
         let mut output = BufWriter::with_capacity(64 << 10, conn);
@@ -89,25 +86,14 @@ impl Xceiver {
                 input,
                 output,
             ),
-            Op::ReadLocal { block } => {
-                let reply = match self.storage.open_read(block.id, block.gen) {
-                    Ok(_) if !peer_is_local => error_reply(
-                        "short-circuit reads are only served to clients on this machine".into(),
-                        None,
-                    ),
-                    Ok((r, _, _, len)) if r.state == ReplicaState::Finalized => {
-                        Reply::LocalReplica {
-                            data_path: self.storage.data_path(&r).display().to_string(),
-                            meta_path: self.storage.meta_path(&r).display().to_string(),
-                            bytes_per_checksum: r.bytes_per_checksum,
-                            replica_len: len,
-                        }
-                    }
-                    Ok(_) => error_reply(format!("blk_{}: not finalized", block.id), None),
-                    Err(e) => error_reply(e.to_string(), None),
-                };
-                transfer::write_reply(&mut output, &reply)
-            }
+            Op::ReadLocal { .. } => transfer::write_reply(
+                &mut output,
+                &error_reply(
+                    "short-circuit reads are served on the datanode's local socket, not here"
+                        .into(),
+                    None,
+                ),
+            ),
             Op::ReplicaState { block_id } => {
                 let reply = match self.storage.get(block_id) {
                     Some(r) => Reply::ReplicaState {

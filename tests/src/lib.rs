@@ -193,6 +193,16 @@ pub fn read_counts(dfs: &DfsClient, dir: &str) -> std::collections::BTreeMap<Str
     out
 }
 
+/// Every line of every part file under a DFS directory.
+pub fn read_lines(dfs: &DfsClient, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in dfs.list_files(dir).unwrap() {
+        let text = String::from_utf8(dfs.read_file(&f.path).unwrap()).unwrap();
+        out.extend(text.lines().map(str::to_string));
+    }
+    out
+}
+
 /// Word counts made directly, to compare a job's output with.
 pub fn count_words(text: &str) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();

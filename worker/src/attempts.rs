@@ -4,6 +4,7 @@
 //! `/.mr/logs/<job>/` when it ends. A panic or an out-of-memory kill ends one attempt, never
 //! the worker; so does going over the job's task memory ([`crate::memory`]).
 
+use crate::task_users::TaskUsers;
 use client::DfsClient;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{
@@ -40,13 +41,16 @@ pub struct Attempts {
     download: tokio::sync::Mutex<()>,
     /// Wakes the heartbeat loop when an attempt ends.
     pub changed: Notify,
+    /// The uid each job's tasks run as.
+    pub task_users: TaskUsers,
 }
 
 impl Attempts {
-    pub fn new(root: PathBuf, dfs: DfsClient) -> Arc<Attempts> {
+    pub fn new(root: PathBuf, dfs: DfsClient, task_users: TaskUsers) -> Arc<Attempts> {
         Arc::new(Attempts {
             root,
             dfs,
+            task_users,
             attempts: Mutex::new(HashMap::new()),
             fetch_failures: Mutex::new(Vec::new()),
             download: tokio::sync::Mutex::new(()),
@@ -195,13 +199,34 @@ impl Attempts {
             let _ = std::fs::create_dir_all(dir);
         }
         let _ = std::fs::create_dir_all(&spec.local_dir);
+        let uid = match self.task_users.uid_for(spec.job_id.as_str()) {
+            Ok(uid) => uid,
+            Err(e) => return failed(e),
+        };
+        if let Some(uid) = uid {
+            // The job's folder, then the attempt's: private to the job's uid.
+            for dir in [spec.local_dir.parent(), Some(spec.local_dir.as_path())]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(e) = TaskUsers::give(dir, uid) {
+                    return failed(e);
+                }
+            }
+        }
         let log_file = match std::fs::File::create(log) {
             Ok(f) => f,
             Err(e) => return failed(format!("creating {}: {e}", log.display())),
         };
-        let mut child = match Command::new(&binary)
+        let mut command = Command::new(&binary);
+        if let Some(uid) = uid {
+            // std drops root's supplementary groups before setuid.
+            command.uid(uid).gid(uid);
+        }
+        let mut child = match command
             .arg("task")
             .current_dir(&spec.local_dir)
+            .env("HOME", &spec.local_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file)

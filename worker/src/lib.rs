@@ -12,3 +12,4 @@ pub mod binaries;
 pub mod memory;
 pub mod service;
 pub mod shuffle;
+pub mod task_users;

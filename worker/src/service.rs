@@ -3,6 +3,7 @@
 //! clean the local files of jobs that are over.
 
 use crate::attempts::Attempts;
+use crate::task_users::TaskUsers;
 use anyhow::Context;
 use client::DfsClient;
 use common::config::{ClientConfig, WorkerConfig};
@@ -24,6 +25,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&jobs_dir)
         .with_context(|| format!("creating {}", jobs_dir.display()))?;
+    let task_users = TaskUsers::new(&config);
+    task_users
+        .prepare_root(&root)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = std::net::TcpListener::bind((config.host.as_str(), config.shuffle_port))
         .with_context(|| format!("shuffle server on {}:{}", config.host, config.shuffle_port))?;
     let shuffle_addr = format!("{}:{}", config.host, listener.local_addr()?.port());
@@ -49,7 +54,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
-    let attempts = Attempts::new(root.clone(), dfs);
+    let attempts = Attempts::new(root.clone(), dfs, task_users);
     let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
         .context("jobtracker_addr")?
         .connect_timeout(Duration::from_secs(5))
@@ -121,6 +126,7 @@ fn act(
                 }
             }
         }
+        attempts.task_users.release(&job);
         cleaned.insert(job);
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::task_users::TaskUsers;
 use client::DfsClient;
+use common::auth::{now_ms, ClusterSecret, Grant, TokenBody};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
@@ -43,14 +44,22 @@ pub struct Attempts {
     pub changed: Notify,
     /// The uid each job's tasks run as.
     pub task_users: TaskUsers,
+    /// The cluster secret and how long a task's token lives (none in insecure mode).
+    task_tokens: Option<(ClusterSecret, u64)>,
 }
 
 impl Attempts {
-    pub fn new(root: PathBuf, dfs: DfsClient, task_users: TaskUsers) -> Arc<Attempts> {
+    pub fn new(
+        root: PathBuf,
+        dfs: DfsClient,
+        task_users: TaskUsers,
+        task_tokens: Option<(ClusterSecret, u64)>,
+    ) -> Arc<Attempts> {
         Arc::new(Attempts {
             root,
             dfs,
             task_users,
+            task_tokens,
             attempts: Mutex::new(HashMap::new()),
             fetch_failures: Mutex::new(Vec::new()),
             download: tokio::sync::Mutex::new(()),
@@ -218,7 +227,27 @@ impl Attempts {
             Ok(f) => f,
             Err(e) => return failed(format!("creating {}: {e}", log.display())),
         };
+        // The attempt's DFS client acts as the job's user. Stopgap until tasks carry their
+        // job's delegation token: a user token for the job's user, which the job tracker took
+        // from the submitter's token.
+        let token = match &self.task_tokens {
+            None => None,
+            Some((secret, ttl)) => {
+                let grant = Grant::User {
+                    user: spec.job.user.clone(),
+                    groups: Vec::new(),
+                };
+                match TokenBody::new(secret, grant, now_ms(), *ttl).and_then(|b| b.sign(secret)) {
+                    Ok(t) => Some(t),
+                    Err(e) => return failed(format!("minting the task's token: {e}")),
+                }
+            }
+        };
         let mut command = Command::new(&binary);
+        command.env_remove(client::credentials::TOKEN_ENV);
+        if let Some(t) = &token {
+            command.env(client::credentials::TOKEN_ENV, t);
+        }
         if let Some(uid) = uid {
             // std drops root's supplementary groups before setuid.
             command.uid(uid).gid(uid);

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 
 pub type InodeId = u32;
 
-const ROOT: InodeId = 0;
+/// The root directory's inode.
+pub const ROOT: InodeId = 0;
 
 /// Owner, group and permission bits of a file or directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -209,7 +209,11 @@ pub fn check(ns: &Namespace, who: &Subject, path: &str, need: Need) -> NnResult<
     let (found, len) = resolve(ns, path)?;
     let exists = found.len() == len;
     // The nearest existing ancestor: the parent when the path exists, else the deepest found.
-    let ancestor = if exists { len.saturating_sub(2) } else { found.len() - 1 };
+    let ancestor = if exists {
+        len.saturating_sub(2)
+    } else {
+        found.len() - 1
+    };
     for (p, id) in &found[..=ancestor.min(found.len() - 1)] {
         let inode = ns.inode(*id)?;
         if matches!(inode.kind, Kind::Dir(_)) && !(exists && len == 1) {
@@ -387,7 +391,11 @@ mod tests {
             "/user/alice/secret.txt",
             perm("alice", "staff", 0o600),
         );
-        touch(&mut ns, "/user/alice/pub.txt", perm("alice", "staff", 0o644));
+        touch(
+            &mut ns,
+            "/user/alice/pub.txt",
+            perm("alice", "staff", 0o644),
+        );
         mkdir(&mut ns, "/tmp", perm("root", "supergroup", 0o1777));
         touch(&mut ns, "/tmp/a", perm("alice", "staff", 0o644));
         ns

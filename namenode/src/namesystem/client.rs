@@ -258,6 +258,7 @@ impl Namesystem {
 
     /// A new block for the file `client` writes: the one with `file_id` (wherever it was
     /// renamed to), or at `path` when the writer gives no id.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_block(
         &self,
         who: &Subject,

@@ -355,3 +355,19 @@ fn spawn_lease_renewer(inner: &Arc<Inner>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_umask_is_octal_and_at_most_777() {
+        assert_eq!(parse_umask("022").ok(), Some(0o022));
+        assert_eq!(parse_umask("077").ok(), Some(0o077));
+        assert_eq!(parse_umask("0").ok(), Some(0));
+        for bad in ["999", "1777", "u=rwx", ""] {
+            let e = parse_umask(bad).err().expect(bad).to_string();
+            assert!(e.contains("octal mask like 022"), "{e}");
+        }
+    }
+}

@@ -366,7 +366,7 @@ mod tests {
         assert_eq!(parse_umask("077").ok(), Some(0o077));
         assert_eq!(parse_umask("0").ok(), Some(0));
         for bad in ["999", "1777", "u=rwx", ""] {
-            let e = parse_umask(bad).err().expect(bad).to_string();
+            let e = parse_umask(bad).expect_err(bad).to_string();
             assert!(e.contains("octal mask like 022"), "{e}");
         }
     }

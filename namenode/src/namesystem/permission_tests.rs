@@ -319,14 +319,17 @@ fn chmod_refuses_bits_beyond_the_sticky_bit_and_chown_needs_a_name() {
     alices_tree(&ns);
     let e = ns
         .set_permission(&su(), "/tmp", 0o4755)
-        .err().expect("setuid");
+        .err()
+        .expect("setuid");
     assert!(matches!(e, NnError::InvalidArgument(_)), "{e}");
     let e = ns
         .set_owner(&su(), "/tmp", None, None)
-        .err().expect("nothing");
+        .err()
+        .expect("nothing");
     assert!(matches!(e, NnError::InvalidArgument(_)), "{e}");
     let e = ns
         .set_permission(&su(), "/nope", 0o755)
-        .err().expect("missing");
+        .err()
+        .expect("missing");
     assert!(matches!(e, NnError::NotFound(_)), "{e}");
 }

@@ -17,5 +17,6 @@ pub mod namespace;
 pub mod namesystem;
 pub mod permission;
 pub mod placement;
+pub mod revocation;
 pub mod rpc;
 pub mod service;

@@ -12,6 +12,9 @@ use crate::namesystem::{
     BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
 use crate::permission::Subject;
+use crate::revocation::Revocations;
+use common::auth::Verifier;
+use common::grpc_auth::{caller, require_service};
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
 use proto::dfs::client_protocol_server::ClientProtocol;
@@ -24,6 +27,11 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Rpc {
     pub ns: Arc<Namesystem>,
+    /// None in insecure mode.
+    pub verifier: Option<Arc<Verifier>>,
+    pub revocations: Arc<Revocations>,
+    /// The namenode's own OS user: a superuser.
+    pub nn_user: String,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -35,7 +43,7 @@ async fn durable(c: Commit) -> NnResult<()> {
 impl Rpc {
     /// Whom the call's permission checks are for: its verified identity.
     fn subject<T>(&self, req: &Request<T>) -> Result<Subject, Status> {
-        Ok(self.ns.subject(&common::grpc_auth::caller(req)?))
+        Ok(self.ns.subject(&caller(req)?))
     }
 
     /// `r`, once the state it was read from is durable.
@@ -54,11 +62,17 @@ impl Rpc {
     }
 }
 
-/// What a new entry gets: the caller as its owner, its parent's group (filled in later), the
-/// mode the client asked for (already masked by its umask).
+/// What a new entry gets: the caller as its owner (the user its token names; in insecure mode,
+/// the user it claims; never the `Caller.user` of the request), its parent's group (filled in
+/// later), the mode the client asked for (already masked by its umask).
 fn perm_of(who: &Subject, mode: u32, default_mode: u32) -> Perm {
+    let user = if who.user.is_empty() {
+        "nobody".to_string()
+    } else {
+        who.user.clone()
+    };
     Perm {
-        owner: who.user.clone(),
+        owner: user,
         group: String::new(),
         mode: (if mode == 0 { default_mode } else { mode } & 0o7777) as u16,
     }
@@ -431,6 +445,53 @@ impl ClientProtocol for Rpc {
             under_replicated: r.under_replicated,
             pending_deletions: r.pending_deletions,
             files: r.files,
+            refused_tokens: self
+                .verifier
+                .as_ref()
+                .map(|v| {
+                    v.refusals
+                        .snapshot()
+                        .into_iter()
+                        .map(|(reason, count)| RefusedTokens {
+                            reason: reason.into(),
+                            count,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> R<RevokeTokenResponse> {
+        let who = caller(&req)?;
+        let supergroup = &self.ns.config.security.supergroup;
+        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
+            return Err(Reason::PermissionDenied.status(format!(
+                "{who} may not revoke tokens: only superusers may (the namenode's user {}, or \
+                 members of the group {supergroup})",
+                self.nn_user
+            )));
+        }
+        let id: common::auth::TokenId = req
+            .into_inner()
+            .token_id
+            .trim()
+            .parse()
+            .map_err(|e: String| Reason::InvalidArgument.status(e))?;
+        let revocations = self.revocations.clone();
+        tokio::task::spawn_blocking(move || revocations.revoke(id))
+            .await
+            .map_err(|e| NnError::Internal(format!("revocation task: {e}")))??;
+        tracing::info!(token = %id, by = %who, "token revoked");
+        Ok(Response::new(RevokeTokenResponse {}))
+    }
+
+    async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {
+        if self.verifier.is_some() {
+            require_service(&caller(&req)?, "cluster daemon")?;
+        }
+        Ok(Response::new(RevokedTokensResponse {
+            token_ids: self.revocations.ids().iter().map(|i| i.0).collect(),
         }))
     }
 }

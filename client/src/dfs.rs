@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub client_name: String,
     pub caller: Caller,
     pub config: ClientConfig,
+    /// The bits taken from new entries' modes (`config.umask`, parsed).
+    pub umask: u32,
     pub open_writers: AtomicUsize,
 }
 
@@ -66,6 +68,7 @@ impl DfsClient {
     /// Connects presenting `credentials` on every call (a daemon's service token, a task's
     /// token).
     pub fn connect_with(config: ClientConfig, credentials: Credentials) -> ClientResult<DfsClient> {
+        let umask = parse_umask(&config.umask)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -97,6 +100,7 @@ impl DfsClient {
                 host: config.host.clone(),
             },
             config,
+            umask,
             open_writers: AtomicUsize::new(0),
         });
         spawn_lease_renewer(&inner);
@@ -138,7 +142,7 @@ impl DfsClient {
         let req = MkdirsRequest {
             caller: self.caller(),
             path: path.into(),
-            mode: 0,
+            mode: self.masked(0o777),
         };
         self.call(path, |mut c| async move { c.mkdirs(req).await })
             .map(|_| ())
@@ -254,6 +258,37 @@ impl DfsClient {
             .map(|_| ())
     }
 
+    /// chmod: `mode` is the rwx bits and the sticky bit (at most 0o1777).
+    pub fn set_permission(&self, path: &str, mode: u32) -> ClientResult<()> {
+        let req = SetPermissionRequest {
+            path: path.into(),
+            mode,
+        };
+        self.call(path, |mut c| async move { c.set_permission(req).await })
+            .map(|_| ())
+    }
+
+    /// chown/chgrp: `None` leaves the owner or the group as it is.
+    pub fn set_owner(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+    ) -> ClientResult<()> {
+        let req = SetOwnerRequest {
+            path: path.into(),
+            owner: owner.unwrap_or_default().into(),
+            group: group.unwrap_or_default().into(),
+        };
+        self.call(path, |mut c| async move { c.set_owner(req).await })
+            .map(|_| ())
+    }
+
+    /// `mode` less this client's umask: what a new entry is created with.
+    pub(crate) fn masked(&self, mode: u32) -> u32 {
+        mode & !self.inner.umask
+    }
+
     pub fn content_summary(&self, path: &str) -> ClientResult<ContentSummaryResponse> {
         let req = ContentSummaryRequest { path: path.into() };
         self.call(path, |mut c| async move { c.content_summary(req).await })
@@ -325,6 +360,18 @@ impl DfsClient {
     }
 }
 
+/// The umask of a client config: octal, at most 777.
+fn parse_umask(s: &str) -> ClientResult<u32> {
+    u32::from_str_radix(s.trim(), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| {
+            ClientError::Config(format!(
+                "umask '{s}' is not an octal mask like 022 (at most 777)"
+            ))
+        })
+}
+
 /// Renews this client's lease every few seconds while it has files open for writing.
 fn spawn_lease_renewer(inner: &Arc<Inner>) {
     let weak = Arc::downgrade(inner);
@@ -346,4 +393,20 @@ fn spawn_lease_renewer(inner: &Arc<Inner>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_umask_is_octal_and_at_most_777() {
+        assert_eq!(parse_umask("022").ok(), Some(0o022));
+        assert_eq!(parse_umask("077").ok(), Some(0o077));
+        assert_eq!(parse_umask("0").ok(), Some(0));
+        for bad in ["999", "1777", "u=rwx", ""] {
+            let e = parse_umask(bad).expect_err(bad).to_string();
+            assert!(e.contains("octal mask like 022"), "{e}");
+        }
+    }
 }

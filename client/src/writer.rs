@@ -78,7 +78,7 @@ impl DfsWriter {
             } else {
                 opts.block_size
             },
-            mode: 0,
+            mode: client.masked(0o666),
             client_name: client.client_name().into(),
             create_parent: opts.create_parent,
         };

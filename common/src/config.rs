@@ -222,6 +222,9 @@ pub struct ClientConfig {
     /// Read replicas of datanodes on this machine straight from their files (checksums are
     /// still verified), as HDFS's short-circuit local reads do.
     pub short_circuit: bool,
+    /// Permission bits taken away from what this client creates (octal, as HDFS's
+    /// `fs.permissions.umask-mode`): files are made 0666 and directories 0777 less these.
+    pub umask: String,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -236,6 +239,7 @@ impl Default for ClientConfig {
             block_size: 0,
             host: String::new(),
             short_circuit: true,
+            umask: "022".into(),
             security: SecurityConfig::default(),
         }
     }

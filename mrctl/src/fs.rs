@@ -1,7 +1,8 @@
-//! `mrctl fs ...`: the file verbs (put, get, cat, ls, mkdir, rm, mv, stat, setrep, du), with a
-//! progress bar on a terminal.
+//! `mrctl fs ...`: the file verbs (put, get, cat, ls, mkdir, rm, mv, stat, setrep, du, chmod,
+//! chown, chgrp), with a progress bar on a terminal.
 
 use crate::admin;
+use crate::mode::{mode_string, ModeSpec};
 use crate::printable::escape;
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -28,12 +29,15 @@ pub enum Fs {
     Get { src: String, dst: String },
     /// Prints files to stdout.
     Cat { paths: Vec<String> },
-    /// Lists a directory.
+    /// Lists a directory: mode, replication, owner, group, length, time, path.
     Ls {
         path: String,
         /// Recurse into subdirectories.
         #[arg(short = 'R', long)]
         recursive: bool,
+        /// One JSON object per entry, a line each, for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Creates a directory and its missing parents.
     Mkdir { paths: Vec<String> },
@@ -55,6 +59,29 @@ pub enum Fs {
         path: String,
         #[arg(short, long)]
         summary: bool,
+    },
+    /// Changes permission bits: octal (640, 1777) or symbolic (u+x,go-w, a=rX, +t). Only the
+    /// owner or the superuser may.
+    Chmod {
+        /// Every entry under a directory too.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        mode: ModeSpec,
+        path: String,
+    },
+    /// Changes the owner (the superuser only) and optionally the group: USER[:GROUP].
+    Chown {
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        owner: String,
+        path: String,
+    },
+    /// Changes the group: the owner may pick one of their own groups, the superuser any.
+    Chgrp {
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        group: String,
+        path: String,
     },
     /// Checks the health of every block under a path.
     Fsck {
@@ -99,7 +126,11 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
                 copy_stream(dfs.open(&p)?, &mut out, &ProgressBar::hidden())?;
             }
         }
-        Fs::Ls { path, recursive } => ls(dfs, &path, recursive, &mut out)?,
+        Fs::Ls {
+            path,
+            recursive,
+            json,
+        } => ls(dfs, &path, recursive, json, &mut out)?,
         Fs::Mkdir { paths } => {
             for p in paths {
                 dfs.mkdirs(&p)?;
@@ -149,6 +180,37 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
                 )?;
             }
         }
+        Fs::Chmod {
+            recursive,
+            mode,
+            path,
+        } => each_entry(dfs, &path, recursive, |e| {
+            dfs.set_permission(e.path, mode.apply(e.mode, e.is_dir))
+        })?,
+        Fs::Chown {
+            recursive,
+            owner,
+            path,
+        } => {
+            let (user, group) = match owner.split_once(':') {
+                Some((u, g)) => (u, Some(g).filter(|g| !g.is_empty())),
+                None => (owner.as_str(), None),
+            };
+            let user = Some(user).filter(|u| !u.is_empty());
+            if user.is_none() && group.is_none() {
+                bail!("chown: give USER, USER:GROUP or :GROUP (got '{owner}')");
+            }
+            each_entry(dfs, &path, recursive, |e| {
+                dfs.set_owner(e.path, user, group)
+            })?
+        }
+        Fs::Chgrp {
+            recursive,
+            group,
+            path,
+        } => each_entry(dfs, &path, recursive, |e| {
+            dfs.set_owner(e.path, None, Some(&group))
+        })?,
         Fs::Fsck { path, json, blocks } => return admin::fsck(dfs, &path, json, blocks, &mut out),
     }
     Ok(ExitCode::SUCCESS)
@@ -244,15 +306,34 @@ fn get(dfs: &DfsClient, src: &str, dst: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mode_string(is_dir: bool, mode: u32) -> String {
-    let mut s = String::from(if is_dir { "d" } else { "-" });
-    for shift in [6, 3, 0] {
-        let m = (mode >> shift) & 7;
-        s.push(if m & 4 != 0 { 'r' } else { '-' });
-        s.push(if m & 2 != 0 { 'w' } else { '-' });
-        s.push(if m & 1 != 0 { 'x' } else { '-' });
+/// What `chmod`, `chown` and `chgrp` need of an entry.
+struct Entry<'a> {
+    path: &'a str,
+    mode: u32,
+    is_dir: bool,
+}
+
+/// Calls `f` on `path`'s entry, and with `recursive` on every entry under it, parents first
+/// (so a chmod that opens a directory lets the walk go on into it). Its own stack: a tree
+/// thousands of levels deep cannot overflow ours.
+fn each_entry(
+    dfs: &DfsClient,
+    path: &str,
+    recursive: bool,
+    mut f: impl FnMut(Entry) -> Result<(), client::ClientError>,
+) -> anyhow::Result<()> {
+    let mut todo = vec![dfs.stat(path)?];
+    while let Some(st) = todo.pop() {
+        f(Entry {
+            path: &st.path,
+            mode: st.mode,
+            is_dir: st.is_dir,
+        })?;
+        if recursive && st.is_dir {
+            todo.extend(dfs.list(&st.path)?.into_iter().rev());
+        }
     }
-    s
+    Ok(())
 }
 
 /// `yyyy-mm-dd hh:mm` (UTC), as `hdfs dfs -ls` shows times.
@@ -264,13 +345,38 @@ fn when(ms: u64) -> String {
 
 /// Lists `path`; with `recursive`, each directory's entries follow it, depth first. The walk
 /// keeps its own stack of listings: a tree thousands of levels deep cannot overflow ours.
-fn ls(dfs: &DfsClient, path: &str, recursive: bool, out: &mut impl Write) -> anyhow::Result<()> {
+fn ls(
+    dfs: &DfsClient,
+    path: &str,
+    recursive: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let mut stack = vec![dfs.list(path)?.into_iter()];
     while let Some(level) = stack.last_mut() {
         let Some(e) = level.next() else {
             stack.pop();
             continue;
         };
+        if json {
+            let v = serde_json::json!({
+                "path": e.path,
+                "is_dir": e.is_dir,
+                "mode": format!("{:o}", e.mode),
+                "permission": mode_string(e.is_dir, e.mode),
+                "owner": e.owner,
+                "group": e.group,
+                "length": e.length,
+                "replication": e.replication,
+                "block_size": e.block_size,
+                "mtime_ms": e.mtime_ms,
+            });
+            writeln!(out, "{v}")?;
+            if recursive && e.is_dir {
+                stack.push(dfs.list(&e.path)?.into_iter());
+            }
+            continue;
+        }
         let repl = if e.is_dir {
             "-".into()
         } else {

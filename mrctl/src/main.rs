@@ -9,6 +9,7 @@ mod cluster;
 mod demo;
 mod fs;
 mod job;
+mod mode;
 mod printable;
 mod tokens;
 

@@ -26,6 +26,10 @@ pub enum NnError {
     NoLease(String, String),
     #[error("{0}")]
     NoDatanodes(String),
+    /// A permission check failed: HDFS's message shape, naming the user, the access, the path
+    /// and its mode and owners.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     #[error("edit log: {0}")]
     Journal(#[from] common::Error),
     #[error("internal error (this is a bug): {0}")]
@@ -45,7 +49,7 @@ impl NnError {
                 Reason::FailedPrecondition
             }
             NnError::SafeMode(_) => Reason::SafeMode,
-            NnError::NoLease(..) => Reason::PermissionDenied,
+            NnError::NoLease(..) | NnError::PermissionDenied(_) => Reason::PermissionDenied,
             NnError::NoDatanodes(_) => Reason::ResourceExhausted,
             NnError::Journal(_) | NnError::Internal(_) => Reason::Internal,
         }

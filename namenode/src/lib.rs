@@ -6,6 +6,7 @@
 //!   concern (client operations, datanode reports, replication, leases, checkpoints, the block
 //!   manager); durability via the journal.
 //! - [`datanodes`]: registered datanodes, liveness, queued commands.
+//! - [`permission`]: who may do what to a path (HDFS's permission checker).
 //! - [`placement`]: the rack-aware replica placement rule and reader ordering.
 //! - [`rpc`]: the gRPC services for clients and datanodes.
 //! - [`service`]: start-up, the background monitors, serving.
@@ -14,6 +15,7 @@ pub mod datanodes;
 pub mod error;
 pub mod namespace;
 pub mod namesystem;
+pub mod permission;
 pub mod placement;
 pub mod revocation;
 pub mod rpc;

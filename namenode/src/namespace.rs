@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 
 pub type InodeId = u32;
 
-const ROOT: InodeId = 0;
+/// The root directory's inode.
+pub const ROOT: InodeId = 0;
 
 /// Owner, group and permission bits of a file or directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,17 @@ pub enum Edit {
     /// A generation stamp was handed out outside AddBlock.
     GenStamp {
         gen: GenStamp,
+    },
+    /// chmod: new permission bits (with the sticky bit).
+    SetPermission {
+        path: String,
+        mode: u16,
+    },
+    /// chown/chgrp: a new owner, a new group, or both.
+    SetOwner {
+        path: String,
+        owner: Option<String>,
+        group: Option<String>,
     },
 }
 
@@ -209,6 +221,11 @@ impl Default for Namespace {
 
 impl Namespace {
     pub fn new() -> Self {
+        Self::with_root("root", "supergroup")
+    }
+
+    /// An empty namespace whose root (mode 0755) belongs to `owner` and `group`.
+    pub fn with_root(owner: &str, group: &str) -> Self {
         let mut ns = Namespace {
             inodes: Vec::new(),
             free: Vec::new(),
@@ -220,8 +237,8 @@ impl Namespace {
             open_files: HashMap::new(),
             open_ids: HashMap::new(),
         };
-        let owner = ns.intern("root");
-        let group = ns.intern("supergroup");
+        let owner = ns.intern(owner);
+        let group = ns.intern(group);
         ns.inodes.push(Some(Inode {
             parent: ROOT,
             owner,
@@ -572,6 +589,26 @@ impl Namespace {
             }
             Edit::GenStamp { gen } => {
                 self.next_gen = self.next_gen.max(GenStamp(gen.0 + 1));
+            }
+            Edit::SetPermission { path, mode } => {
+                let id = self
+                    .lookup(path)?
+                    .ok_or_else(|| NnError::NotFound(path.clone()))?;
+                self.inode_mut(id)?.mode = *mode & 0o7777;
+            }
+            Edit::SetOwner { path, owner, group } => {
+                let id = self
+                    .lookup(path)?
+                    .ok_or_else(|| NnError::NotFound(path.clone()))?;
+                let owner = owner.as_deref().map(|o| self.intern(o));
+                let group = group.as_deref().map(|g| self.intern(g));
+                let inode = self.inode_mut(id)?;
+                if let Some(o) = owner {
+                    inode.owner = o;
+                }
+                if let Some(g) = group {
+                    inode.group = g;
+                }
             }
         }
         Ok(effect)

@@ -11,8 +11,9 @@ use crate::namespace::Perm;
 use crate::namesystem::{
     BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
+use crate::permission::Subject;
 use crate::revocation::Revocations;
-use common::auth::{Identity, Verifier};
+use common::auth::Verifier;
 use common::grpc_auth::{caller, require_service};
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
@@ -40,6 +41,11 @@ async fn durable(c: Commit) -> NnResult<()> {
 }
 
 impl Rpc {
+    /// Whom the call's permission checks are for: its verified identity.
+    fn subject<T>(&self, req: &Request<T>) -> Result<Subject, Status> {
+        Ok(self.ns.subject(&caller(req)?))
+    }
+
     /// `r`, once the state it was read from is durable.
     async fn settled<T>(&self, r: NnResult<T>) -> Result<T, Status> {
         self.ns.settled().await?;
@@ -56,9 +62,10 @@ impl Rpc {
     }
 }
 
-/// What the caller creates belongs to the user its token names (in insecure mode, the user it
-/// claims), never to the `Caller.user` of the request.
-fn perm_of(who: &Identity, mode: u32, default_mode: u32) -> Perm {
+/// What a new entry gets: the caller as its owner (the user its token names; in insecure mode,
+/// the user it claims; never the `Caller.user` of the request), its parent's group (filled in
+/// later), the mode the client asked for (already masked by its umask).
+fn perm_of(who: &Subject, mode: u32, default_mode: u32) -> Perm {
     let user = if who.user.is_empty() {
         "nobody".to_string()
     } else {
@@ -149,9 +156,9 @@ fn status_msg(s: FileInfo) -> FileStatus {
 #[tonic::async_trait]
 impl ClientProtocol for Rpc {
     async fn mkdirs(&self, req: Request<MkdirsRequest>) -> R<MkdirsResponse> {
-        let who = caller(&req)?;
+        let who = self.subject(&req)?;
         let r = req.into_inner();
-        match self.ns.mkdirs(&r.path, perm_of(&who, r.mode, 0o755)) {
+        match self.ns.mkdirs(&who, &r.path, perm_of(&who, r.mode, 0o755)) {
             Ok(Some(c)) => durable(c).await?,
             // Already a directory: maybe made by a call whose edit is not on disk yet.
             r => self.settled(r).await.map(drop)?,
@@ -160,9 +167,10 @@ impl ClientProtocol for Rpc {
     }
 
     async fn create(&self, req: Request<CreateRequest>) -> R<CreateResponse> {
-        let who = caller(&req)?;
+        let who = self.subject(&req)?;
         let r = req.into_inner();
         let created = self.ns.create(
+            &who,
             &r.path,
             perm_of(&who, r.mode, 0o644),
             r.replication,
@@ -179,10 +187,12 @@ impl ClientProtocol for Rpc {
     }
 
     async fn add_block(&self, req: Request<AddBlockRequest>) -> R<AddBlockResponse> {
+        let who = self.subject(&req)?;
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
         let added = self.ns.add_block(
+            &who,
             &r.path,
             r.file_id,
             &r.client_name,
@@ -201,11 +211,12 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<UpdateBlockForPipelineRequest>,
     ) -> R<UpdateBlockForPipelineResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
         let b = required(r.block, "block")?;
         let updated = self
             .ns
-            .update_block_for_pipeline(BlockId(b.id), &r.client_name);
+            .update_block_for_pipeline(&who, BlockId(b.id), &r.client_name);
         let (gen, c) = self.settled_err(updated).await?;
         durable(c).await?;
         Ok(Response::new(UpdateBlockForPipelineResponse {
@@ -217,11 +228,13 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<UpdatePipelineRequest>,
     ) -> R<UpdatePipelineResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
         let old = required(r.old_block, "old_block")?;
         let new = required(r.new_block, "new_block")?;
         let nodes: Vec<NodeId> = r.new_nodes.iter().map(|&n| NodeId(n)).collect();
         let updated = self.ns.update_pipeline(
+            &who,
             &r.client_name,
             BlockId(old.id),
             GenStamp(new.gen_stamp),
@@ -233,10 +246,15 @@ impl ClientProtocol for Rpc {
     }
 
     async fn complete(&self, req: Request<CompleteRequest>) -> R<CompleteResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
-        let completed =
-            self.ns
-                .complete(&r.path, r.file_id, &r.client_name, last_block_of(&r.last));
+        let completed = self.ns.complete(
+            &who,
+            &r.path,
+            r.file_id,
+            &r.client_name,
+            last_block_of(&r.last),
+        );
         let c = self.settled_err(completed).await?;
         durable(c).await?;
         Ok(Response::new(CompleteResponse {}))
@@ -251,9 +269,12 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<GetBlockLocationsRequest>,
     ) -> R<GetBlockLocationsResponse> {
+        let who = self.subject(&req)?;
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
-        let l = self.settled(self.ns.locations(&r.path, &host)).await?;
+        let l = self
+            .settled(self.ns.locations(&who, &r.path, &host))
+            .await?;
         Ok(Response::new(GetBlockLocationsResponse {
             file_length: l.length,
             under_construction: l.under_construction,
@@ -263,8 +284,9 @@ impl ClientProtocol for Rpc {
 
     async fn get_listing(&self, req: Request<GetListingRequest>) -> R<GetListingResponse> {
         // A directory may hold millions of entries: list it on the blocking pool.
+        let who = self.subject(&req)?;
         let path = req.into_inner().path;
-        let entries = blocking(&self.ns, move |ns| ns.listing(&path)).await;
+        let entries = blocking(&self.ns, move |ns| ns.listing(&who, &path)).await;
         let entries = self.settled(entries).await?;
         Ok(Response::new(GetListingResponse {
             entries: entries.into_iter().map(status_msg).collect(),
@@ -272,8 +294,9 @@ impl ClientProtocol for Rpc {
     }
 
     async fn get_file_info(&self, req: Request<GetFileInfoRequest>) -> R<GetFileInfoResponse> {
+        let who = self.subject(&req)?;
         let s = self
-            .settled(self.ns.file_info(&req.into_inner().path))
+            .settled(self.ns.file_info(&who, &req.into_inner().path))
             .await?;
         Ok(Response::new(GetFileInfoResponse {
             status: Some(status_msg(s)),
@@ -281,16 +304,20 @@ impl ClientProtocol for Rpc {
     }
 
     async fn rename(&self, req: Request<RenameRequest>) -> R<RenameResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
-        let c = self.settled_err(self.ns.rename(&r.src, &r.dst)).await?;
+        let c = self
+            .settled_err(self.ns.rename(&who, &r.src, &r.dst))
+            .await?;
         durable(c).await?;
         Ok(Response::new(RenameResponse {}))
     }
 
     async fn delete(&self, req: Request<DeleteRequest>) -> R<DeleteResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
         let c = self
-            .settled_err(self.ns.delete(&r.path, r.recursive))
+            .settled_err(self.ns.delete(&who, &r.path, r.recursive))
             .await?;
         durable(c).await?;
         Ok(Response::new(DeleteResponse {}))
@@ -300,8 +327,9 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<SetReplicationRequest>,
     ) -> R<SetReplicationResponse> {
+        let who = self.subject(&req)?;
         let r = req.into_inner();
-        let set = self.ns.set_replication(&r.path, r.replication);
+        let set = self.ns.set_replication(&who, &r.path, r.replication);
         durable(self.settled_err(set).await?).await?;
         Ok(Response::new(SetReplicationResponse {}))
     }
@@ -318,8 +346,9 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<ContentSummaryRequest>,
     ) -> R<ContentSummaryResponse> {
+        let who = self.subject(&req)?;
         let path = req.into_inner().path;
-        let s = blocking(&self.ns, move |ns| ns.content_summary(&path)).await;
+        let s = blocking(&self.ns, move |ns| ns.content_summary(&who, &path)).await;
         let s = self.settled(s).await?;
         Ok(Response::new(ContentSummaryResponse {
             length: s.length,
@@ -330,8 +359,9 @@ impl ClientProtocol for Rpc {
     }
 
     async fn fsck(&self, req: Request<FsckRequest>) -> R<FsckResponse> {
+        let who = self.subject(&req)?;
         let path = req.into_inner().path;
-        let report = blocking(&self.ns, move |ns| ns.fsck(&path)).await;
+        let report = blocking(&self.ns, move |ns| ns.fsck(&who, &path)).await;
         let report = self.settled(report).await?;
         let mut out = FsckResponse {
             files: report.files,
@@ -366,6 +396,27 @@ impl ClientProtocol for Rpc {
             });
         }
         Ok(Response::new(out))
+    }
+
+    async fn set_permission(&self, req: Request<SetPermissionRequest>) -> R<SetPermissionResponse> {
+        let who = self.subject(&req)?;
+        let r = req.into_inner();
+        let set = self.ns.set_permission(&who, &r.path, r.mode);
+        durable(self.settled_err(set).await?).await?;
+        Ok(Response::new(SetPermissionResponse {}))
+    }
+
+    async fn set_owner(&self, req: Request<SetOwnerRequest>) -> R<SetOwnerResponse> {
+        let who = self.subject(&req)?;
+        let r = req.into_inner();
+        let set = self.ns.set_owner(
+            &who,
+            &r.path,
+            Some(r.owner.as_str()),
+            Some(r.group.as_str()),
+        );
+        durable(self.settled_err(set).await?).await?;
+        Ok(Response::new(SetOwnerResponse {}))
     }
 
     async fn cluster_report(

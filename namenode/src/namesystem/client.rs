@@ -1,12 +1,15 @@
 //! Client operations that change the namespace: mkdirs, create, the write path (add a block,
 //! rebuild a pipeline, complete), rename, delete, set replication. Each validates, builds its
-//! edit and logs it under the lock; the caller awaits the returned [`Commit`] after.
+//! edit and logs it under the lock; the caller awaits the returned [`Commit`] after. Each checks
+//! the caller's permissions ([`crate::permission`]) under the same lock, so no change slips
+//! between the check and the edit.
 
 use super::queries::FileInfo;
 use super::{now_ms, Metadata, Namesystem};
 use crate::datanodes::{NodeIdx, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::{self, Edit, Kind, Perm};
+use crate::permission::{self, Access, Need, Subject};
 use crate::placement;
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
@@ -103,6 +106,23 @@ impl Namesystem {
             .ok_or_else(|| NnError::NoLease(path.into(), client.into()))
     }
 
+    /// Only the user who writes a file (its owner: the creator) may add to, restamp or close
+    /// it: a client name alone is no proof, anyone can send one.
+    fn check_writer(st: &Metadata, who: &Subject, path: &str) -> NnResult<()> {
+        let (id, _) = st.ns.file(path)?;
+        let inode = st.ns.inode(id)?;
+        if who.superuser || st.ns.name(inode.owner) == who.user {
+            return Ok(());
+        }
+        Err(NnError::PermissionDenied(format!(
+            "user={}, access=WRITE, path={path} ({} {}:{}): the file is being written by its owner",
+            who.user,
+            permission::mode_string(inode.mode),
+            st.ns.name(inode.owner),
+            st.ns.name(inode.group)
+        )))
+    }
+
     fn check_lease(st: &Metadata, path: &str, client: &str) -> NnResult<()> {
         let (_, f) = st.ns.file(path)?;
         match st.ns.client_of(f) {
@@ -111,10 +131,17 @@ impl Namesystem {
         }
     }
 
-    pub fn mkdirs(&self, path: &str, perm: Perm) -> NnResult<Option<Commit>> {
+    pub fn mkdirs(&self, who: &Subject, path: &str, perm: Perm) -> NnResult<Option<Commit>> {
         let path = namespace::normalize(path)?;
         let mut st = self.meta.lock();
-        match st.ns.lookup(&path)? {
+        let exists = st.ns.lookup(&path)?;
+        // A new directory needs write on the nearest existing ancestor (mkdir -p).
+        let need = Need {
+            ancestor: exists.is_none().then_some(Access::WRITE),
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
+        match exists {
             Some(id) => match st.ns.inode(id)?.kind {
                 Kind::Dir(_) => return Ok(None),
                 Kind::File(_) => return Err(NnError::AlreadyExists(path)),
@@ -153,6 +180,7 @@ impl Namesystem {
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         &self,
+        who: &Subject,
         path: &str,
         perm: Perm,
         replication: u32,
@@ -189,6 +217,18 @@ impl Namesystem {
         self.check_name_limits(&path)?;
         let mut st = self.meta.lock();
         st.check_writable()?;
+        let need = if create_parent {
+            Need {
+                ancestor: Some(Access::WRITE),
+                ..Need::default()
+            }
+        } else {
+            Need {
+                parent: Some(Access::WRITE),
+                ..Need::default()
+            }
+        };
+        permission::check(&st.ns, who, &path, need)?;
         if path == "/" || st.ns.lookup(&path)?.is_some() {
             return Err(NnError::AlreadyExists(path));
         }
@@ -218,8 +258,10 @@ impl Namesystem {
 
     /// A new block for the file `client` writes: the one with `file_id` (wherever it was
     /// renamed to), or at `path` when the writer gives no id.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_block(
         &self,
+        who: &Subject,
         path: &str,
         file_id: u64,
         client: &str,
@@ -231,6 +273,7 @@ impl Namesystem {
         st.check_writable()?;
         let path = Self::writer_path(&st, path, file_id, client)?;
         Self::check_lease(&st, &path, client)?;
+        Self::check_writer(&st, who, &path)?;
         let (_, f) = st.ns.file(&path)?;
         let last = f.last_block().map(|b| b.id);
         let (replication, block_size) = (f.replication as usize, f.block_size);
@@ -327,12 +370,14 @@ impl Namesystem {
     /// A new generation stamp for a pipeline being rebuilt.
     pub fn update_block_for_pipeline(
         &self,
+        who: &Subject,
         block: BlockId,
         client: &str,
     ) -> NnResult<(GenStamp, Commit)> {
         let mut st = self.meta.lock();
         st.check_writable()?;
-        Self::uc_block_path(&st, block, client)?;
+        let path = Self::uc_block_path(&st, block, client)?;
+        Self::check_writer(&st, who, &path)?;
         let gen = st.ns.next_gen;
         let commit = self.log(&mut st, Edit::GenStamp { gen })?;
         Ok((gen, commit))
@@ -340,6 +385,7 @@ impl Namesystem {
 
     pub fn update_pipeline(
         &self,
+        who: &Subject,
         client: &str,
         block: BlockId,
         new_gen: GenStamp,
@@ -348,6 +394,7 @@ impl Namesystem {
         let mut st = self.meta.lock();
         st.check_writable()?;
         let path = Self::uc_block_path(&st, block, client)?;
+        Self::check_writer(&st, who, &path)?;
         let commit = self.log(
             &mut st,
             Edit::UpdateBlock {
@@ -365,6 +412,7 @@ impl Namesystem {
     /// Closes the file `client` writes, named as for [`Namesystem::add_block`].
     pub fn complete(
         &self,
+        who: &Subject,
         path: &str,
         file_id: u64,
         client: &str,
@@ -374,6 +422,7 @@ impl Namesystem {
         st.check_writable()?;
         let path = Self::writer_path(&st, path, file_id, client)?;
         Self::check_lease(&st, &path, client)?;
+        Self::check_writer(&st, who, &path)?;
         let (_, f) = st.ns.file(&path)?;
         let file_last = f.last_block().map(|b| b.id);
         let last_len = match (last, file_last) {
@@ -403,7 +452,7 @@ impl Namesystem {
         Ok(commit)
     }
 
-    pub fn rename(&self, src: &str, dst: &str) -> NnResult<Commit> {
+    pub fn rename(&self, who: &Subject, src: &str, dst: &str) -> NnResult<Commit> {
         let src = namespace::normalize(src)?;
         let mut dst = namespace::normalize(dst)?;
         let mut st = self.meta.lock();
@@ -411,6 +460,12 @@ impl Namesystem {
         if src == "/" {
             return Err(NnError::InvalidArgument("cannot rename the root".into()));
         }
+        let parent_write = Need {
+            parent: Some(Access::WRITE),
+            ..Need::default()
+        };
+        // Moving an entry out takes write on its directory (and the sticky bit's consent).
+        permission::check(&st.ns, who, &src, parent_write)?;
         if st.ns.lookup(&src)?.is_none() {
             return Err(NnError::NotFound(src));
         }
@@ -435,6 +490,8 @@ impl Namesystem {
             return Err(NnError::AlreadyExists(dst));
         }
         self.check_name_limits(&dst)?;
+        // Moving it in takes write on the destination's directory.
+        permission::check(&st.ns, who, &dst, parent_write)?;
         if dst.starts_with(&format!("{src}/")) {
             return Err(NnError::InvalidArgument(format!(
                 "cannot move {src} under itself ({dst})"
@@ -459,13 +516,22 @@ impl Namesystem {
         Ok(commit)
     }
 
-    pub fn delete(&self, path: &str, recursive: bool) -> NnResult<Commit> {
+    pub fn delete(&self, who: &Subject, path: &str, recursive: bool) -> NnResult<Commit> {
         let path = namespace::normalize(path)?;
         let mut st = self.meta.lock();
         st.check_writable()?;
         if path == "/" {
             return Err(NnError::InvalidArgument("cannot delete the root".into()));
         }
+        // Write on the parent (and the sticky bit's consent); emptying a subtree takes write
+        // and execute on each of its non-empty directories (HDFS's subAccess).
+        let need = Need {
+            parent: Some(Access::WRITE),
+            sub: Some(Access::WRITE_EXECUTE),
+            ignore_empty_dir: true,
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
         let id = st
             .ns
             .lookup(&path)?
@@ -486,7 +552,7 @@ impl Namesystem {
         Ok(commit)
     }
 
-    pub fn set_replication(&self, path: &str, replication: u32) -> NnResult<Commit> {
+    pub fn set_replication(&self, who: &Subject, path: &str, replication: u32) -> NnResult<Commit> {
         let path = namespace::normalize(path)?;
         if replication == 0 || replication > self.config.max_replication {
             return Err(NnError::InvalidArgument(format!(
@@ -496,12 +562,84 @@ impl Namesystem {
         }
         let mut st = self.meta.lock();
         st.check_writable()?;
+        let need = Need {
+            access: Some(Access::WRITE),
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
         st.ns.file(&path)?;
         self.log(
             &mut st,
             Edit::SetReplication {
                 path,
                 replication: replication as u16,
+            },
+        )
+    }
+
+    /// chmod: only the owner or the superuser; `mode` keeps the rwx bits and the sticky bit.
+    pub fn set_permission(&self, who: &Subject, path: &str, mode: u32) -> NnResult<Commit> {
+        let path = namespace::normalize(path)?;
+        if mode & !0o1777 != 0 {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: mode {mode:o} has bits beyond rwx and the sticky bit (1777)"
+            )));
+        }
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        let need = Need {
+            owner: true,
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
+        if st.ns.lookup(&path)?.is_none() {
+            return Err(NnError::NotFound(path));
+        }
+        self.log(
+            &mut st,
+            Edit::SetPermission {
+                path,
+                mode: mode as u16,
+            },
+        )
+    }
+
+    /// chown/chgrp: only the superuser gives an entry to another user; its owner may change
+    /// its group to one of the owner's groups.
+    pub fn set_owner(
+        &self,
+        who: &Subject,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+    ) -> NnResult<Commit> {
+        let path = namespace::normalize(path)?;
+        let owner = owner.filter(|o| !o.is_empty());
+        let group = group.filter(|g| !g.is_empty());
+        if owner.is_none() && group.is_none() {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: give a new owner, a new group, or both"
+            )));
+        }
+        for name in owner.iter().chain(group.iter()) {
+            if name.contains(|c: char| c.is_whitespace() || c == ':' || c == '/') {
+                return Err(NnError::InvalidArgument(format!(
+                    "{path}: '{name}' is not a valid user or group name"
+                )));
+            }
+        }
+        let mut st = self.meta.lock();
+        st.check_writable()?;
+        permission::check_set_owner(&st.ns, who, &path, owner, group)?;
+        if st.ns.lookup(&path)?.is_none() {
+            return Err(NnError::NotFound(path));
+        }
+        self.log(
+            &mut st,
+            Edit::SetOwner {
+                path,
+                owner: owner.map(String::from),
+                group: group.map(String::from),
             },
         )
     }

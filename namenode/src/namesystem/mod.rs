@@ -12,6 +12,8 @@ mod blocks;
 mod checkpoint;
 mod client;
 mod leases;
+#[cfg(test)]
+mod permission_tests;
 mod queries;
 mod replication;
 mod reports;
@@ -29,8 +31,10 @@ pub use reports::{BadReplica, ReportDiff, ReportedReplica};
 use crate::datanodes::Datanodes;
 use crate::error::{NnError, NnResult};
 use crate::namespace::{encode, ApplyEffect, Edit, Kind, Namespace};
+use crate::permission::Subject;
 use blocks::BlockManager;
 use checkpoint::CheckpointMark;
+use common::auth::Identity;
 use common::clock::SharedClock;
 use common::config::NamenodeConfig;
 use common::journal::{Commit, Journal};
@@ -54,6 +58,8 @@ struct Metadata {
 
 pub struct Namesystem {
     pub config: NamenodeConfig,
+    /// The OS user the namenode runs as: a superuser, and the owner of a new namespace's root.
+    nn_user: String,
     topology: Topology,
     clock: SharedClock,
     meta: Mutex<Metadata>,
@@ -96,9 +102,15 @@ impl Namesystem {
                 cause: e,
             })
         })?;
+        let nn_user = common::user::current();
         let (image_txid, mut ns) = match common::journal::load_latest_image(&dir)? {
             Some((txid, image)) => (txid, Namespace::from_image(&image)?),
-            None => (0, Namespace::new()),
+            // A new namespace: the root is the namenode user's, group supergroup, 0755, as
+            // HDFS formats it. Every image records the root, so this holds from then on.
+            None => (
+                0,
+                Namespace::with_root(&nn_user, &config.security.supergroup),
+            ),
         };
         let mut replayed = 0u64;
         let last = Journal::replay(&dir, image_txid, |txid, payload| {
@@ -148,11 +160,20 @@ impl Namesystem {
         };
         Ok(Namesystem {
             config,
+            nn_user,
             topology,
             clock,
             meta: Mutex::new(meta),
             journal,
         })
+    }
+
+    /// Whom permission checks are made for, from the caller's verified identity: the
+    /// namenode's own user, members of the supergroup and daemons are superusers; in insecure
+    /// mode everyone passes.
+    pub fn subject(&self, id: &Identity) -> Subject {
+        let sec = &self.config.security;
+        Subject::of(id, &self.nn_user, &sec.supergroup, sec.insecure)
     }
 
     pub fn meta_dir(&self) -> &Path {

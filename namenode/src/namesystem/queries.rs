@@ -7,6 +7,7 @@ use super::{Metadata, Namesystem};
 use crate::datanodes::{Liveness, NodeIdx, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::{self, Kind};
+use crate::permission::{self, Access, Need, Subject};
 use crate::placement;
 use common::ids::{BlockId, GenStamp};
 
@@ -142,10 +143,24 @@ impl Metadata {
 }
 
 impl Namesystem {
+    /// What reading a whole subtree takes (content summary, fsck): read and execute on every
+    /// directory in it.
+    fn whole_subtree() -> Need {
+        Need {
+            sub: Some(Access::READ_EXECUTE),
+            ..Need::default()
+        }
+    }
+
     /// A file's blocks with their replicas, nearest to `reader_host` first.
-    pub fn locations(&self, path: &str, reader_host: &str) -> NnResult<Located> {
+    pub fn locations(&self, who: &Subject, path: &str, reader_host: &str) -> NnResult<Located> {
         let path = namespace::normalize(path)?;
         let st = self.meta.lock();
+        let need = Need {
+            access: Some(Access::READ),
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
         let (_, f) = st.ns.file(&path)?;
         let mut offset = 0;
         let mut blocks = Vec::with_capacity(f.blocks.len());
@@ -184,19 +199,29 @@ impl Namesystem {
         })
     }
 
-    pub fn file_info(&self, path: &str) -> NnResult<FileInfo> {
-        self.meta.lock().status_of(path)
+    /// A file's or directory's status: any caller who may traverse to it.
+    pub fn file_info(&self, who: &Subject, path: &str) -> NnResult<FileInfo> {
+        let st = self.meta.lock();
+        permission::check(&st.ns, who, path, Need::default())?;
+        st.status_of(path)
     }
 
     /// A directory's entries (or a file's own status). A directory may be huge: call it off
     /// the async threads.
-    pub fn listing(&self, path: &str) -> NnResult<Vec<FileInfo>> {
+    pub fn listing(&self, who: &Subject, path: &str) -> NnResult<Vec<FileInfo>> {
         let path = namespace::normalize(path)?;
         let st = self.meta.lock();
         let id = st
             .ns
             .lookup(&path)?
             .ok_or_else(|| NnError::NotFound(path.clone()))?;
+        // Listing a directory reads it (HDFS asks READ_EXECUTE); a file's own status only
+        // needs the way to it.
+        let need = Need {
+            access: matches!(st.ns.inode(id)?.kind, Kind::Dir(_)).then_some(Access::READ_EXECUTE),
+            ..Need::default()
+        };
+        permission::check(&st.ns, who, &path, need)?;
         match &st.ns.inode(id)?.kind {
             Kind::File(_) => Ok(vec![st.status_of(&path)?]),
             Kind::Dir(ch) => ch
@@ -215,8 +240,9 @@ impl Namesystem {
 
     /// Length, file and directory counts, and bytes used with replication, under `path`.
     /// Walks the subtree: call it off the async threads.
-    pub fn content_summary(&self, path: &str) -> NnResult<ContentSummary> {
+    pub fn content_summary(&self, who: &Subject, path: &str) -> NnResult<ContentSummary> {
         let st = self.meta.lock();
+        permission::check(&st.ns, who, path, Self::whole_subtree())?;
         let mut sum = ContentSummary::default();
         st.ns.walk(path, |_, inode| {
             match &inode.kind {
@@ -235,8 +261,9 @@ impl Namesystem {
 
     /// Health of every block under `path`, plus file and directory counts. Walks the subtree:
     /// call it off the async threads.
-    pub fn fsck(&self, path: &str) -> NnResult<FsckReport> {
+    pub fn fsck(&self, who: &Subject, path: &str) -> NnResult<FsckReport> {
         let st = self.meta.lock();
+        permission::check(&st.ns, who, path, Self::whole_subtree())?;
         let racks = st.dns.live_racks();
         let replica = |n: NodeIdx, corrupt: bool| ReplicaHealth {
             node: st.dns.info(n),

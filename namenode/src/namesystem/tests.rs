@@ -6,6 +6,7 @@ use super::{LastBlock, Namesystem, ReportDiff, ReportedReplica};
 use crate::datanodes::{Commands, Invalidate, NodeInfo};
 use crate::error::NnError;
 use crate::namespace::Perm;
+use crate::permission::Subject;
 use common::clock::{ManualClock, SharedClock};
 use common::config::{NamenodeConfig, TopologyConfig};
 use common::ids::{BlockId, GenStamp, NodeId};
@@ -51,6 +52,11 @@ fn perm() -> Perm {
         group: "staff".into(),
         mode: 0o644,
     }
+}
+
+/// The namesystem's own rules are tested as a caller no permission check stops.
+fn su() -> Subject {
+    Subject::superuser("root")
 }
 
 impl Harness {
@@ -122,11 +128,11 @@ impl Harness {
     /// Creates `path` and allocates its first block from `writer`; returns it and its pipeline.
     fn start_file(&self, path: &str, replication: u32, writer: &str) -> (BlockId, Vec<NodeId>) {
         self.ns
-            .create(path, perm(), replication, 0, "writer", true)
+            .create(&su(), path, perm(), replication, 0, "writer", true)
             .expect("create");
         let (b, _) = self
             .ns
-            .add_block(path, 0, "writer", None, &[], writer)
+            .add_block(&su(), path, 0, "writer", None, &[], writer)
             .expect("add_block");
         (b.id, b.nodes.iter().map(|n| n.id).collect())
     }
@@ -138,7 +144,13 @@ impl Harness {
             self.report(n, block, gen, LEN, true);
         }
         self.ns
-            .complete(path, 0, "writer", Some(LastBlock { block, len: LEN }))
+            .complete(
+                &su(),
+                path,
+                0,
+                "writer",
+                Some(LastBlock { block, len: LEN }),
+            )
             .expect("complete");
     }
 
@@ -159,12 +171,16 @@ impl Harness {
     }
 
     fn gen_of(&self, path: &str) -> GenStamp {
-        self.ns.locations(path, "").expect("locations").blocks[0].gen
+        self.ns
+            .locations(&su(), path, "")
+            .expect("locations")
+            .blocks[0]
+            .gen
     }
 
     /// Where the first block of `path` has good replicas.
     fn holders(&self, path: &str) -> Vec<NodeInfo> {
-        let l = self.ns.locations(path, "").expect("locations");
+        let l = self.ns.locations(&su(), path, "").expect("locations");
         l.blocks[0].nodes.clone()
     }
 
@@ -257,7 +273,8 @@ fn an_excess_replica_is_deleted() {
     let h = Harness::new(&two_racks());
     let (b, pipeline) = h.write_file("/f", 3, "h1");
     h.ns.check_replication();
-    h.ns.set_replication("/f", 2).expect("set_replication");
+    h.ns.set_replication(&su(), "/f", 2)
+        .expect("set_replication");
     h.ns.check_replication();
     let cmds = h.heartbeat_all(&[]);
     let deleted: Vec<NodeId> = cmds
@@ -279,10 +296,10 @@ fn a_block_on_one_rack_is_spread_to_the_second_rack() {
     let h = Harness::new(&[("h1", "/r1"), ("h2", "/r1"), ("h3", "/r1"), ("h4", "/r2")]);
     let h4 = h.node("h4");
     // The writer excluded the only node of the second rack: all three replicas on /r1.
-    h.ns.create("/f", perm(), 3, 0, "writer", true)
+    h.ns.create(&su(), "/f", perm(), 3, 0, "writer", true)
         .expect("create");
     let (lb, _) =
-        h.ns.add_block("/f", 0, "writer", None, &[h4], "h1")
+        h.ns.add_block(&su(), "/f", 0, "writer", None, &[h4], "h1")
             .expect("add_block");
     let pipeline: Vec<NodeId> = lb.nodes.iter().map(|n| n.id).collect();
     assert!(!pipeline.contains(&h4));
@@ -341,11 +358,11 @@ fn a_writer_past_the_hard_limit_has_its_file_recovered() {
     // The primary agrees a length with the holders and reports back: the file is closed.
     h.ns.commit_block_synchronization(b, r.new_gen, 700, &pipeline)
         .expect("commit");
-    let info = h.ns.file_info("/f").expect("info");
+    let info = h.ns.file_info(&su(), "/f").expect("info");
     assert!(!info.under_construction);
     assert_eq!(info.length, 700);
     assert_eq!(h.holders("/f").len(), 3);
-    match h.ns.add_block("/f", 0, "writer", None, &[], "h1") {
+    match h.ns.add_block(&su(), "/f", 0, "writer", None, &[], "h1") {
         Err(NnError::NoLease(..)) => {}
         Err(e) => panic!("expected the lease to be gone, got {e}"),
         Ok(_) => panic!("the writer kept its lease after recovery"),
@@ -361,7 +378,7 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     let gen1 = h.gen_of("/a");
     let gen2 = h.gen_of("/b");
     // Wait for the edits, then start again from the journal.
-    h.ns.mkdirs("/sync", perm())
+    h.ns.mkdirs(&su(), "/sync", perm())
         .expect("mkdirs")
         .expect("new dir")
         .wait()
@@ -371,7 +388,7 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     let clock = ManualClock::new();
     let ns = Namesystem::open(config(&dir), topology(&[("h1", "/r1")]), clock).expect("reopen");
     assert!(ns.cluster_report().safe_mode.is_some());
-    let Err(e) = ns.mkdirs("/x", perm()) else {
+    let Err(e) = ns.mkdirs(&su(), "/x", perm()) else {
         panic!("a mutation was accepted in safe mode");
     };
     assert!(matches!(e, NnError::SafeMode(_)), "{e}");
@@ -402,7 +419,7 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
     ns.block_report(node, &[one, two]).expect("report");
     ns.check_safe_mode();
     assert_eq!(ns.cluster_report().safe_mode, None);
-    ns.mkdirs("/x", perm()).expect("writable again");
+    ns.mkdirs(&su(), "/x", perm()).expect("writable again");
 }
 
 #[test]
@@ -412,8 +429,14 @@ fn a_full_report_is_diffed_against_the_nodes_previous_list() {
     let (a, _) = h.write_file("/a", 1, "h1");
     let (b, _) = h.write_file("/b", 1, "h1");
     let (c, _) = h.start_file("/c", 1, "h1");
-    h.ns.complete("/c", 0, "writer", Some(LastBlock { block: c, len: LEN }))
-        .expect("complete");
+    h.ns.complete(
+        &su(),
+        "/c",
+        0,
+        "writer",
+        Some(LastBlock { block: c, len: LEN }),
+    )
+    .expect("complete");
     let (ga, gb, gc) = (h.gen_of("/a"), h.gen_of("/b"), h.gen_of("/c"));
     let replica = |block, gen, len| ReportedReplica {
         block,
@@ -442,7 +465,7 @@ fn a_full_report_is_diffed_against_the_nodes_previous_list() {
     );
     assert_eq!(h.holders("/a").len(), 1);
     assert_eq!(h.holders("/c").len(), 1);
-    let bl = h.ns.locations("/b", "").expect("locations");
+    let bl = h.ns.locations(&su(), "/b", "").expect("locations");
     assert!(bl.blocks[0].corrupt, "the mismatched replica is corrupt");
     // Next report: a is gone from the node.
     let diff =
@@ -561,24 +584,25 @@ fn must_fail<T>(r: Result<T, NnError>, what: &str) -> NnError {
 fn a_writer_naming_its_file_by_id_follows_renames_and_learns_of_a_delete() {
     let h = Harness::new(&[("h1", "/r1")]);
     let (st, _) =
-        h.ns.create("/in/f", perm(), 1, 0, "writer", true)
+        h.ns.create(&su(), "/in/f", perm(), 1, 0, "writer", true)
             .expect("create");
     assert_ne!(st.file_id, 0, "a file being written has an id");
     let (b, _) =
-        h.ns.add_block("/in/f", st.file_id, "writer", None, &[], "h1")
+        h.ns.add_block(&su(), "/in/f", st.file_id, "writer", None, &[], "h1")
             .expect("add_block");
     // The file, then its directory, move while the writer writes.
-    h.ns.rename("/in/f", "/in/g").expect("rename file");
-    h.ns.mkdirs("/out", perm()).expect("mkdirs");
-    h.ns.rename("/in", "/out").expect("rename dir");
+    h.ns.rename(&su(), "/in/f", "/in/g").expect("rename file");
+    h.ns.mkdirs(&su(), "/out", perm()).expect("mkdirs");
+    h.ns.rename(&su(), "/in", "/out").expect("rename dir");
     let prev = Some(LastBlock {
         block: b.id,
         len: LEN,
     });
     let (b2, _) =
-        h.ns.add_block("/in/f", st.file_id, "writer", prev, &[], "h1")
+        h.ns.add_block(&su(), "/in/f", st.file_id, "writer", prev, &[], "h1")
             .expect("add_block after the renames");
     h.ns.complete(
+        &su(),
         "/in/f",
         st.file_id,
         "writer",
@@ -588,15 +612,15 @@ fn a_writer_naming_its_file_by_id_follows_renames_and_learns_of_a_delete() {
         }),
     )
     .expect("complete after the renames");
-    let done = h.ns.file_info("/out/in/g").expect("renamed file");
+    let done = h.ns.file_info(&su(), "/out/in/g").expect("renamed file");
     assert_eq!((done.length, done.under_construction), (2 * LEN, false));
     // A file deleted under its writer: the writer's next call says so.
     let (st, _) =
-        h.ns.create("/d", perm(), 1, 0, "writer", true)
+        h.ns.create(&su(), "/d", perm(), 1, 0, "writer", true)
             .expect("create");
-    h.ns.delete("/d", false).expect("delete");
+    h.ns.delete(&su(), "/d", false).expect("delete");
     let e = must_fail(
-        h.ns.add_block("/d", st.file_id, "writer", None, &[], "h1"),
+        h.ns.add_block(&su(), "/d", st.file_id, "writer", None, &[], "h1"),
         "deleted",
     );
     assert!(matches!(e, NnError::NotFound(_)), "{e}");
@@ -607,21 +631,24 @@ fn a_writer_naming_its_file_by_id_follows_renames_and_learns_of_a_delete() {
 fn names_longer_or_paths_deeper_than_the_limits_are_refused_naming_the_limit() {
     let h = Harness::new(&[("h1", "/r1")]);
     let long = "n".repeat(256);
-    let e = must_fail(h.ns.mkdirs(&format!("/a/{long}"), perm()), "too long");
+    let e = must_fail(
+        h.ns.mkdirs(&su(), &format!("/a/{long}"), perm()),
+        "too long",
+    );
     assert!(matches!(e, NnError::InvalidPath(..)), "{e}");
     assert!(e.to_string().contains("limit of 255 bytes"), "{e}");
-    h.ns.mkdirs(&format!("/a/{}", "n".repeat(255)), perm())
+    h.ns.mkdirs(&su(), &format!("/a/{}", "n".repeat(255)), perm())
         .expect("255 bytes is allowed");
     let deep = "/d".repeat(1001);
-    let e = must_fail(h.ns.mkdirs(&deep, perm()), "too deep");
+    let e = must_fail(h.ns.mkdirs(&su(), &deep, perm()), "too deep");
     assert!(e.to_string().contains("limit of 1000"), "{e}");
-    h.ns.mkdirs(&"/d".repeat(1000), perm())
+    h.ns.mkdirs(&su(), &"/d".repeat(1000), perm())
         .expect("1000 components is allowed");
     let e = must_fail(
-        h.ns.create(&format!("/{long}"), perm(), 1, 0, "writer", true),
+        h.ns.create(&su(), &format!("/{long}"), perm(), 1, 0, "writer", true),
         "create",
     );
     assert!(e.to_string().contains("max_component_length"), "{e}");
-    let e = must_fail(h.ns.rename("/a", &format!("/{long}")), "rename");
+    let e = must_fail(h.ns.rename(&su(), "/a", &format!("/{long}")), "rename");
     assert!(e.to_string().contains("max_component_length"), "{e}");
 }

@@ -240,6 +240,28 @@ pub struct SetReplicationRequest {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetReplicationResponse {}
+/// chmod: `mode` is the rwx bits and the sticky bit (01777 at most).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetPermissionRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "2")]
+    pub mode: u32,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetPermissionResponse {}
+/// chown/chgrp: an empty owner or group leaves it as it is.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetOwnerRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub owner: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub group: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetOwnerResponse {}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReportBadBlocksRequest {
     #[prost(message, repeated, tag = "1")]
@@ -995,6 +1017,54 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "ClusterReport"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn set_permission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetPermissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetPermissionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SetPermission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SetPermission"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn set_owner(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetOwnerRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetOwnerResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SetOwner",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SetOwner"));
+            self.inner.unary(req, path, codec).await
+        }
         pub async fn revoke_token(
             &mut self,
             request: impl tonic::IntoRequest<super::RevokeTokenRequest>,
@@ -1160,6 +1230,20 @@ pub mod client_protocol_server {
             request: tonic::Request<super::ClusterReportRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ClusterReportResponse>,
+            tonic::Status,
+        >;
+        async fn set_permission(
+            &self,
+            request: tonic::Request<super::SetPermissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetPermissionResponse>,
+            tonic::Status,
+        >;
+        async fn set_owner(
+            &self,
+            request: tonic::Request<super::SetOwnerRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetOwnerResponse>,
             tonic::Status,
         >;
         async fn revoke_token(
@@ -2011,6 +2095,96 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ClusterReportSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SetPermission" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetPermissionSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SetPermissionRequest>
+                    for SetPermissionSvc<T> {
+                        type Response = super::SetPermissionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetPermissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::set_permission(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetPermissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SetOwner" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetOwnerSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SetOwnerRequest>
+                    for SetOwnerSvc<T> {
+                        type Response = super::SetOwnerResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetOwnerRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::set_owner(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetOwnerSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -3,7 +3,8 @@
 //! `mrctl cluster up|down`, the demo, the integration tests and the benchmarks all use it.
 //!
 //! Layout of the directory: `cluster.toml` (what was asked for), `namenode.toml`,
-//! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `logs/`, `pids/`,
+//! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `secret` (the
+//! cluster secret, mode 0600, named by the namenode's and datanodes' configs), `logs/`, `pids/`,
 //! `namenode/`, `datanode-N/`, `jobtracker/` and `worker-N/`. Worker N runs on datanode N's
 //! host, so map tasks can run next to their blocks.
 //! Starting on an existing directory restarts the same cluster on its metadata and blocks.
@@ -12,8 +13,8 @@ use crate::error::{ClusterError, ClusterResult};
 use client::jobs::JobClient;
 use client::DfsClient;
 use common::config::{
-    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, TopologyConfig,
-    WorkerConfig,
+    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, SecurityConfig,
+    TopologyConfig, WorkerConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -214,6 +215,18 @@ impl LocalCluster {
     }
 
     fn write_configs(&self) -> ClusterResult<()> {
+        // The cluster secret: the namenode mints block access tokens with it and the datanodes
+        // check them.
+        let secret_file = self.dir.join("secret");
+        common::auth::ClusterSecret::generate()
+            .and_then(|s| s.save(&secret_file))
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        // The namenode template's security settings (say, a short block token lifetime) go
+        // into the files too.
+        let security = SecurityConfig {
+            secret_file,
+            ..self.spec.namenode.security.clone()
+        };
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         nn.meta_dir = self.dir.join("namenode");
@@ -233,6 +246,7 @@ impl LocalCluster {
             &ConfigFile {
                 namenode: Some(nn.clone()),
                 topology: topology.clone(),
+                security: security.clone(),
                 ..Default::default()
             },
         )?;
@@ -285,6 +299,7 @@ impl LocalCluster {
                 &self.dir.join(format!("datanode-{i}.toml")),
                 &ConfigFile {
                     datanode: Some(dn),
+                    security: security.clone(),
                     ..Default::default()
                 },
             )?;

@@ -1,6 +1,7 @@
 //! Running a datanode: open the data dirs, start the transfer server, the scanner and the
 //! namenode link.
 
+use crate::block_auth::BlockAuth;
 use crate::commands::Commands;
 use crate::nn::{self, NamenodeLink};
 use crate::storage::Storage;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
+    // Before anything else: a datanode without its secret would serve every block to anyone.
+    let auth = Arc::new(BlockAuth::from_config(&config.security)?);
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
@@ -20,12 +23,13 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
         tokio::runtime::Handle::current(),
         storage.node_id,
     )?;
-    tracing::info!(node = %storage.node_id, addr = %config.data_addr, "datanode serving");
+    tracing::info!(node = %storage.node_id, addr = %config.data_addr, block_tokens = auth.enabled(), "datanode serving");
     let xceiver = Arc::new(Xceiver {
         storage: storage.clone(),
         link: link.clone(),
         exit_at_last_packet: config.exit_at_last_packet_for_tests,
         max_packet_bytes: config.max_packet_bytes,
+        auth,
     });
     let limiter = ConnLimiter::new(
         "block transfer",

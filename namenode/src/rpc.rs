@@ -5,12 +5,14 @@
 //! it may report another call's edit still waiting for its sync. Calls that walk many blocks
 //! or a subtree run on the blocking pool, never on the async threads.
 
+use crate::block_tokens::BlockTokens;
 use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::Perm;
 use crate::namesystem::{
     BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
+use common::auth::BlockAccess;
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
 use proto::dfs::client_protocol_server::ClientProtocol;
@@ -23,6 +25,8 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Rpc {
     pub ns: Arc<Namesystem>,
+    /// Mints the block access tokens handed with located blocks and datanode commands.
+    pub tokens: Arc<BlockTokens>,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -101,8 +105,21 @@ fn block_msg(id: BlockId, gen: GenStamp, len: u64) -> Block {
     }
 }
 
-fn located(b: LocatedBlock) -> proto::dfs::LocatedBlock {
+/// The user a block token is handed to (for the datanodes' logs): the request's caller.
+fn user_of(caller: &Option<Caller>) -> String {
+    caller.as_ref().map(|c| c.user.clone()).unwrap_or_default()
+}
+
+/// A located block with a token for `user` to `access` it.
+fn located(
+    tokens: &BlockTokens,
+    b: LocatedBlock,
+    access: BlockAccess,
+    user: &str,
+    now_ms: u64,
+) -> proto::dfs::LocatedBlock {
     proto::dfs::LocatedBlock {
+        token: tokens.mint(b.id.0, b.gen.0, access, user, now_ms),
         block: Some(block_msg(b.id, b.gen, b.len)),
         offset: b.offset,
         locations: b.nodes.into_iter().map(info_msg).collect(),
@@ -169,6 +186,7 @@ impl ClientProtocol for Rpc {
     async fn add_block(&self, req: Request<AddBlockRequest>) -> R<AddBlockResponse> {
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
+        let user = user_of(&r.caller);
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
         let added = self.ns.add_block(
             &r.path,
@@ -180,8 +198,12 @@ impl ClientProtocol for Rpc {
         );
         let (b, c) = self.settled_err(added).await?;
         durable(c).await?;
+        // The writer also reads its block back (pipeline recovery resends from its buffer, but
+        // a reader of a file under construction uses the same grant).
+        let access = BlockAccess::WRITE.with(BlockAccess::READ);
+        let now = common::auth::now_ms();
         Ok(Response::new(AddBlockResponse {
-            block: Some(located(b)),
+            block: Some(located(&self.tokens, b, access, &user, now)),
         }))
     }
 
@@ -196,8 +218,12 @@ impl ClientProtocol for Rpc {
             .update_block_for_pipeline(BlockId(b.id), &r.client_name);
         let (gen, c) = self.settled_err(updated).await?;
         durable(c).await?;
+        // A fresh token for the new generation: the writer's may be close to expiring.
+        let access = BlockAccess::WRITE.with(BlockAccess::READ);
+        let now = common::auth::now_ms();
         Ok(Response::new(UpdateBlockForPipelineResponse {
             new_gen_stamp: gen.0,
+            token: self.tokens.mint(b.id, gen.0, access, &r.client_name, now),
         }))
     }
 
@@ -241,11 +267,18 @@ impl ClientProtocol for Rpc {
     ) -> R<GetBlockLocationsResponse> {
         let host = caller_host(&req, &req.get_ref().caller);
         let r = req.into_inner();
+        let user = user_of(&r.caller);
         let l = self.settled(self.ns.locations(&r.path, &host)).await?;
+        let now = common::auth::now_ms();
+        let tokens = &self.tokens;
         Ok(Response::new(GetBlockLocationsResponse {
             file_length: l.length,
             under_construction: l.under_construction,
-            blocks: l.blocks.into_iter().map(located).collect(),
+            blocks: l
+                .blocks
+                .into_iter()
+                .map(|b| located(tokens, b, BlockAccess::READ, &user, now))
+                .collect(),
         }))
     }
 
@@ -415,12 +448,15 @@ fn replicas_of(v: &[ReplicaReport]) -> Vec<ReportedReplica> {
 }
 
 /// The commands of a heartbeat reply, as wire messages.
-fn commands_msg(q: Commands) -> Vec<DatanodeCommand> {
+fn commands_msg(tokens: &BlockTokens, q: Commands) -> Vec<DatanodeCommand> {
     let command = |c| DatanodeCommand { command: Some(c) };
     let mut out = Vec::new();
+    let now = common::auth::now_ms();
     for r in q.replicate {
         out.push(command(datanode_command::Command::Replicate(
             ReplicateCommand {
+                // The source presents it to the targets, which accept the copy with it.
+                token: tokens.mint(r.block.0, r.gen.0, BlockAccess::COPY, "namenode", now),
                 block: Some(block_msg(r.block, r.gen, r.len)),
                 targets: r.targets.into_iter().map(info_msg).collect(),
             },
@@ -441,6 +477,14 @@ fn commands_msg(q: Commands) -> Vec<DatanodeCommand> {
     for r in q.recover {
         out.push(command(datanode_command::Command::Recover(
             RecoverBlockCommand {
+                // The primary asks the other holders for their state and finalizes them with it.
+                token: tokens.mint(
+                    r.block.0,
+                    r.gen.0,
+                    BlockAccess::WRITE.with(BlockAccess::READ),
+                    "namenode",
+                    now,
+                ),
                 block: Some(block_msg(r.block, r.gen, r.len)),
                 new_gen_stamp: r.new_gen.0,
                 replicas: r.holders.into_iter().map(info_msg).collect(),
@@ -479,7 +523,7 @@ impl DatanodeProtocol for Rpc {
             }));
         };
         Ok(Response::new(HeartbeatResponse {
-            commands: commands_msg(q),
+            commands: commands_msg(&self.tokens, q),
         }))
     }
 

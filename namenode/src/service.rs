@@ -1,6 +1,7 @@
 //! Running a namenode: load the namespace, serve gRPC, and drive the background monitors
 //! (heartbeats, safe mode, replication, leases, checkpoints).
 
+use crate::block_tokens::BlockTokens;
 use crate::error::{NnError, NnResult};
 use crate::namesystem::Namesystem;
 use crate::rpc::Rpc;
@@ -20,13 +21,18 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         .rpc_addr
         .parse()
         .map_err(|e| anyhow::anyhow!("rpc_addr '{}': {e}", config.rpc_addr))?;
+    // Before anything else: without its secret the namenode could not mint block tokens.
+    let tokens = Arc::new(BlockTokens::from_config(&config.security)?);
     let ns = Arc::new(Namesystem::open(
         config,
         Topology::new(topology),
         common::clock::system(),
     )?);
     spawn_monitors(ns.clone());
-    let rpc = Rpc { ns: ns.clone() };
+    let rpc = Rpc {
+        ns: ns.clone(),
+        tokens,
+    };
     let limits = ConnLimits::new(
         ns.config.max_connections,
         ns.config.max_connections_per_address,

@@ -276,3 +276,38 @@ fn a_reader_whose_tokens_expired_fetches_new_ones() {
         "the data read back differs"
     );
 }
+
+#[test]
+fn a_datanode_refuses_to_start_with_a_secret_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = start(1, 1, |s| s.namenode.default_replication = 1);
+    let secret = t.cluster.datanode_config(0).unwrap().security.secret_file;
+    t.cluster.kill("datanode-0").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    t.cluster.start("datanode-0").unwrap();
+    let log_path = t.cluster.dir.join("logs/datanode-0.log");
+    wait(
+        Duration::from_secs(60),
+        "the datanode to exit, naming its readable secret",
+        || {
+            let log = std::fs::read_to_string(&log_path).ok()?;
+            (t.cluster.pid("datanode-0").is_none() && log.contains("chmod 600")).then_some(())
+        },
+    );
+    // Made private again, the secret lets the datanode serve its blocks.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    t.cluster.start("datanode-0").unwrap();
+    wait(
+        Duration::from_secs(60),
+        "the restarted datanode to be live",
+        || {
+            let r = t.dfs.cluster_report().ok()?;
+            r.datanodes.iter().all(|d| d.state == "live").then_some(())
+        },
+    );
+    let bytes = data(100 << 10, 45);
+    t.dfs
+        .write_file("/after", &bytes, CreateOptions::default())
+        .unwrap();
+    assert!(t.dfs.read_file("/after").unwrap() == bytes);
+}

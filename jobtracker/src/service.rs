@@ -6,9 +6,11 @@ use crate::history::HistoryRecord;
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
+use common::auth::Verifier;
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
 use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_auth::{caller, require_service, Authenticator};
 use common::grpc_incoming::{self, LimitedIncoming};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{now_ms, AttemptOutcome, Heartbeat, JobSpec, JobState};
@@ -32,12 +34,19 @@ pub struct JobTracker {
     pub dfs: DfsClient,
     /// Wakes the driver.
     pub wake: Notify,
+    /// Checks callers' tokens; none in insecure mode.
+    pub verifier: Option<Arc<Verifier>>,
     started_ms: u64,
 }
 
 /// Runs the job tracker until Ctrl-C.
 pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
     config.check_queues().map_err(JtError::Config)?;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let verifier = common::grpc_auth::load_verifier(&config.security)
+        .map_err(|e| JtError::Config(format!("loading the cluster secret: {e}")))?;
+    let credentials = client::Credentials::for_daemon(&config.security, "jobtracker")
+        .map_err(|e| JtError::Config(e.to_string()))?;
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -51,10 +60,11 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config))
-        .await
-        .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
-        .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
+    let dfs =
+        tokio::task::spawn_blocking(move || DfsClient::connect_with(client_config, credentials))
+            .await
+            .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
+            .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
     let addr = config
         .rpc_addr
         .parse()
@@ -67,9 +77,13 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         journal,
         dfs,
         wake: Notify::new(),
+        verifier: verifier.clone(),
         started_ms: now_ms(),
     });
     tokio::spawn(crate::driver::run(jt.clone()));
+    if let Some(v) = &verifier {
+        tokio::spawn(refresh_revoked(jt.dfs.clone(), v.clone()));
+    }
     tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
     let limits = ConnLimits::new(
@@ -80,7 +94,10 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("job tracker rpc", limits))
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))?;
-    let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
+    let service = tonic::service::interceptor::InterceptedService::new(
+        JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20),
+        Authenticator::new(verifier, "job tracker"),
+    );
     grpc_incoming::server_builder(limits.idle_timeout)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async {
@@ -88,6 +105,29 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         })
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))
+}
+
+/// How often the revoked tokens are fetched from the namenode (which keeps the list).
+const REVOKED_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps the verifier's revoked tokens in step with the namenode's list, asking as a service.
+async fn refresh_revoked(dfs: DfsClient, verifier: Arc<Verifier>) {
+    let mut failing = false;
+    loop {
+        let d = dfs.clone();
+        match tokio::task::spawn_blocking(move || d.revoked_tokens()).await {
+            Ok(Ok(ids)) => {
+                verifier.set_revoked(ids);
+                failing = false;
+            }
+            Ok(Err(e)) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot refresh the revoked tokens from the namenode");
+            }
+            _ => {}
+        }
+        tokio::time::sleep(REVOKED_REFRESH).await;
+    }
 }
 
 struct Rpc(Arc<JobTracker>);
@@ -104,8 +144,11 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
+        let who = caller(&req)?;
         let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
+        // The job runs as whoever its token names, whatever the spec says.
+        spec.user = who.user;
         crate::admission::check_queue(&self.0.config.queues(), &spec)?;
         // Workers enforce the task memory the spec carries: a job that sets none gets ours.
         if spec.settings.task_memory_mb == 0 {
@@ -247,6 +290,10 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
+        // Only workers (service tokens) heartbeat; insecure mode has no service identities.
+        if self.0.verifier.is_some() {
+            require_service(&caller(&req)?, "worker")?;
+        }
         let hb: Heartbeat = serde_json::from_slice(&req.into_inner().heartbeat_json)
             .map_err(|e| proto::Reason::InvalidArgument.status(format!("bad heartbeat: {e}")))?;
         let cx = Context {

@@ -36,6 +36,9 @@ pub struct JobEnv {
     host: String,
     /// None while describing; in a task, the values the description recorded.
     conf: Option<BTreeMap<String, String>>,
+    /// The token the DFS client presents; none: [`client::credentials::TOKEN_ENV`], else (an
+    /// insecure cluster) the OS user.
+    token: Option<String>,
 }
 
 impl JobEnv {
@@ -79,11 +82,19 @@ impl JobEnv {
                 "no DFS here: set {NAMENODE_ENV} (mrctl submit does) to describe this job"
             ))
         })?;
-        Ok(DfsClient::connect(ClientConfig {
-            namenode_addr: addr,
-            host: self.host.clone(),
-            ..Default::default()
-        })?)
+        // The token `mrctl submit` (for describe) or the worker (for a task) handed over.
+        let credentials = match &self.token {
+            Some(t) => client::Credentials::token(t)?,
+            None => client::Credentials::from_env()?,
+        };
+        Ok(DfsClient::connect_with(
+            ClientConfig {
+                namenode_addr: addr,
+                host: self.host.clone(),
+                ..Default::default()
+            },
+            credentials,
+        )?)
     }
 
     /// Total bytes of an input (a file or a directory's files).
@@ -103,6 +114,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                 namenode: std::env::var(NAMENODE_ENV).ok(),
                 host: String::new(),
                 conf: None,
+                token: None,
             };
             match build(&env).and_then(|job| describe(&job, &env)) {
                 Ok(spec) => match serde_json::to_string_pretty(&spec) {
@@ -331,6 +343,8 @@ fn run_attempt(
         namenode: Some(spec.namenode_addr.clone()),
         host: spec.host.clone(),
         conf: Some(spec.job.conf.clone()),
+        // From the worker, in the environment (the job's token once tasks carry one in the spec).
+        token: None,
     };
     let job = build(&env)?;
     let stage = job.stages.get(spec.stage).ok_or_else(|| {

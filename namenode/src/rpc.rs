@@ -12,7 +12,10 @@ use crate::namespace::Perm;
 use crate::namesystem::{
     BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
+use crate::revocation::Revocations;
 use common::auth::BlockAccess;
+use common::auth::{Identity, Verifier};
+use common::grpc_auth::{caller, require_service};
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
 use proto::dfs::client_protocol_server::ClientProtocol;
@@ -27,6 +30,11 @@ pub struct Rpc {
     pub ns: Arc<Namesystem>,
     /// Mints the block access tokens handed with located blocks and datanode commands.
     pub tokens: Arc<BlockTokens>,
+    /// None in insecure mode.
+    pub verifier: Option<Arc<Verifier>>,
+    pub revocations: Arc<Revocations>,
+    /// The namenode's own OS user: a superuser.
+    pub nn_user: String,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -52,12 +60,14 @@ impl Rpc {
     }
 }
 
-fn perm_of(caller: &Option<Caller>, mode: u32, default_mode: u32) -> Perm {
-    let user = caller
-        .as_ref()
-        .map(|c| c.user.clone())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "nobody".into());
+/// What the caller creates belongs to the user its token names (in insecure mode, the user it
+/// claims), never to the `Caller.user` of the request.
+fn perm_of(who: &Identity, mode: u32, default_mode: u32) -> Perm {
+    let user = if who.user.is_empty() {
+        "nobody".to_string()
+    } else {
+        who.user.clone()
+    };
     Perm {
         owner: user,
         group: String::new(),
@@ -103,11 +113,6 @@ fn block_msg(id: BlockId, gen: GenStamp, len: u64) -> Block {
         gen_stamp: gen.0,
         num_bytes: len,
     }
-}
-
-/// The user a block token is handed to (for the datanodes' logs): the request's caller.
-fn user_of(caller: &Option<Caller>) -> String {
-    caller.as_ref().map(|c| c.user.clone()).unwrap_or_default()
 }
 
 /// A located block with a token for `user` to `access` it.
@@ -156,8 +161,9 @@ fn status_msg(s: FileInfo) -> FileStatus {
 #[tonic::async_trait]
 impl ClientProtocol for Rpc {
     async fn mkdirs(&self, req: Request<MkdirsRequest>) -> R<MkdirsResponse> {
+        let who = caller(&req)?;
         let r = req.into_inner();
-        match self.ns.mkdirs(&r.path, perm_of(&r.caller, r.mode, 0o755)) {
+        match self.ns.mkdirs(&r.path, perm_of(&who, r.mode, 0o755)) {
             Ok(Some(c)) => durable(c).await?,
             // Already a directory: maybe made by a call whose edit is not on disk yet.
             r => self.settled(r).await.map(drop)?,
@@ -166,10 +172,11 @@ impl ClientProtocol for Rpc {
     }
 
     async fn create(&self, req: Request<CreateRequest>) -> R<CreateResponse> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let created = self.ns.create(
             &r.path,
-            perm_of(&r.caller, r.mode, 0o644),
+            perm_of(&who, r.mode, 0o644),
             r.replication,
             r.block_size,
             &r.client_name,
@@ -185,8 +192,9 @@ impl ClientProtocol for Rpc {
 
     async fn add_block(&self, req: Request<AddBlockRequest>) -> R<AddBlockResponse> {
         let host = caller_host(&req, &req.get_ref().caller);
+        // The user a block token is handed to (for the datanodes' logs): the verified caller.
+        let user = caller(&req)?.user;
         let r = req.into_inner();
-        let user = user_of(&r.caller);
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
         let added = self.ns.add_block(
             &r.path,
@@ -211,6 +219,7 @@ impl ClientProtocol for Rpc {
         &self,
         req: Request<UpdateBlockForPipelineRequest>,
     ) -> R<UpdateBlockForPipelineResponse> {
+        let user = caller(&req)?.user;
         let r = req.into_inner();
         let b = required(r.block, "block")?;
         let updated = self
@@ -223,7 +232,7 @@ impl ClientProtocol for Rpc {
         let now = common::auth::now_ms();
         Ok(Response::new(UpdateBlockForPipelineResponse {
             new_gen_stamp: gen.0,
-            token: self.tokens.mint(b.id, gen.0, access, &r.client_name, now),
+            token: self.tokens.mint(b.id, gen.0, access, &user, now),
         }))
     }
 
@@ -266,8 +275,8 @@ impl ClientProtocol for Rpc {
         req: Request<GetBlockLocationsRequest>,
     ) -> R<GetBlockLocationsResponse> {
         let host = caller_host(&req, &req.get_ref().caller);
+        let user = caller(&req)?.user;
         let r = req.into_inner();
-        let user = user_of(&r.caller);
         let l = self.settled(self.ns.locations(&r.path, &host)).await?;
         let now = common::auth::now_ms();
         let tokens = &self.tokens;
@@ -415,6 +424,53 @@ impl ClientProtocol for Rpc {
             under_replicated: r.under_replicated,
             pending_deletions: r.pending_deletions,
             files: r.files,
+            refused_tokens: self
+                .verifier
+                .as_ref()
+                .map(|v| {
+                    v.refusals
+                        .snapshot()
+                        .into_iter()
+                        .map(|(reason, count)| RefusedTokens {
+                            reason: reason.into(),
+                            count,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> R<RevokeTokenResponse> {
+        let who = caller(&req)?;
+        let supergroup = &self.ns.config.security.supergroup;
+        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
+            return Err(Reason::PermissionDenied.status(format!(
+                "{who} may not revoke tokens: only superusers may (the namenode's user {}, or \
+                 members of the group {supergroup})",
+                self.nn_user
+            )));
+        }
+        let id: common::auth::TokenId = req
+            .into_inner()
+            .token_id
+            .trim()
+            .parse()
+            .map_err(|e: String| Reason::InvalidArgument.status(e))?;
+        let revocations = self.revocations.clone();
+        tokio::task::spawn_blocking(move || revocations.revoke(id))
+            .await
+            .map_err(|e| NnError::Internal(format!("revocation task: {e}")))??;
+        tracing::info!(token = %id, by = %who, "token revoked");
+        Ok(Response::new(RevokeTokenResponse {}))
+    }
+
+    async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {
+        if self.verifier.is_some() {
+            require_service(&caller(&req)?, "cluster daemon")?;
+        }
+        Ok(Response::new(RevokedTokensResponse {
+            token_ids: self.revocations.ids().iter().map(|i| i.0).collect(),
         }))
     }
 }

@@ -5,6 +5,7 @@
 //! the worker; so does going over the job's task memory ([`crate::memory`]).
 
 use client::DfsClient;
+use common::auth::{now_ms, ClusterSecret, Grant, TokenBody};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
@@ -40,13 +41,20 @@ pub struct Attempts {
     download: tokio::sync::Mutex<()>,
     /// Wakes the heartbeat loop when an attempt ends.
     pub changed: Notify,
+    /// The cluster secret and how long a task's token lives (none in insecure mode).
+    task_tokens: Option<(ClusterSecret, u64)>,
 }
 
 impl Attempts {
-    pub fn new(root: PathBuf, dfs: DfsClient) -> Arc<Attempts> {
+    pub fn new(
+        root: PathBuf,
+        dfs: DfsClient,
+        task_tokens: Option<(ClusterSecret, u64)>,
+    ) -> Arc<Attempts> {
         Arc::new(Attempts {
             root,
             dfs,
+            task_tokens,
             attempts: Mutex::new(HashMap::new()),
             fetch_failures: Mutex::new(Vec::new()),
             download: tokio::sync::Mutex::new(()),
@@ -199,7 +207,28 @@ impl Attempts {
             Ok(f) => f,
             Err(e) => return failed(format!("creating {}: {e}", log.display())),
         };
-        let mut child = match Command::new(&binary)
+        // The attempt's DFS client acts as the job's user. Stopgap until tasks carry their
+        // job's delegation token: a user token for the job's user, which the job tracker took
+        // from the submitter's token.
+        let token = match &self.task_tokens {
+            None => None,
+            Some((secret, ttl)) => {
+                let grant = Grant::User {
+                    user: spec.job.user.clone(),
+                    groups: Vec::new(),
+                };
+                match TokenBody::new(secret, grant, now_ms(), *ttl).and_then(|b| b.sign(secret)) {
+                    Ok(t) => Some(t),
+                    Err(e) => return failed(format!("minting the task's token: {e}")),
+                }
+            }
+        };
+        let mut command = Command::new(&binary);
+        command.env_remove(client::credentials::TOKEN_ENV);
+        if let Some(t) = &token {
+            command.env(client::credentials::TOKEN_ENV, t);
+        }
+        let mut child = match command
             .arg("task")
             .current_dir(&spec.local_dir)
             .stdin(Stdio::piped())

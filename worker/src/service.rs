@@ -43,19 +43,30 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         host: config.host.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let credentials = client::Credentials::for_daemon(&config.security, "worker")?;
+    let task_tokens = if config.security.insecure {
+        None
+    } else {
+        let secret = common::auth::ClusterSecret::load(&config.security.secret_file)?;
+        Some((secret, config.security.job_token_lifetime_ms))
+    };
+    let jt_credentials = credentials.clone();
+    let dfs =
+        tokio::task::spawn_blocking(move || DfsClient::connect_with(client_config, credentials))
+            .await??;
     let slots = if config.slots > 0 {
         config.slots
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
-    let attempts = Attempts::new(root.clone(), dfs);
+    let attempts = Attempts::new(root.clone(), dfs, task_tokens);
     let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
         .context("jobtracker_addr")?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .connect_lazy();
-    let mut jt = JobTrackerProtocolClient::new(channel);
+    let mut jt = JobTrackerProtocolClient::with_interceptor(channel, jt_credentials);
     let incarnation = now_ms();
     tracing::info!(host = %config.host, %shuffle_addr, slots, "worker started");
 

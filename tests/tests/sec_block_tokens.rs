@@ -297,10 +297,12 @@ fn a_datanode_refuses_to_start_with_a_secret_others_can_read() {
     // Made private again, the secret lets the datanode serve its blocks.
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     t.cluster.start("datanode-0").unwrap();
+    let addr = t.cluster.datanode_config(0).unwrap().data_addr;
     wait(
         Duration::from_secs(60),
-        "the restarted datanode to be live",
+        "the restarted datanode to serve and be live",
         || {
+            transfer::connect(&addr).ok()?;
             let r = t.dfs.cluster_report().ok()?;
             r.datanodes.iter().all(|d| d.state == "live").then_some(())
         },
@@ -310,4 +312,26 @@ fn a_datanode_refuses_to_start_with_a_secret_others_can_read() {
         .write_file("/after", &bytes, CreateOptions::default())
         .unwrap();
     assert!(t.dfs.read_file("/after").unwrap() == bytes);
+}
+
+#[test]
+fn an_insecure_cluster_hands_out_no_tokens_and_checks_none() {
+    let t = start(1, 1, |s| {
+        s.insecure = true;
+        s.namenode.default_replication = 1;
+    });
+    let bytes = data(200 << 10, 46);
+    t.dfs
+        .write_file("/open/file", &bytes, CreateOptions::default())
+        .unwrap();
+    assert!(t.dfs.read_file("/open/file").unwrap() == bytes);
+    let lb = t.dfs.block_locations("/open/file").unwrap().blocks[0].clone();
+    assert_eq!(lb.token, "", "an insecure namenode mints no tokens");
+    let b = lb.block.unwrap();
+    let block = BlockRef {
+        id: b.id,
+        gen: b.gen_stamp,
+    };
+    let (reply, _) = send(&lb.locations[0].data_addr, &read_op(block, String::new()));
+    assert!(matches!(reply, Reply::ReadReady { .. }), "{reply:?}");
 }

@@ -179,6 +179,12 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
             "files": r.files,
             "blocks": r.total_blocks,
             "workers": workers,
+            // The namenode's refusals of calls for their token, by reason.
+            "refused_tokens": r
+                .refused_tokens
+                .iter()
+                .map(|t| (t.reason.clone(), serde_json::Value::from(t.count)))
+                .collect::<serde_json::Map<_, _>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -208,6 +214,14 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
         "Files: {}  Blocks: {}  Awaiting replication check: {}  Pending deletions: {}",
         r.files, r.total_blocks, r.under_replicated, r.pending_deletions
     );
+    if !r.refused_tokens.is_empty() {
+        let counts: Vec<String> = r
+            .refused_tokens
+            .iter()
+            .map(|t| format!("{} {}", t.count, t.reason))
+            .collect();
+        println!("Refused tokens (namenode): {}", counts.join(", "));
+    }
     println!();
     for d in &r.datanodes {
         let i = d.info.clone().unwrap_or_default();

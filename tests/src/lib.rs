@@ -156,6 +156,24 @@ pub fn mrctl(tc: &TestCluster, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `mrctl --config CONFIG ARGS` with extra environment variables (a user's client
+/// config from `LocalCluster::client_config_for`, `USER=bob`).
+pub fn mrctl_with(
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    let bin = cluster::bin_dir().unwrap().join("mrctl");
+    std::process::Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// A job binary built beside the daemons (`wordcount`, `terasort`, `faultyjob`).
 pub fn job_binary(name: &str) -> String {
     cluster::bin_dir().unwrap().join(name).display().to_string()

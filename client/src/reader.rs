@@ -78,8 +78,24 @@ impl DfsReader {
         }
     }
 
-    /// Opens the block holding `self.pos` on the best replica that answers.
+    /// Opens the block holding `self.pos` on the best replica that answers. When the
+    /// datanodes refused its block access token as expired, fetches the file's locations again
+    /// (new tokens) and tries once more, as HDFS's client does.
     fn open_block(&mut self) -> ClientResult<BlockReader> {
+        match self.open_block_once() {
+            Ok(r) => Ok(r),
+            Err((e, false)) => Err(e),
+            Err((e, true)) => {
+                tracing::debug!(path = %self.path, error = %e, "block token expired; fetching new locations");
+                self.blocks = self.client.block_locations(&self.path)?.blocks;
+                self.open_block_once().map_err(|(e, _)| e)
+            }
+        }
+    }
+
+    /// One try of [`DfsReader::open_block`]; on failure, also whether a datanode refused the
+    /// token as expired.
+    fn open_block_once(&mut self) -> Result<BlockReader, (ClientError, bool)> {
         let lb = self
             .blocks
             .iter()
@@ -88,16 +104,23 @@ impl DfsReader {
                 b.offset <= self.pos && self.pos < b.offset + len
             })
             .cloned()
-            .ok_or_else(|| self.err(format!("no block holds byte {}", self.pos)))?;
-        let block = lb
-            .block
-            .ok_or_else(|| ClientError::Internal("located block without block".into()))?;
+            .ok_or_else(|| (self.err(format!("no block holds byte {}", self.pos)), false))?;
+        let block = lb.block.ok_or_else(|| {
+            (
+                ClientError::Internal("located block without block".into()),
+                false,
+            )
+        })?;
         if lb.locations.is_empty() {
-            return Err(self.err(format!(
-                "blk_{}: no replica is available (the block is missing)",
-                block.id
-            )));
+            return Err((
+                self.err(format!(
+                    "blk_{}: no replica is available (the block is missing)",
+                    block.id
+                )),
+                false,
+            ));
         }
+        let mut expired = false;
         let in_block = self.pos - lb.offset;
         let mut errors = Vec::new();
         let mut order = lb.locations.clone();
@@ -105,11 +128,11 @@ impl DfsReader {
         let short_circuit = self.client.inner.config.short_circuit;
         for node in &order {
             let opened = match short_circuit
-                .then(|| open_local(node, &block, in_block))
+                .then(|| open_local(node, &block, &lb.token, in_block))
                 .flatten()
             {
                 Some(local) => Ok(local),
-                None => read_op(&node.data_addr, &block, in_block)
+                None => read_op(&node.data_addr, &block, &lb.token, in_block)
                     .map(|(input, bpc, start)| (Source::Remote(input), bpc, start)),
             };
             match opened {
@@ -136,17 +159,33 @@ impl DfsReader {
                     }
                 }
                 Err(e) => {
-                    self.failed.insert(node.node_id);
-                    errors.push(format!("{}: {e}", node.data_addr));
+                    let message = e.to_string();
+                    match transfer::refused_token(&message) {
+                        // Every replica would refuse it: new locations bring a new token.
+                        Some(true) => {
+                            expired = true;
+                            errors.push(format!("{}: {message}", node.data_addr));
+                            break;
+                        }
+                        // The node is fine; this token will never do.
+                        Some(false) => {}
+                        None => {
+                            self.failed.insert(node.node_id);
+                        }
+                    }
+                    errors.push(format!("{}: {message}", node.data_addr));
                 }
             }
         }
-        Err(self.err(format!(
-            "could not read blk_{} from any of its {} replicas: {}",
-            block.id,
-            lb.locations.len(),
-            errors.join("; ")
-        )))
+        Err((
+            self.err(format!(
+                "could not read blk_{} from any of its {} replicas: {}",
+                block.id,
+                lb.locations.len(),
+                errors.join("; ")
+            )),
+            expired,
+        ))
     }
 
     fn replica_failed(&mut self, block: &Block, node_id: u64, corrupt: bool) {
@@ -161,7 +200,12 @@ impl DfsReader {
 /// Opens a replica of a datanode on this machine directly (its files come as descriptors over
 /// the datanode's local socket); None when that is not possible (remote node, refused), and the
 /// caller streams it instead.
-fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source, usize, u64)> {
+fn open_local(
+    node: &DatanodeInfo,
+    block: &Block,
+    token: &str,
+    offset: u64,
+) -> Option<(Source, usize, u64)> {
     let addr: std::net::SocketAddr = node.data_addr.parse().ok()?;
     if !transfer::is_local_ip(addr.ip()) {
         return None;
@@ -173,6 +217,7 @@ fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source
             id: block.id,
             gen: block.gen_stamp,
         },
+        token: token.to_string(),
     };
     transfer::write_op(&mut s, &op).ok()?;
     // Unbuffered: a buffer could swallow the byte that carries the descriptors.
@@ -204,6 +249,7 @@ fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source
 fn read_op(
     addr: &str,
     block: &Block,
+    token: &str,
     offset: u64,
 ) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
     let s = transfer::connect(addr)?;
@@ -216,6 +262,7 @@ fn read_op(
             },
             offset,
             len: block.num_bytes - offset,
+            token: token.to_string(),
         },
     )?;
     // A small buffer: packet bodies are larger and bypass it, saving a copy.

@@ -55,6 +55,8 @@ struct BlockStream {
     /// Generation the block had when allocated.
     first_gen: u64,
     gen: u64,
+    /// The block access token for the pipeline's nodes (renewed with each new generation).
+    token: String,
     nodes: Vec<DatanodeInfo>,
     out: Option<BufWriter<TcpStream>>,
     acks: Arc<(Mutex<AckState>, Condvar)>,
@@ -249,6 +251,7 @@ impl DfsWriter {
             id: block.id,
             first_gen: block.gen_stamp,
             gen: block.gen_stamp,
+            token: lb.token,
             nodes: lb.locations,
             out: None,
             acks: Arc::new((Mutex::new(AckState::default()), Condvar::new())),
@@ -256,8 +259,15 @@ impl DfsWriter {
             seqno: 0,
         };
         let b = &mut stream;
-        match self.open_pipeline(b.id, b.gen, WriteStage::Create, &b.nodes, &b.acks) {
+        let opened =
+            self.open_pipeline(b.id, b.gen, WriteStage::Create, &b.nodes, &b.token, &b.acks);
+        match opened {
             Ok(out) => b.out = Some(out),
+            // An expired token: no node is to blame, and a new stamp brings a new token.
+            Err((_, msg)) if transfer::refused_token(&msg) == Some(true) => self.rebuild(b)?,
+            Err((_, msg)) if transfer::refused_token(&msg).is_some() => {
+                return Err(self.err(format!("blk_{}: {msg}", b.id)))
+            }
             Err((bad, msg)) => {
                 // Drop the failed node and go on with the others under a new stamp.
                 self.drop_node(b, Some(bad), &msg)?;
@@ -275,6 +285,7 @@ impl DfsWriter {
         gen: u64,
         stage: WriteStage,
         nodes: &[DatanodeInfo],
+        token: &str,
         acks: &Arc<(Mutex<AckState>, Condvar)>,
     ) -> Result<BufWriter<TcpStream>, (usize, String)> {
         let first = &nodes[0];
@@ -296,6 +307,7 @@ impl DfsWriter {
                         .collect(),
                     bytes_per_checksum: self.bpc as u32,
                     client: self.client.client_name().into(),
+                    token: token.to_string(),
                 },
             )?;
             let mut input = BufReader::new(sock);
@@ -342,6 +354,7 @@ impl DfsWriter {
 
     /// Restamps the block, reopens the pipeline on `b.nodes` in recovery mode, and resends.
     fn rebuild(&mut self, b: &mut BlockStream) -> ClientResult<()> {
+        let mut renewed_expired = false;
         loop {
             let req = UpdateBlockForPipelineRequest {
                 client_name: self.client.client_name().into(),
@@ -352,12 +365,14 @@ impl DfsWriter {
                 }),
             };
             let path = self.path.clone();
-            let new_gen = self
-                .client
-                .call(&path, |mut c| async move {
-                    c.update_block_for_pipeline(req).await
-                })?
-                .new_gen_stamp;
+            let updated = self.client.call(&path, |mut c| async move {
+                c.update_block_for_pipeline(req).await
+            })?;
+            let new_gen = updated.new_gen_stamp;
+            // A namenode without tokens (insecure) sends none: keep the one we have.
+            if !updated.token.is_empty() {
+                b.token = updated.token;
+            }
             let (acked_len, resend) = {
                 let mut st = lock_acks(&b.acks.0);
                 st.failure = None;
@@ -369,7 +384,7 @@ impl DfsWriter {
                 old_gen: b.first_gen,
                 acked_len,
             };
-            match self.open_pipeline(b.id, new_gen, stage, &b.nodes, &b.acks) {
+            match self.open_pipeline(b.id, new_gen, stage, &b.nodes, &b.token, &b.acks) {
                 Ok(out) => {
                     b.gen = new_gen;
                     let out = b.out.insert(out);
@@ -403,7 +418,13 @@ impl DfsWriter {
                     self.drop_node(b, bad, &cause)?;
                 }
                 Err((bad, msg)) => {
-                    self.drop_node(b, Some(bad), &msg)?;
+                    match transfer::refused_token(&msg) {
+                        // Expired: the next stamp brings a new token; once, so a clock far
+                        // off cannot loop forever.
+                        Some(true) if !renewed_expired => renewed_expired = true,
+                        Some(_) => return Err(self.err(format!("blk_{}: {msg}", b.id))),
+                        None => self.drop_node(b, Some(bad), &msg)?,
+                    }
                     b.gen = new_gen;
                 }
             }

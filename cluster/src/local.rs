@@ -315,6 +315,11 @@ impl LocalCluster {
 
     fn write_configs(&self) -> ClusterResult<()> {
         let security = self.write_security()?;
+        // The namenode template's block token lifetime goes into the files too (tests shorten it).
+        let security = SecurityConfig {
+            block_token_lifetime_ms: self.spec.namenode.security.block_token_lifetime_ms,
+            ..security
+        };
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         nn.meta_dir = self.dir.join("namenode");

@@ -58,23 +58,51 @@ pub enum Op {
         targets: Vec<Target>,
         bytes_per_checksum: u32,
         client: String,
+        /// Block access token: WRITE for a client's write or a pipeline recovery, COPY for a
+        /// re-replication; passed down the pipeline unchanged.
+        token: String,
     },
     Read {
         block: BlockRef,
         offset: u64,
         len: u64,
+        /// Block access token allowing READ.
+        token: String,
     },
     /// Short-circuit read: a client on the datanode's own machine asks where the replica's
     /// files are, and reads them itself (still verifying every checksum).
-    ReadLocal { block: BlockRef },
+    ReadLocal {
+        block: BlockRef,
+        /// Block access token allowing READ.
+        token: String,
+    },
     /// Lease recovery, step one: the replica's state, and stop any writer on it.
-    ReplicaState { block_id: u64 },
+    ReplicaState {
+        block_id: u64,
+        /// Block access token allowing WRITE (from the namenode's recovery command).
+        token: String,
+    },
     /// Lease recovery, step two: cut the replica to `len`, stamp `new_gen`, finalize it.
     FinalizeRecovered {
         block_id: u64,
         new_gen: u64,
         len: u64,
+        /// Block access token allowing WRITE (from the namenode's recovery command).
+        token: String,
     },
+}
+
+/// How a datanode's refusal of a block access token begins (`Reply::Error`'s message), so a
+/// client can tell a token to renew from a replica to avoid: see [`refused_token`].
+pub const TOKEN_REFUSED: &str = "block access token refused";
+/// The reason word of an expired token's refusal (`block access token refused (expired): ...`).
+pub const TOKEN_EXPIRED: &str = "(expired)";
+
+/// Whether an error message from a datanode is a refusal of the block access token, and if so
+/// whether it was because the token expired (fetching fresh locations brings a new one).
+pub fn refused_token(message: &str) -> Option<bool> {
+    let rest = message.split(TOKEN_REFUSED).nth(1)?;
+    Some(rest.trim_start().starts_with(TOKEN_EXPIRED))
 }
 
 /// The answer to an [`Op`].
@@ -381,6 +409,15 @@ mod tests {
         r.extend_from_slice(&(MAX_OP_FRAME + 1).to_le_bytes());
         let err = read_op(&mut r.as_slice()).expect_err("too large");
         assert!(err.to_string().contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn a_token_refusal_is_told_from_other_errors() {
+        let expired = format!("127.0.0.1:9: {TOKEN_REFUSED} {TOKEN_EXPIRED}: expired token 1");
+        assert_eq!(refused_token(&expired), Some(true));
+        let forged = format!("{TOKEN_REFUSED} (forged): forged token: x");
+        assert_eq!(refused_token(&forged), Some(false));
+        assert_eq!(refused_token("blk_1: no replica here"), None);
     }
 
     #[test]

@@ -18,19 +18,25 @@ pub struct Commands {
 }
 
 impl CommandRunner for Commands {
-    fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>) {
+    fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>, token: String) {
         let (storage, link) = (self.storage.clone(), self.link.clone());
         let _ =
             std::thread::Builder::new()
                 .name("replicate".into())
-                .spawn(move || match send_copy(&storage, &link, &block, &targets) {
-                    Ok(()) => {
-                        tracing::info!(block = block.id, targets = targets.len(), "replica copied")
-                    }
-                    Err(e) => {
-                        tracing::warn!(block = block.id, error = %e, "copying a replica failed")
-                    }
-                });
+                .spawn(
+                    move || match send_copy(&storage, &link, &block, &targets, token) {
+                        Ok(()) => {
+                            tracing::info!(
+                                block = block.id,
+                                targets = targets.len(),
+                                "replica copied"
+                            )
+                        }
+                        Err(e) => {
+                            tracing::warn!(block = block.id, error = %e, "copying a replica failed")
+                        }
+                    },
+                );
     }
 
     fn recover(&self, cmd: RecoverBlockCommand) {
@@ -53,6 +59,7 @@ fn send_copy(
     link: &NamenodeLink,
     block: &Block,
     targets: &[DatanodeInfo],
+    token: String,
 ) -> Result<()> {
     let (r, data, meta, len) = storage.open_read(block.id, block.gen_stamp)?;
     let first = targets
@@ -78,6 +85,7 @@ fn send_copy(
                 .collect(),
             bytes_per_checksum: r.bytes_per_checksum,
             client: format!("{}", link.node_id),
+            token,
         },
     )?;
     match transfer::read_reply(&mut input)? {
@@ -137,7 +145,11 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
                 Some((r.gen, len))
             })
         } else {
-            match ask(&h.data_addr, Op::ReplicaState { block_id: block.id }) {
+            let op = Op::ReplicaState {
+                block_id: block.id,
+                token: cmd.token.clone(),
+            };
+            match ask(&h.data_addr, op) {
                 Ok(Reply::ReplicaState { gen, len, .. }) => Some((gen, len)),
                 _ => None,
             }
@@ -159,6 +171,7 @@ fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockComma
             block_id: block.id,
             new_gen: cmd.new_gen_stamp,
             len,
+            token: cmd.token.clone(),
         };
         let ok = if h.node_id == storage.node_id.0 {
             storage

@@ -2,7 +2,9 @@
 //! `common::local_read`), a finalized replica's data and checksum files are handed to the
 //! client as open descriptors, so the data folders stay private to the datanode.
 
+use crate::block_auth::BlockAuth;
 use crate::storage::Storage;
+use common::auth::BlockAccess;
 use common::local_read;
 use common::transfer::{self, Op, Reply};
 use std::io::BufReader;
@@ -14,6 +16,8 @@ use std::time::Duration;
 /// Serves short-circuit reads.
 pub struct LocalReads {
     pub storage: Arc<Storage>,
+    /// The block access token check, as on the data port.
+    pub auth: Arc<BlockAuth>,
     /// Connections served at once; more are closed at once (the client then reads over TCP).
     pub max_connections: usize,
     /// How long a request may take to arrive.
@@ -61,12 +65,24 @@ impl LocalReads {
         conn.set_read_timeout(Some(self.request_timeout))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
         let op = transfer::read_op(&mut BufReader::new(conn))?;
-        let Op::ReadLocal { block } = op else {
+        let Op::ReadLocal { block, token } = op else {
             return refuse(
                 conn,
                 "only short-circuit reads are served on this socket".into(),
             );
         };
+        // The token first, as on the data port: a refused request opens nothing.
+        let peer = format!("local socket (pid {})", peer_pid(conn));
+        if let Err(message) = self.auth.check(
+            &token,
+            block.id,
+            block.gen,
+            BlockAccess::READ,
+            "read_local",
+            &peer,
+        ) {
+            return refuse(conn, message);
+        }
         let (r, data, meta, len) = match self.storage.open_read(block.id, block.gen) {
             Ok(opened) => opened,
             Err(e) => return refuse(conn, e.to_string()),
@@ -83,6 +99,13 @@ impl LocalReads {
         local_read::send_files(conn, &[&data, &meta])?;
         Ok(())
     }
+}
+
+/// The connecting process, for the log (the socket has no address).
+fn peer_pid(conn: &UnixStream) -> String {
+    rustix::net::sockopt::socket_peercred(conn)
+        .map(|c| c.pid.as_raw_nonzero().to_string())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn refuse(conn: &UnixStream, message: String) -> common::Result<()> {

@@ -133,7 +133,8 @@ impl NamenodeLink {
 
 /// What the heartbeat loop needs to run commands.
 pub trait CommandRunner: Send + Sync + 'static {
-    fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>);
+    /// `token`: the namenode's COPY block access token, for the targets.
+    fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>, token: String);
     fn recover(&self, cmd: RecoverBlockCommand);
 }
 
@@ -200,7 +201,7 @@ pub async fn run(
                             }
                             Some(Command::Replicate(rep)) => {
                                 if let Some(b) = rep.block {
-                                    runner.replicate(b, rep.targets);
+                                    runner.replicate(b, rep.targets, rep.token);
                                 }
                             }
                             Some(Command::Recover(rec)) => runner.recover(rec),

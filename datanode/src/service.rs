@@ -1,6 +1,7 @@
 //! Running a datanode: open the data dirs, start the transfer server, the scanner and the
 //! namenode link.
 
+use crate::block_auth::BlockAuth;
 use crate::commands::Commands;
 use crate::nn::{self, NamenodeLink};
 use crate::storage::Storage;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
+    // Before anything else: a datanode without its secret would serve every block to anyone.
+    let auth = Arc::new(BlockAuth::from_config(&config.security)?);
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
@@ -24,12 +27,21 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
         tokio::runtime::Handle::current(),
         storage.node_id,
     )?;
-    tracing::info!(node = %storage.node_id, addr = %config.data_addr, "datanode serving");
+    tracing::info!(node = %storage.node_id, addr = %config.data_addr, block_tokens = auth.enabled(), "datanode serving");
+    crate::local_reads::LocalReads {
+        storage: storage.clone(),
+        auth: auth.clone(),
+        max_connections: config.max_connections as usize,
+        request_timeout: Duration::from_millis(config.idle_timeout_ms),
+    }
+    .start(&config.data_addr)
+    .map_err(|e| anyhow::anyhow!("the short-circuit read socket of {}: {e}", config.data_addr))?;
     let xceiver = Arc::new(Xceiver {
         storage: storage.clone(),
         link: link.clone(),
         exit_at_last_packet: config.exit_at_last_packet_for_tests,
         max_packet_bytes: config.max_packet_bytes,
+        auth,
     });
     let limiter = ConnLimiter::new(
         "block transfer",
@@ -39,13 +51,6 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
-    crate::local_reads::LocalReads {
-        storage: storage.clone(),
-        max_connections: config.max_connections as usize,
-        request_timeout: Duration::from_millis(config.idle_timeout_ms),
-    }
-    .start(&config.data_addr)
-    .map_err(|e| anyhow::anyhow!("the short-circuit read socket of {}: {e}", config.data_addr))?;
     std::thread::Builder::new()
         .name("xceiver-accept".into())
         .spawn(move || xceiver.serve(listener, limiter))?;

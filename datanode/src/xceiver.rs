@@ -1,8 +1,10 @@
 //! The data transfer server: one thread per connection, serving block reads, write pipelines
 //! (receive, mirror downstream, store, ack upstream), and the steps of lease recovery.
 
+use crate::block_auth::BlockAuth;
 use crate::nn::NamenodeLink;
 use crate::storage::{ReplicaState, Storage};
+use common::auth::BlockAccess;
 use common::checksum;
 use common::conn_limit::{serve_threads, ConnLimiter};
 use common::error::{Error, Result};
@@ -21,6 +23,8 @@ pub struct Xceiver {
     pub exit_at_last_packet: bool,
     /// The largest checksum chunk (and so packet payload) a write may use.
     pub max_packet_bytes: u32,
+    /// Checks every op's block access token (nothing in insecure mode).
+    pub auth: Arc<BlockAuth>,
 }
 
 impl Xceiver {
@@ -48,6 +52,7 @@ impl Xceiver {
         // Until the op has arrived the connection is idle; then transfers get their own timeout.
         conn.set_read_timeout(Some(idle))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
+        let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         // Small buffers: packet bodies are larger and bypass them, saving a copy.
         let mut input = BufReader::with_capacity(64 << 10, conn.try_clone()?);
         let mut output = BufWriter::with_capacity(64 << 10, conn);
@@ -64,18 +69,23 @@ impl Xceiver {
                 return Err(e);
             }
         };
+        // The token first: a refused op touches nothing, and its connection closes.
+        if let Err(message) = self.check_token(&op, &peer) {
+            return transfer::write_reply(&mut output, &error_reply(message, None));
+        }
         input
             .get_ref()
             .set_read_timeout(Some(transfer::IO_TIMEOUT))?;
         let result = match op {
-            Op::Read { block, offset, len } => {
-                self.read(block.id, block.gen, offset, len, &mut output)
-            }
+            Op::Read {
+                block, offset, len, ..
+            } => self.read(block.id, block.gen, offset, len, &mut output),
             Op::Write {
                 block,
                 stage,
                 targets,
                 bytes_per_checksum,
+                token,
                 ..
             } => self.write(
                 block.id,
@@ -83,6 +93,7 @@ impl Xceiver {
                 stage,
                 targets,
                 bytes_per_checksum,
+                token,
                 input,
                 output,
             ),
@@ -94,7 +105,7 @@ impl Xceiver {
                     None,
                 ),
             ),
-            Op::ReplicaState { block_id } => {
+            Op::ReplicaState { block_id, .. } => {
                 let reply = match self.storage.get(block_id) {
                     Some(r) => Reply::ReplicaState {
                         gen: r.gen,
@@ -111,6 +122,7 @@ impl Xceiver {
                 block_id,
                 new_gen,
                 len,
+                ..
             } => {
                 let reply = match self.storage.finalize_recovered(block_id, new_gen, len) {
                     Ok(r) => {
@@ -123,6 +135,53 @@ impl Xceiver {
             }
         };
         result
+    }
+
+    /// Checks the op's block access token for the exact block, generation and access it needs.
+    fn check_token(&self, op: &Op, peer: &str) -> std::result::Result<(), String> {
+        if !self.auth.enabled() {
+            return Ok(());
+        }
+        let (token, block, gen, access, name) = match op {
+            Op::Read { block, token, .. } => {
+                (token, block.id, block.gen, BlockAccess::READ, "read")
+            }
+            Op::ReadLocal { block, token } => {
+                (token, block.id, block.gen, BlockAccess::READ, "read_local")
+            }
+            Op::Write {
+                block,
+                stage,
+                token,
+                ..
+            } => {
+                // A copy needs the namenode's COPY grant; a client's write or recovery, WRITE.
+                let access = match stage {
+                    WriteStage::Replicate => BlockAccess::COPY,
+                    _ => BlockAccess::WRITE,
+                };
+                (token, block.id, block.gen, access, "write")
+            }
+            // The replica's own generation (any, when there is none): the recovery token is
+            // for the block's generation when the namenode started the recovery.
+            Op::ReplicaState { block_id, token } => {
+                let gen = self.storage.get(*block_id).map_or(u64::MAX, |r| r.gen);
+                (token, *block_id, gen, BlockAccess::WRITE, "replica_state")
+            }
+            Op::FinalizeRecovered {
+                block_id,
+                new_gen,
+                token,
+                ..
+            } => (
+                token,
+                *block_id,
+                *new_gen,
+                BlockAccess::WRITE,
+                "finalize_recovered",
+            ),
+        };
+        self.auth.check(token, block, gen, access, name, peer)
     }
 
     fn read(
@@ -182,6 +241,7 @@ impl Xceiver {
         stage: WriteStage,
         targets: Vec<Target>,
         bpc: u32,
+        token: String,
         mut input: BufReader<TcpStream>,
         mut output: BufWriter<TcpStream>,
     ) -> Result<()> {
@@ -225,6 +285,8 @@ impl Xceiver {
                 targets: targets[1..].to_vec(),
                 bytes_per_checksum: bpc,
                 client: String::new(),
+                // The next node checks the same token.
+                token,
             };
             let setup = transfer::connect(&next.addr).and_then(|s| {
                 let mut w = BufWriter::with_capacity(64 << 10, s.try_clone()?);

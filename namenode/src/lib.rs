@@ -9,8 +9,10 @@
 //! - [`permission`]: who may do what to a path (HDFS's permission checker).
 //! - [`placement`]: the rack-aware replica placement rule and reader ordering.
 //! - [`rpc`]: the gRPC services for clients and datanodes.
+//! - [`block_tokens`]: minting the block access tokens handed with blocks and commands.
 //! - [`service`]: start-up, the background monitors, serving.
 
+pub mod block_tokens;
 pub mod datanodes;
 pub mod error;
 pub mod namespace;

@@ -5,6 +5,7 @@
 //! it may report another call's edit still waiting for its sync. Calls that walk many blocks
 //! or a subtree run on the blocking pool, never on the async threads.
 
+use crate::block_tokens::BlockTokens;
 use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::Perm;
@@ -13,6 +14,7 @@ use crate::namesystem::{
 };
 use crate::permission::Subject;
 use crate::revocation::Revocations;
+use common::auth::BlockAccess;
 use common::auth::Verifier;
 use common::grpc_auth::{caller, require_service};
 use common::ids::{BlockId, GenStamp, NodeId};
@@ -27,6 +29,8 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Rpc {
     pub ns: Arc<Namesystem>,
+    /// Mints the block access tokens handed with located blocks and datanode commands.
+    pub tokens: Arc<BlockTokens>,
     /// None in insecure mode.
     pub verifier: Option<Arc<Verifier>>,
     pub revocations: Arc<Revocations>,
@@ -118,8 +122,16 @@ fn block_msg(id: BlockId, gen: GenStamp, len: u64) -> Block {
     }
 }
 
-fn located(b: LocatedBlock) -> proto::dfs::LocatedBlock {
+/// A located block with a token for `user` to `access` it.
+fn located(
+    tokens: &BlockTokens,
+    b: LocatedBlock,
+    access: BlockAccess,
+    user: &str,
+    now_ms: u64,
+) -> proto::dfs::LocatedBlock {
     proto::dfs::LocatedBlock {
+        token: tokens.mint(b.id.0, b.gen.0, access, user, now_ms),
         block: Some(block_msg(b.id, b.gen, b.len)),
         offset: b.offset,
         locations: b.nodes.into_iter().map(info_msg).collect(),
@@ -189,6 +201,8 @@ impl ClientProtocol for Rpc {
     async fn add_block(&self, req: Request<AddBlockRequest>) -> R<AddBlockResponse> {
         let who = self.subject(&req)?;
         let host = caller_host(&req, &req.get_ref().caller);
+        // The user a block token is handed to (for the datanodes' logs): the verified caller.
+        let user = caller(&req)?.user;
         let r = req.into_inner();
         let excluded: Vec<NodeId> = r.excluded_nodes.iter().map(|&n| NodeId(n)).collect();
         let added = self.ns.add_block(
@@ -202,8 +216,12 @@ impl ClientProtocol for Rpc {
         );
         let (b, c) = self.settled_err(added).await?;
         durable(c).await?;
+        // The writer also reads its block back (pipeline recovery resends from its buffer, but
+        // a reader of a file under construction uses the same grant).
+        let access = BlockAccess::WRITE.with(BlockAccess::READ);
+        let now = common::auth::now_ms();
         Ok(Response::new(AddBlockResponse {
-            block: Some(located(b)),
+            block: Some(located(&self.tokens, b, access, &user, now)),
         }))
     }
 
@@ -212,6 +230,7 @@ impl ClientProtocol for Rpc {
         req: Request<UpdateBlockForPipelineRequest>,
     ) -> R<UpdateBlockForPipelineResponse> {
         let who = self.subject(&req)?;
+        let user = caller(&req)?.user;
         let r = req.into_inner();
         let b = required(r.block, "block")?;
         let updated = self
@@ -219,8 +238,12 @@ impl ClientProtocol for Rpc {
             .update_block_for_pipeline(&who, BlockId(b.id), &r.client_name);
         let (gen, c) = self.settled_err(updated).await?;
         durable(c).await?;
+        // A fresh token for the new generation: the writer's may be close to expiring.
+        let access = BlockAccess::WRITE.with(BlockAccess::READ);
+        let now = common::auth::now_ms();
         Ok(Response::new(UpdateBlockForPipelineResponse {
             new_gen_stamp: gen.0,
+            token: self.tokens.mint(b.id, gen.0, access, &user, now),
         }))
     }
 
@@ -271,14 +294,21 @@ impl ClientProtocol for Rpc {
     ) -> R<GetBlockLocationsResponse> {
         let who = self.subject(&req)?;
         let host = caller_host(&req, &req.get_ref().caller);
+        let user = caller(&req)?.user;
         let r = req.into_inner();
         let l = self
             .settled(self.ns.locations(&who, &r.path, &host))
             .await?;
+        let now = common::auth::now_ms();
+        let tokens = &self.tokens;
         Ok(Response::new(GetBlockLocationsResponse {
             file_length: l.length,
             under_construction: l.under_construction,
-            blocks: l.blocks.into_iter().map(located).collect(),
+            blocks: l
+                .blocks
+                .into_iter()
+                .map(|b| located(tokens, b, BlockAccess::READ, &user, now))
+                .collect(),
         }))
     }
 
@@ -525,12 +555,15 @@ fn replicas_of(v: &[ReplicaReport]) -> Vec<ReportedReplica> {
 }
 
 /// The commands of a heartbeat reply, as wire messages.
-fn commands_msg(q: Commands) -> Vec<DatanodeCommand> {
+fn commands_msg(tokens: &BlockTokens, q: Commands) -> Vec<DatanodeCommand> {
     let command = |c| DatanodeCommand { command: Some(c) };
     let mut out = Vec::new();
+    let now = common::auth::now_ms();
     for r in q.replicate {
         out.push(command(datanode_command::Command::Replicate(
             ReplicateCommand {
+                // The source presents it to the targets, which accept the copy with it.
+                token: tokens.mint(r.block.0, r.gen.0, BlockAccess::COPY, "namenode", now),
                 block: Some(block_msg(r.block, r.gen, r.len)),
                 targets: r.targets.into_iter().map(info_msg).collect(),
             },
@@ -551,6 +584,14 @@ fn commands_msg(q: Commands) -> Vec<DatanodeCommand> {
     for r in q.recover {
         out.push(command(datanode_command::Command::Recover(
             RecoverBlockCommand {
+                // The primary asks the other holders for their state and finalizes them with it.
+                token: tokens.mint(
+                    r.block.0,
+                    r.gen.0,
+                    BlockAccess::WRITE.with(BlockAccess::READ),
+                    "namenode",
+                    now,
+                ),
                 block: Some(block_msg(r.block, r.gen, r.len)),
                 new_gen_stamp: r.new_gen.0,
                 replicas: r.holders.into_iter().map(info_msg).collect(),
@@ -589,7 +630,7 @@ impl DatanodeProtocol for Rpc {
             }));
         };
         Ok(Response::new(HeartbeatResponse {
-            commands: commands_msg(q),
+            commands: commands_msg(&self.tokens, q),
         }))
     }
 

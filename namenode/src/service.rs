@@ -1,6 +1,7 @@
 //! Running a namenode: load the namespace, serve gRPC, and drive the background monitors
 //! (heartbeats, safe mode, replication, leases, checkpoints).
 
+use crate::block_tokens::BlockTokens;
 use crate::error::{NnError, NnResult};
 use crate::namesystem::Namesystem;
 use crate::rpc::Rpc;
@@ -29,6 +30,11 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         &config.meta_dir,
         verifier.clone(),
     )?);
+    // Block access tokens are signed with the same secret (none in insecure mode).
+    let tokens = Arc::new(BlockTokens::new(
+        verifier.as_ref().map(|v| v.secret().clone()),
+        config.security.block_token_lifetime_ms,
+    )?);
     let ns = Arc::new(Namesystem::open(
         config,
         Topology::new(topology),
@@ -37,6 +43,7 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
     spawn_monitors(ns.clone());
     let rpc = Rpc {
         ns: ns.clone(),
+        tokens,
         verifier: verifier.clone(),
         revocations,
         nn_user: common::user::current(),

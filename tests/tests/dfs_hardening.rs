@@ -286,7 +286,7 @@ fn a_datanode_dying_at_a_blocks_last_packet_does_not_fail_the_put() {
 
 /// Starts a client write of block `id` on `addr` as a pipeline of one, sends one packet and
 /// hangs up: a partial replica the namenode never heard of.
-fn leave_partial_replica(addr: &str, id: u64) {
+fn leave_partial_replica(t: &TestCluster, addr: &str, id: u64) {
     let sock = transfer::connect(addr).unwrap();
     let mut out = std::io::BufWriter::new(sock.try_clone().unwrap());
     let mut input = std::io::BufReader::new(sock);
@@ -298,6 +298,7 @@ fn leave_partial_replica(addr: &str, id: u64) {
             targets: vec![],
             bytes_per_checksum: 4096,
             client: "test".into(),
+            token: t.block_token(id, 1, common::auth::BlockAccess::WRITE),
         },
     )
     .unwrap();
@@ -354,7 +355,7 @@ fn partial_replicas_of_deleted_or_abandoned_blocks_are_cleaned_up() {
     // A partial replica the namenode never heard of (a write that failed before any report,
     // say on a full disk), and stray files in the temporary area of a running node.
     let addr = t.cluster.datanode_config(0).unwrap().data_addr;
-    leave_partial_replica(&addr, 987_654_321);
+    leave_partial_replica(&t, &addr, 987_654_321);
     assert_eq!(replica_files(&area(&t, 0, "rbw"), 987_654_321).len(), 1);
     let stray = area(&t, 1, "tmp")[0].join("subdir00");
     std::fs::create_dir_all(&stray).unwrap();

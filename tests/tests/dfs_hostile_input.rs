@@ -44,7 +44,7 @@ fn packet_header(data_len: u32, sums_len: u32) -> Vec<u8> {
 }
 
 /// Opens a write pipeline for a new block at `addr` and returns it once the datanode is ready.
-fn open_write(addr: &str, id: u64, bpc: u32) -> (TcpStream, Reply) {
+fn open_write(t: &TestCluster, addr: &str, id: u64, bpc: u32) -> (TcpStream, Reply) {
     let mut s = transfer::connect(addr).unwrap();
     let op = Op::Write {
         block: BlockRef { id, gen: 1 },
@@ -52,6 +52,8 @@ fn open_write(addr: &str, id: u64, bpc: u32) -> (TcpStream, Reply) {
         targets: vec![],
         bytes_per_checksum: bpc,
         client: "hostile".into(),
+        // A valid token: what is tested here is what comes after the op.
+        token: t.block_token(id, 1, common::auth::BlockAccess::WRITE),
     };
     transfer::write_op(&mut s, &op).unwrap();
     let reply = transfer::read_reply(&mut s).unwrap();
@@ -95,7 +97,7 @@ fn oversized_headers_allocate_nothing_and_the_datanode_keeps_serving() {
     // The request: a 60-byte header claiming 16 MiB of checksums, 32 times.
     let mut refused = Vec::new();
     for i in 0..32 {
-        let (mut s, reply) = open_write(&addr, 7_000_000 + i, 4096);
+        let (mut s, reply) = open_write(&t, &addr, 7_000_000 + i, 4096);
         assert!(matches!(reply, Reply::WriteReady), "{reply:?}");
         s.write_all(&packet_header(4096, 16 << 20)).unwrap();
         refused.push(s);
@@ -104,7 +106,7 @@ fn oversized_headers_allocate_nothing_and_the_datanode_keeps_serving() {
     // buffers may grow only with the bytes that arrive.
     let mut waiting = Vec::new();
     for i in 0..16 {
-        let (mut s, reply) = open_write(&addr, 7_100_000 + i, 16 << 20);
+        let (mut s, reply) = open_write(&t, &addr, 7_100_000 + i, 16 << 20);
         assert!(matches!(reply, Reply::WriteReady), "{reply:?}");
         s.write_all(&packet_header(16 << 20, 4)).unwrap();
         s.write_all(&[0u8; 4]).unwrap();
@@ -131,7 +133,7 @@ fn oversized_headers_allocate_nothing_and_the_datanode_keeps_serving() {
     );
 
     // Ops whose sizes are over the bounds get an error naming the bound.
-    let (_, reply) = open_write(&addr, 7_200_000, 64 << 20);
+    let (_, reply) = open_write(&t, &addr, 7_200_000, 64 << 20);
     assert!(
         format!("{reply:?}").contains("max_packet_bytes"),
         "{reply:?}"

@@ -1,6 +1,7 @@
 //! Short-circuit reads hand a replica's files over the datanode's local socket as descriptors:
-//! the data folders stay private to the datanode (0700), the old path-based request over TCP is
-//! refused, and a client on the machine reads the replica's bytes from the descriptors.
+//! the data folders stay private to the datanode (0700), the request over TCP and one without a
+//! block access token are refused, and a client on the machine reads the replica's bytes from
+//! the descriptors.
 
 #![allow(clippy::unwrap_used)]
 
@@ -26,12 +27,14 @@ fn a_local_reader_gets_the_replica_as_descriptors_and_the_data_dirs_stay_private
         assert_eq!(mode, 0o700, "{} is mode {mode:o}", d.display());
     }
 
-    let op = Op::ReadLocal {
+    let op_with = |token: &str| Op::ReadLocal {
         block: BlockRef {
             id: block.id,
             gen: block.gen_stamp,
         },
+        token: token.to_string(),
     };
+    let op = op_with(&b.token);
     // Over TCP: refused, naming where it is served.
     let mut tcp = transfer::connect(&addr).unwrap();
     transfer::write_op(&mut tcp, &op).unwrap();
@@ -40,7 +43,20 @@ fn a_local_reader_gets_the_replica_as_descriptors_and_the_data_dirs_stay_private
         other => panic!("a short-circuit read over TCP was served: {other:?}"),
     }
 
-    // Over the local socket: the files come as descriptors.
+    // Over the local socket without a block access token: refused, nothing handed over.
+    let mut s = common::local_read::connect(&addr).unwrap();
+    transfer::write_op(&mut s, &op_with("")).unwrap();
+    match transfer::read_reply(&mut s).unwrap() {
+        Reply::Error { message, .. } => {
+            assert!(
+                message.contains("block access token refused (missing)"),
+                "{message}"
+            )
+        }
+        other => panic!("a short-circuit read without a token was served: {other:?}"),
+    }
+
+    // Over the local socket with the namenode's token: the files come as descriptors.
     let mut s = common::local_read::connect(&addr).unwrap();
     transfer::write_op(&mut s, &op).unwrap();
     let Reply::LocalReplica { replica_len, .. } = transfer::read_reply(&mut s).unwrap() else {

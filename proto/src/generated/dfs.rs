@@ -32,6 +32,10 @@ pub struct LocatedBlock {
     pub locations: ::prost::alloc::vec::Vec<DatanodeInfo>,
     #[prost(bool, tag = "4")]
     pub corrupt: bool,
+    /// Block access token for the caller (READ for readers; READ|WRITE for the writer of the
+    /// block), checked by the datanodes; empty in insecure mode.
+    #[prost(string, tag = "5")]
+    pub token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FileStatus {
@@ -138,10 +142,13 @@ pub struct UpdateBlockForPipelineRequest {
     #[prost(message, optional, tag = "2")]
     pub block: ::core::option::Option<Block>,
 }
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdateBlockForPipelineResponse {
     #[prost(uint64, tag = "1")]
     pub new_gen_stamp: u64,
+    /// A fresh block access token (READ|WRITE) for the rebuilt pipeline; empty in insecure mode.
+    #[prost(string, tag = "2")]
+    pub token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UpdatePipelineRequest {
@@ -452,12 +459,15 @@ pub struct HeartbeatRequest {
     #[prost(uint32, tag = "5")]
     pub transfers_in_progress: u32,
 }
+/// token: a COPY block access token the source presents to the targets (empty when insecure).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReplicateCommand {
     #[prost(message, optional, tag = "1")]
     pub block: ::core::option::Option<Block>,
     #[prost(message, repeated, tag = "2")]
     pub targets: ::prost::alloc::vec::Vec<DatanodeInfo>,
+    #[prost(string, tag = "3")]
+    pub token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct InvalidateCommand {
@@ -466,6 +476,8 @@ pub struct InvalidateCommand {
 }
 /// Lease recovery: the receiving datanode is the primary; it truncates every live replica to the
 /// shortest one, stamps them with new_gen_stamp, and reports with CommitBlockSynchronization.
+/// token: a READ|WRITE block access token for the block's current generation, presented to the
+/// other holders (empty when insecure).
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct RecoverBlockCommand {
     #[prost(message, optional, tag = "1")]
@@ -474,6 +486,8 @@ pub struct RecoverBlockCommand {
     pub new_gen_stamp: u64,
     #[prost(message, repeated, tag = "3")]
     pub replicas: ::prost::alloc::vec::Vec<DatanodeInfo>,
+    #[prost(string, tag = "4")]
+    pub token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct DatanodeCommand {

@@ -18,6 +18,7 @@ use crate::state::{
     AttemptAt, AttemptPhase, AttemptRun, AwaitedWorker, JobRun, StagePhase, TaskPhase, TaskRef,
     TaskRun, TrackerState,
 };
+use common::auth::TokenBody;
 use common::error::IoContext;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{Counters, JobReport, JobSpec, JobState, Split};
@@ -33,6 +34,10 @@ pub enum HistoryRecord {
         id: JobId,
         spec: JobSpec,
         submitted_ms: u64,
+        /// The job's delegation token's body (secure mode): enough to sign it again and
+        /// derive the job key after a restart; no key is in it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delegation: Option<TokenBody>,
     },
     /// The job's report as it ended: state, error, times, stages and counters.
     Finished { report: JobReport },
@@ -224,8 +229,11 @@ pub fn apply(st: &mut TrackerState, record: HistoryRecord, now: Instant) {
             id,
             spec,
             submitted_ms,
+            delegation,
         } => {
-            st.add_job(JobRun::new(id, spec, submitted_ms));
+            let mut job = JobRun::new(id, spec, submitted_ms);
+            job.delegation = delegation;
+            st.add_job(job);
         }
         HistoryRecord::Finished { report } => {
             if let Some(&j) = st.by_id.get(&report.id) {
@@ -417,6 +425,7 @@ mod tests {
             id: id.clone(),
             spec: t.st.jobs[j].spec.clone(),
             submitted_ms: 7,
+            delegation: None,
         }
     }
 

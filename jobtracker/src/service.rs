@@ -3,9 +3,11 @@
 
 use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
+use crate::job_acl::{JobAction, Superuser};
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
+use common::auth::{ClusterSecret, Identity};
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
 use common::conn_limit::{ConnLimiter, ConnLimits};
@@ -33,11 +35,17 @@ pub struct JobTracker {
     /// Wakes the driver.
     pub wake: Notify,
     started_ms: u64,
+    /// The cluster secret jobs' tokens and keys are made from (none in insecure mode).
+    pub secret: Option<ClusterSecret>,
+    /// Who may act on any job.
+    pub superuser: Superuser,
 }
 
 /// Runs the job tracker until Ctrl-C.
 pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
     config.check_queues().map_err(JtError::Config)?;
+    let secret =
+        ClusterSecret::for_daemon(&config.security).map_err(|e| JtError::Config(e.to_string()))?;
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -47,6 +55,16 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     })
     .await
     .map_err(|e| JtError::Internal(format!("loading the job history: {e}")))??;
+    let mut state = state;
+    if let Some(secret) = &secret {
+        // Recovered jobs' tasks get the same token and key as before the restart.
+        for job in &mut state.jobs {
+            job.credentials = job
+                .delegation
+                .as_ref()
+                .and_then(|d| crate::credentials::task_credentials(secret, d));
+        }
+    }
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
@@ -59,6 +77,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .rpc_addr
         .parse()
         .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
+    let supergroup = config.security.supergroup.clone();
     let jt = Arc::new(JobTracker {
         config,
         topology: Topology::new(topology),
@@ -68,6 +87,11 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         dfs,
         wake: Notify::new(),
         started_ms: now_ms(),
+        secret,
+        superuser: Superuser {
+            user: common::user::current(),
+            group: supergroup,
+        },
     });
     tokio::spawn(crate::driver::run(jt.clone()));
     tokio::spawn(crate::binary_cache::run(jt.clone()));
@@ -92,6 +116,13 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
 
 struct Rpc(Arc<JobTracker>);
 
+/// Who made the call, as the service's authenticator verified it. None only while the service
+/// runs without an authenticator: the job is then taken to be the user its spec names, and
+/// kills are not checked, as before security.
+fn identity<T>(req: &Request<T>) -> Option<Identity> {
+    req.extensions().get::<Identity>().cloned()
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<bytes::Bytes, Status> {
     serde_json::to_vec(v)
         .map(Into::into)
@@ -104,9 +135,22 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
+        let who = identity(&req);
         let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
         crate::admission::check_queue(&self.0.config.queues(), &spec)?;
+        // The job is its caller's, whatever the spec says.
+        let who = who.unwrap_or_else(|| Identity::user(spec.user.clone(), Vec::new()));
+        spec.user = who.user.clone();
+        let delegation = match &self.0.secret {
+            Some(secret) => Some(crate::credentials::mint(
+                secret,
+                &who,
+                now_ms(),
+                self.0.config.security.job_token_lifetime_ms,
+            )?),
+            None => None,
+        };
         // Workers enforce the task memory the spec carries: a job that sets none gets ours.
         if spec.settings.task_memory_mb == 0 {
             spec.settings.task_memory_mb = self.0.config.task_memory_mb;
@@ -129,12 +173,22 @@ impl JobTrackerProtocol for Rpc {
             let mut st = self.0.state.lock();
             st.next_job += 1;
             let id = JobId(format!("job_{}_{:04}", self.0.started_ms, st.next_job));
+            let delegation = delegation.map(|d| crate::credentials::for_job(d, &id));
             let record = HistoryRecord::Submitted {
                 id: id.clone(),
                 spec: spec.clone(),
                 submitted_ms,
+                delegation: delegation.clone(),
             };
-            st.add_job(JobRun::new(id.clone(), spec, submitted_ms));
+            let mut job = JobRun::new(id.clone(), spec, submitted_ms);
+            job.credentials = self
+                .0
+                .secret
+                .as_ref()
+                .zip(delegation.as_ref())
+                .and_then(|(s, d)| crate::credentials::task_credentials(s, d));
+            job.delegation = delegation;
+            st.add_job(job);
             let commit = self.0.journal.append(record.encode()).1;
             (id, commit)
         };
@@ -177,9 +231,23 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<KillJobResponse>, Status> {
+        let who = identity(&req);
         let id = req.into_inner().job_id;
         {
             let mut st = self.0.state.lock();
+            if let (Some(who), Some(&j)) = (&who, st.by_id.get(id.as_str())) {
+                let job = &st.jobs[j];
+                let queues = self.0.config.queues();
+                let queue = queues.iter().find(|q| q.name == job.spec.settings.queue);
+                crate::job_acl::check(
+                    who,
+                    JobAction::Kill,
+                    &job.id,
+                    &job.spec.user,
+                    queue,
+                    &self.0.superuser,
+                )?;
+            }
             // A job that ended (cleaning or not) cannot be killed: say how it ended.
             let ended = match st.by_id.get(id.as_str()).copied() {
                 Some(j) if st.jobs[j].state.is_over() => st.jobs[j].state,

@@ -10,6 +10,7 @@ use common::jobs::{now_ms, Heartbeat, HeartbeatReply};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::HeartbeatRequest;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -35,7 +36,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
-    crate::shuffle::serve(listener, root.clone(), limiter)
+    // Daemons hold the cluster secret: the shuffle server derives each job's key from it.
+    let secret = common::auth::ClusterSecret::for_daemon(&config.security)?;
+    let guard = Arc::new(crate::shuffle::ShuffleGuard::new(secret));
+    crate::shuffle::serve(listener, root.clone(), limiter, guard)
         .context("starting the shuffle server")?;
 
     let client_config = ClientConfig {

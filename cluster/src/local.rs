@@ -12,8 +12,8 @@ use crate::error::{ClusterError, ClusterResult};
 use client::jobs::JobClient;
 use client::DfsClient;
 use common::config::{
-    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, TopologyConfig,
-    WorkerConfig,
+    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, SecurityConfig,
+    TopologyConfig, WorkerConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -236,6 +236,18 @@ impl LocalCluster {
                 ..Default::default()
             },
         )?;
+        // The job tracker and workers share the cluster secret: jobs' tokens and shuffle keys
+        // are made from it.
+        let secret_file = self.dir.join("secret");
+        if !secret_file.exists() {
+            common::auth::ClusterSecret::generate()
+                .and_then(|s| s.save(&secret_file))
+                .map_err(|e| ClusterError::Config(e.to_string()))?;
+        }
+        let security = SecurityConfig {
+            secret_file,
+            ..Default::default()
+        };
         let mut jt = self.spec.jobtracker.clone();
         jt.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         jt.namenode_addr = nn.rpc_addr.clone();
@@ -245,6 +257,7 @@ impl LocalCluster {
             &ConfigFile {
                 jobtracker: Some(jt.clone()),
                 topology,
+                security: security.clone(),
                 ..Default::default()
             },
         )?;
@@ -265,6 +278,7 @@ impl LocalCluster {
                 &self.dir.join(format!("worker-{i}.toml")),
                 &ConfigFile {
                     worker: Some(w),
+                    security: security.clone(),
                     ..Default::default()
                 },
             )?;

@@ -4,6 +4,7 @@
 //! after a restart the job tracker signs the same token again and derives the same key.
 
 use crate::error::{JtError, JtResult};
+use crate::state::TrackerState;
 use common::auth::{job_key, ClusterSecret, Grant, Identity, TokenBody, TokenId};
 use common::ids::JobId;
 use common::jobs::TaskCredentials;
@@ -47,6 +48,16 @@ pub fn task_credentials(secret: &ClusterSecret, body: &TokenBody) -> Option<Task
         key_id: body.key_id,
         job_key: job_key::job_key(secret, body.key_id, job)?,
     })
+}
+
+/// Recovered jobs' tasks get the same token and key as before the restart.
+pub fn restore(st: &mut TrackerState, secret: &ClusterSecret) {
+    for job in &mut st.jobs {
+        job.credentials = job
+            .delegation
+            .as_ref()
+            .and_then(|d| task_credentials(secret, d));
+    }
 }
 
 #[cfg(test)]

@@ -463,6 +463,49 @@ mod tests {
         (t, id)
     }
 
+    #[test]
+    fn a_jobs_credentials_are_the_same_after_restarts_and_reach_its_tasks() {
+        use common::auth::{ClusterSecret, Identity};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let secret = ClusterSecret::from_keys(vec![(1, [6; 32])]);
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        let id = t.submit(&[&["h1"]], 0);
+        let who = Identity::user("alice", vec!["staff".into()]);
+        let body = crate::credentials::mint(&secret, &who, 1_000, 60_000).expect("mint");
+        let body = crate::credentials::for_job(body, &id);
+        let before = crate::credentials::task_credentials(&secret, &body).expect("creds");
+        let HistoryRecord::Submitted {
+            id: i,
+            spec,
+            submitted_ms,
+            ..
+        } = submitted(&t, &id)
+        else {
+            unreachable!("submitted() makes a Submitted record")
+        };
+        let record = HistoryRecord::Submitted {
+            id: i,
+            spec,
+            submitted_ms,
+            delegation: Some(body),
+        };
+        let started = stage_started(&t, &id);
+        write(
+            dir.path(),
+            vec![HistoryRecord::Started { epoch: 0 }, record, started],
+        );
+        // Twice: the second start reads the image the first one compacted the history into.
+        for _ in 0..2 {
+            restart(&mut t, dir.path());
+            crate::credentials::restore(&mut t.st, &secret);
+            let j = t.st.by_id[&id];
+            assert_eq!(t.st.jobs[j].credentials.as_ref(), Some(&before));
+        }
+        let reply = t.heartbeat("h1");
+        let launched = reply.launch.first().expect("a launch");
+        assert_eq!(launched.credentials.as_ref(), Some(&before));
+    }
+
     /// The harness after a restart: the recovered state, the same virtual workers.
     fn restart(t: &mut SchedulerTest, dir: &Path) {
         let mut st = TrackerState::default();

@@ -57,13 +57,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     .map_err(|e| JtError::Internal(format!("loading the job history: {e}")))??;
     let mut state = state;
     if let Some(secret) = &secret {
-        // Recovered jobs' tasks get the same token and key as before the restart.
-        for job in &mut state.jobs {
-            job.credentials = job
-                .delegation
-                .as_ref()
-                .and_then(|d| crate::credentials::task_credentials(secret, d));
-        }
+        crate::credentials::restore(&mut state, secret);
     }
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),

@@ -511,6 +511,9 @@ pub struct JobReport {
     pub id: JobId,
     pub name: String,
     pub user: String,
+    /// The queue it ran in (who may kill it or read its logs depends on it).
+    #[serde(default)]
+    pub queue: String,
     pub state: JobState,
     /// For a failed job: the failing task and its error.
     pub error: Option<String>,

@@ -119,6 +119,19 @@ mod tests {
             msg.contains("user=bob") && msg.contains("kill") && msg.contains("job_1_0001"),
             "{msg}"
         );
+        let logs = check(
+            &Identity::user("bob", vec![]),
+            JobAction::ReadLogs,
+            &JobId("job_1_0001".into()),
+            "alice",
+            None,
+            &su(),
+        )
+        .expect_err("bob reading alice's logs");
+        assert!(
+            logs.to_string().contains("read the logs of job job_1_0001"),
+            "{logs}"
+        );
         // A group named like an admin user is not that user.
         assert!(may(Identity::user("bob", vec!["carol".into()])).is_err());
     }

@@ -110,6 +110,36 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
 
 struct Rpc(Arc<JobTracker>);
 
+/// Most bytes of logs one answer carries: past it, each further log is cut to a note.
+const MAX_LOG_BYTES: usize = 64 << 20;
+
+/// The task logs of a job in the DFS (`/.mr/logs/<job>/`), read by the job tracker on behalf
+/// of a caller it authorized: names and bytes. Blocking.
+fn read_logs(dfs: &DfsClient, id: &JobId) -> JtResult<(Vec<String>, Vec<bytes::Bytes>)> {
+    let dir = common::jobs::log_dir(id.as_str());
+    let files = match dfs.list(&dir) {
+        Ok(f) => f,
+        Err(client::ClientError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(JtError::dfs(format!("listing {dir}"), e)),
+    };
+    let (mut names, mut logs, mut total) = (Vec::new(), Vec::new(), 0usize);
+    for f in files {
+        names.push(f.path.rsplit('/').next().unwrap_or_default().to_string());
+        if total >= MAX_LOG_BYTES {
+            logs.push(bytes::Bytes::from_static(
+                b"(not shown: the job's logs are larger than one answer carries)\n",
+            ));
+            continue;
+        }
+        let data = dfs
+            .read_file(&f.path)
+            .map_err(|e| JtError::dfs(format!("reading {}", f.path), e))?;
+        total += data.len();
+        logs.push(data.into());
+    }
+    Ok((names, logs))
+}
+
 /// Who made the call, as the service's authenticator verified it. None only while the service
 /// runs without an authenticator: the job is then taken to be the user its spec names, and
 /// kills are not checked, as before security.
@@ -264,6 +294,38 @@ impl JobTrackerProtocol for Rpc {
         }
         self.0.wake.notify_one();
         Ok(Response::new(KillJobResponse {}))
+    }
+
+    async fn job_logs(
+        &self,
+        req: Request<JobRequest>,
+    ) -> Result<Response<JobLogsResponse>, Status> {
+        let who = identity(&req);
+        let id = JobId(req.into_inner().job_id);
+        // Its owner and queue, whether it runs or ended.
+        let (owner, queue) = {
+            let st = self.0.state.lock();
+            match st.by_id.get(id.as_str()) {
+                Some(&j) => (
+                    st.jobs[j].spec.user.clone(),
+                    st.jobs[j].spec.settings.queue.clone(),
+                ),
+                None => match st.ended.get(id.as_str()) {
+                    Some(r) => (r.user.clone(), r.queue.clone()),
+                    None => return Err(JtError::NoSuchJob(id).into()),
+                },
+            }
+        };
+        if let Some(who) = &who {
+            let queues = self.0.config.queues();
+            let q = queues.iter().find(|q| q.name == queue);
+            crate::job_acl::check(who, JobAction::ReadLogs, &id, &owner, q, &self.0.superuser)?;
+        }
+        let dfs = self.0.dfs.clone();
+        let (names, logs) = tokio::task::spawn_blocking(move || read_logs(&dfs, &id))
+            .await
+            .map_err(|e| JtError::Internal(format!("reading logs: {e}")))??;
+        Ok(Response::new(JobLogsResponse { names, logs }))
     }
 
     async fn workers(

@@ -330,6 +330,7 @@ impl JobRun {
             id: self.id.clone(),
             name: self.spec.name.clone(),
             user: self.spec.user.clone(),
+            queue: self.spec.settings.queue.clone(),
             state: if end_shown {
                 self.state
             } else {

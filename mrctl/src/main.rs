@@ -96,7 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Top::Job(cmd) => {
             let config = client_config(&cli.config)?;
             let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
-            job::job_command(&DfsClient::connect(config)?, &jobs, cmd)
+            job::job_command(&jobs, cmd)
         }
         Top::Cluster(cmd) => cluster::run(cmd, &cli.config),
         Top::Demo { dir } => demo::run(&dir),

@@ -2,6 +2,7 @@
 //! writing ([`crate::writer`]) and reading ([`crate::reader`]). It owns a small runtime for
 //! gRPC and renews the leases of the files it writes.
 
+use crate::credentials::Credentials;
 use crate::error::{ClientError, ClientResult};
 use common::config::ClientConfig;
 use proto::dfs::client_protocol_client::ClientProtocolClient;
@@ -10,11 +11,16 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The namenode's client protocol, every call carrying this client's credentials.
+pub(crate) type Rpc = ClientProtocolClient<InterceptedService<Channel, Credentials>>;
 
 pub(crate) struct Inner {
     pub rt: tokio::runtime::Runtime,
-    pub rpc: ClientProtocolClient<Channel>,
+    pub rpc: Rpc,
+    pub credentials: Credentials,
     pub client_name: String,
     pub caller: Caller,
     pub config: ClientConfig,
@@ -50,7 +56,16 @@ impl Default for CreateOptions {
 }
 
 impl DfsClient {
+    /// Connects with the credentials of `config.security` (its token file, or in insecure mode
+    /// the OS user).
     pub fn connect(config: ClientConfig) -> ClientResult<DfsClient> {
+        let credentials = Credentials::from_config(&config.security)?;
+        DfsClient::connect_with(config, credentials)
+    }
+
+    /// Connects presenting `credentials` on every call (a daemon's service token, a task's
+    /// token).
+    pub fn connect_with(config: ClientConfig, credentials: Credentials) -> ClientResult<DfsClient> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -64,7 +79,9 @@ impl DfsClient {
             let _guard = rt.enter();
             endpoint.connect_lazy()
         };
-        let rpc = ClientProtocolClient::new(channel).max_decoding_message_size(256 << 20);
+        let rpc = ClientProtocolClient::with_interceptor(channel, credentials.clone())
+            .max_decoding_message_size(256 << 20);
+        // Only informative: a secure namenode takes the user from the token.
         let user = common::user::current();
         // A random suffix: std's hash keys are random per process and differ for each
         // `RandomState`, so this needs no random number crate.
@@ -73,6 +90,7 @@ impl DfsClient {
         let inner = Arc::new(Inner {
             rt,
             rpc,
+            credentials,
             client_name,
             caller: Caller {
                 user,
@@ -86,11 +104,7 @@ impl DfsClient {
     }
 
     /// Runs one RPC to completion, turning a failure into an error naming `what`.
-    pub(crate) fn call<T, F>(
-        &self,
-        what: &str,
-        f: impl FnOnce(ClientProtocolClient<Channel>) -> F,
-    ) -> ClientResult<T>
+    pub(crate) fn call<T, F>(&self, what: &str, f: impl FnOnce(Rpc) -> F) -> ClientResult<T>
     where
         F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
@@ -104,6 +118,11 @@ impl DfsClient {
 
     pub(crate) fn caller(&self) -> Option<Caller> {
         Some(self.inner.caller.clone())
+    }
+
+    /// The credentials this client presents.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
     }
 
     /// The namenode this client talks to.
@@ -249,6 +268,26 @@ impl DfsClient {
         self.call("cluster report", |mut c| async move {
             c.cluster_report(ClusterReportRequest {}).await
         })
+    }
+
+    /// Revokes the token `id` (16 hex digits) cluster-wide; superusers only.
+    pub fn revoke_token(&self, id: &str) -> ClientResult<()> {
+        let req = RevokeTokenRequest {
+            token_id: id.into(),
+        };
+        self.call(
+            "revoke token",
+            |mut c| async move { c.revoke_token(req).await },
+        )
+        .map(|_| ())
+    }
+
+    /// The revoked token ids (cluster daemons only).
+    pub fn revoked_tokens(&self) -> ClientResult<Vec<common::auth::TokenId>> {
+        let r = self.call("revoked tokens", |mut c| async move {
+            c.revoked_tokens(RevokedTokensRequest {}).await
+        })?;
+        Ok(r.token_ids.into_iter().map(common::auth::TokenId).collect())
     }
 
     /// Block locations of a file, nearest first for this client.

@@ -1,9 +1,11 @@
 //! The job client: describing a job binary, uploading it into the DFS by content hash, and
 //! submitting, watching, listing and killing jobs on the job tracker.
 
+use crate::credentials::{Credentials, TOKEN_ENV};
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use crate::CreateOptions;
+use common::config::ClientConfig;
 use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec, QueueReport};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::*;
@@ -11,7 +13,10 @@ use proto::reason::REASON_KEY;
 use proto::Reason;
 use std::path::Path;
 use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+type Rpc = JobTrackerProtocolClient<InterceptedService<Channel, Credentials>>;
 
 /// Where job binaries live in the DFS, by content hash.
 pub const BINARIES_DIR: &str = "/.mr/binaries";
@@ -32,7 +37,7 @@ pub struct WorkerStatus {
 /// A connection to the job tracker. Blocking.
 pub struct JobClient {
     rt: tokio::runtime::Runtime,
-    rpc: JobTrackerProtocolClient<Channel>,
+    rpc: Rpc,
     addr: String,
 }
 
@@ -45,7 +50,14 @@ impl std::fmt::Debug for JobClient {
 }
 
 impl JobClient {
-    pub fn connect(addr: &str) -> ClientResult<JobClient> {
+    /// Connects to `config.jobtracker_addr` with the credentials of `config.security`.
+    pub fn connect(config: &ClientConfig) -> ClientResult<JobClient> {
+        let credentials = Credentials::from_config(&config.security)?;
+        JobClient::connect_with(&config.jobtracker_addr, credentials)
+    }
+
+    /// Connects to the job tracker at `addr`, presenting `credentials` on every call.
+    pub fn connect_with(addr: &str, credentials: Credentials) -> ClientResult<JobClient> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -59,16 +71,13 @@ impl JobClient {
         };
         Ok(JobClient {
             rt,
-            rpc: JobTrackerProtocolClient::new(channel).max_decoding_message_size(256 << 20),
+            rpc: JobTrackerProtocolClient::with_interceptor(channel, credentials)
+                .max_decoding_message_size(256 << 20),
             addr: addr.to_string(),
         })
     }
 
-    fn call<T, F>(
-        &self,
-        what: &str,
-        f: impl FnOnce(JobTrackerProtocolClient<Channel>) -> F,
-    ) -> ClientResult<T>
+    fn call<T, F>(&self, what: &str, f: impl FnOnce(Rpc) -> F) -> ClientResult<T>
     where
         F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
@@ -247,12 +256,23 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
 }
 
 /// Runs `BINARY describe ARGS` and reads the job spec it prints. `namenode_addr` lets the job
-/// look at its inputs (to sample them, or to choose a plan by their size).
-pub fn describe(binary: &Path, args: &[String], namenode_addr: &str) -> ClientResult<JobSpec> {
-    let out = std::process::Command::new(binary)
-        .arg("describe")
+/// look at its inputs (to sample them, or to choose a plan by their size), as the user whose
+/// `token` it is given (none in insecure mode).
+pub fn describe(
+    binary: &Path,
+    args: &[String],
+    namenode_addr: &str,
+    token: Option<&str>,
+) -> ClientResult<JobSpec> {
+    let mut cmd = std::process::Command::new(binary);
+    cmd.arg("describe")
         .args(args)
         .env("MR_NAMENODE", namenode_addr)
+        .env_remove(TOKEN_ENV);
+    if let Some(t) = token {
+        cmd.env(TOKEN_ENV, t);
+    }
+    let out = cmd
         .output()
         .map_err(|e| ClientError::Rejected(format!("cannot run {}: {e}", binary.display())))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -325,9 +345,11 @@ pub fn submit_binary_with(
     args: &[String],
     adjust: impl FnOnce(&mut JobSpec),
 ) -> ClientResult<String> {
-    let mut spec = describe(binary, args, &dfs.namenode_addr())?;
+    let token = dfs.credentials().token_text();
+    let mut spec = describe(binary, args, &dfs.namenode_addr(), token.as_deref())?;
     adjust(&mut spec);
     spec.binary = upload_binary(dfs, binary)?;
+    // Informative only: a secure job tracker takes the user from the token.
     spec.user = common::user::current();
     match jobs.submit(&spec) {
         // The job tracker removes binaries no job has used for a while: one found in the cache
@@ -393,7 +415,8 @@ mod tests {
     #[test]
     fn following_gives_up_after_the_outage_limit_having_said_so_once() {
         // Nothing listens on port 1: every call is refused, a temporary error.
-        let jobs = JobClient::connect("127.0.0.1:1").expect("a lazy client");
+        let jobs = JobClient::connect_with("127.0.0.1:1", Credentials::claimed("t"))
+            .expect("a lazy client");
         let mut told = Vec::new();
         let e = jobs
             .follow(

@@ -9,8 +9,10 @@
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
+//! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
 
+pub mod credentials;
 pub mod dfs;
 pub mod error;
 #[cfg(feature = "jobs")]
@@ -18,5 +20,6 @@ pub mod jobs;
 pub mod reader;
 pub mod writer;
 
+pub use credentials::Credentials;
 pub use dfs::{CreateOptions, DfsClient};
 pub use error::{ClientError, ClientResult};

@@ -5,12 +5,16 @@
 //! Layout of the directory: `cluster.toml` (what was asked for), `namenode.toml`,
 //! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `logs/`, `pids/`,
 //! `namenode/`, `datanode-N/`, `jobtracker/` and `worker-N/`. Worker N runs on datanode N's
-//! host, so map tasks can run next to their blocks.
+//! host, so map tasks can run next to their blocks. A secure cluster (the default) also has
+//! `security/`: the cluster secret (`cluster.secret`, mode 0600) every daemon's config names,
+//! and the token of each user a client config was made for (`USER.token`); `client.toml`
+//! presents the token of the OS user who made the cluster, the superuser.
 //! Starting on an existing directory restarts the same cluster on its metadata and blocks.
 
 use crate::error::{ClusterError, ClusterResult};
 use client::jobs::JobClient;
 use client::DfsClient;
+use common::auth::{now_ms, ClusterSecret, Grant, TokenBody};
 use common::config::{
     ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, SecurityConfig,
     TopologyConfig, WorkerConfig,
@@ -36,7 +40,12 @@ pub struct ClusterSpec {
     pub jobtracker: JobTrackerConfig,
     /// Template for every worker (addresses and dirs are filled in).
     pub worker: WorkerConfig,
+    /// No tokens, permission checks or TLS (`mrctl cluster up --insecure`).
+    pub insecure: bool,
 }
+
+/// How long the tokens the harness issues live.
+const TOKEN_TTL_MS: u64 = 365 * 86_400_000;
 
 impl Default for ClusterSpec {
     fn default() -> Self {
@@ -48,6 +57,7 @@ impl Default for ClusterSpec {
             datanode: DatanodeConfig::default(),
             jobtracker: JobTrackerConfig::default(),
             worker: WorkerConfig::default(),
+            insecure: false,
         }
     }
 }
@@ -213,7 +223,74 @@ impl LocalCluster {
         })
     }
 
+    /// The `[security]` section of every config: a new secret (and the operator's token) for a
+    /// secure cluster, `insecure = true` otherwise.
+    fn write_security(&self) -> ClusterResult<SecurityConfig> {
+        if self.spec.insecure {
+            return Ok(SecurityConfig {
+                insecure: true,
+                ..Default::default()
+            });
+        }
+        let dir = self.dir.join("security");
+        fs::create_dir_all(&dir)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        }
+        let secret_file = dir.join("cluster.secret");
+        ClusterSecret::generate()
+            .and_then(|s| s.save(&secret_file))
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        Ok(SecurityConfig {
+            secret_file,
+            ..Default::default()
+        })
+    }
+
+    /// The cluster secret's file (a secure cluster's).
+    pub fn secret_path(&self) -> PathBuf {
+        self.dir.join("security").join("cluster.secret")
+    }
+
+    /// A token for `user` in `groups`, signed with the cluster's secret.
+    pub fn issue_token(&self, user: &str, groups: &[&str]) -> ClusterResult<String> {
+        let secret = ClusterSecret::load(&self.secret_path())
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        let grant = Grant::User {
+            user: user.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        TokenBody::new(&secret, grant, now_ms(), TOKEN_TTL_MS)
+            .and_then(|b| b.sign(&secret))
+            .map_err(|e| ClusterError::Config(e.to_string()))
+    }
+
+    /// Writes `USER.token` (a new token for `user` in `groups`) and `client-USER.toml`, a client
+    /// config presenting it; returns the config's path. For running `mrctl` as that user.
+    pub fn client_config_for(&self, user: &str, groups: &[&str]) -> ClusterResult<PathBuf> {
+        let token_file = self.dir.join("security").join(format!("{user}.token"));
+        write_private(&token_file, self.issue_token(user, groups)?.as_bytes())?;
+        let mut client = self.client_config()?;
+        let security = SecurityConfig {
+            token_file,
+            ..Default::default()
+        };
+        client.security = security.clone();
+        let path = self.dir.join(format!("client-{user}.toml"));
+        write_toml(
+            &path,
+            &ConfigFile {
+                client: Some(client),
+                security,
+                ..Default::default()
+            },
+        )?;
+        Ok(path)
+    }
+
     fn write_configs(&self) -> ClusterResult<()> {
+        let security = self.write_security()?;
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         nn.meta_dir = self.dir.join("namenode");
@@ -233,21 +310,10 @@ impl LocalCluster {
             &ConfigFile {
                 namenode: Some(nn.clone()),
                 topology: topology.clone(),
+                security: security.clone(),
                 ..Default::default()
             },
         )?;
-        // The job tracker and workers share the cluster secret: jobs' tokens and shuffle keys
-        // are made from it.
-        let secret_file = self.dir.join("secret");
-        if !secret_file.exists() {
-            common::auth::ClusterSecret::generate()
-                .and_then(|s| s.save(&secret_file))
-                .map_err(|e| ClusterError::Config(e.to_string()))?;
-        }
-        let security = SecurityConfig {
-            secret_file,
-            ..Default::default()
-        };
         let mut jt = self.spec.jobtracker.clone();
         jt.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         jt.namenode_addr = nn.rpc_addr.clone();
@@ -299,10 +365,24 @@ impl LocalCluster {
                 &self.dir.join(format!("datanode-{i}.toml")),
                 &ConfigFile {
                     datanode: Some(dn),
+                    security: security.clone(),
                     ..Default::default()
                 },
             )?;
         }
+        // The operator's client: its token (the superuser's: the namenode runs as this OS
+        // user), and the secret, so `mrctl admin token issue` works with this config.
+        let client_security = if security.insecure {
+            security
+        } else {
+            let user = common::user::current();
+            let token_file = self.dir.join("security").join(format!("{user}.token"));
+            write_private(&token_file, self.issue_token(&user, &[])?.as_bytes())?;
+            SecurityConfig {
+                token_file,
+                ..security
+            }
+        };
         write_toml(
             &self.dir.join("client.toml"),
             &ConfigFile {
@@ -311,6 +391,7 @@ impl LocalCluster {
                     jobtracker_addr: jt.rpc_addr,
                     ..Default::default()
                 }),
+                security: client_security,
                 ..Default::default()
             },
         )
@@ -350,7 +431,7 @@ impl LocalCluster {
 
     /// A client of the job tracker.
     pub fn job_client(&self) -> ClusterResult<JobClient> {
-        Ok(JobClient::connect(&self.client_config()?.jobtracker_addr)?)
+        Ok(JobClient::connect(&self.client_config()?)?)
     }
 
     pub fn start_all(&self) -> ClusterResult<()> {
@@ -494,6 +575,20 @@ fn process_alive(pid: i32) -> bool {
             .is_some_and(|rest| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
+}
+
+/// Writes a file only its owner may read (a token).
+fn write_private(path: &Path, bytes: &[u8]) -> ClusterResult<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    Ok(())
 }
 
 fn write_toml(path: &Path, value: &ConfigFile) -> ClusterResult<()> {

@@ -2,6 +2,7 @@
 //! commands that come back on heartbeat replies.
 
 use crate::storage::{Replica, ReplicaState, Storage};
+use client::Credentials;
 use common::ids::{BlockId, GenStamp, NodeId};
 use proto::dfs::datanode_command::Command;
 use proto::dfs::datanode_protocol_client::DatanodeProtocolClient;
@@ -9,12 +10,16 @@ use proto::dfs::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The namenode's datanode protocol, every call carrying this datanode's service token.
+type Client = DatanodeProtocolClient<InterceptedService<Channel, Credentials>>;
 
 /// Shared handle used by the transfer threads to tell the namenode about replicas.
 #[derive(Clone)]
 pub struct NamenodeLink {
-    client: DatanodeProtocolClient<Channel>,
+    client: Client,
     rt: Handle,
     pub node_id: NodeId,
 }
@@ -28,13 +33,19 @@ fn block_msg(r: &Replica, len: u64) -> Block {
 }
 
 impl NamenodeLink {
-    pub fn new(namenode_addr: &str, rt: Handle, node_id: NodeId) -> anyhow::Result<Self> {
+    pub fn new(
+        namenode_addr: &str,
+        credentials: Credentials,
+        rt: Handle,
+        node_id: NodeId,
+    ) -> anyhow::Result<Self> {
         let channel = Channel::from_shared(format!("http://{namenode_addr}"))?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .connect_lazy();
         Ok(NamenodeLink {
-            client: DatanodeProtocolClient::new(channel).max_decoding_message_size(256 << 20),
+            client: DatanodeProtocolClient::with_interceptor(channel, credentials)
+                .max_decoding_message_size(256 << 20),
             rt,
             node_id,
         })
@@ -208,7 +219,7 @@ pub async fn run(
 }
 
 async fn full_report(
-    client: &mut DatanodeProtocolClient<Channel>,
+    client: &mut Client,
     link: &NamenodeLink,
     storage: &Arc<Storage>,
 ) -> Result<(), tonic::Status> {
@@ -233,7 +244,7 @@ async fn full_report(
 }
 
 async fn invalidate(
-    client: &mut DatanodeProtocolClient<Channel>,
+    client: &mut Client,
     link: &NamenodeLink,
     storage: &Arc<Storage>,
     blocks: Vec<Block>,

@@ -15,8 +15,12 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let credentials = client::Credentials::for_daemon(&config.security, "datanode")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let link = NamenodeLink::new(
         &config.namenode_addr,
+        credentials,
         tokio::runtime::Handle::current(),
         storage.node_id,
     )?;

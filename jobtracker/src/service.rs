@@ -7,10 +7,11 @@ use crate::job_acl::{JobAction, Superuser};
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
-use common::auth::{ClusterSecret, Identity};
+use common::auth::{ClusterSecret, Verifier};
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
 use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_auth::{caller, require_service, Authenticator};
 use common::grpc_incoming::{self, LimitedIncoming};
 use common::ids::{AttemptId, JobId};
 use common::jobs::{now_ms, AttemptOutcome, Heartbeat, JobSpec, JobState};
@@ -34,6 +35,8 @@ pub struct JobTracker {
     pub dfs: DfsClient,
     /// Wakes the driver.
     pub wake: Notify,
+    /// Checks callers' tokens; none in insecure mode.
+    pub verifier: Option<Arc<Verifier>>,
     started_ms: u64,
     /// The cluster secret jobs' tokens and keys are made from (none in insecure mode).
     pub secret: Option<ClusterSecret>,
@@ -44,8 +47,13 @@ pub struct JobTracker {
 /// Runs the job tracker until Ctrl-C.
 pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult<()> {
     config.check_queues().map_err(JtError::Config)?;
-    let secret =
-        ClusterSecret::for_daemon(&config.security).map_err(|e| JtError::Config(e.to_string()))?;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let verifier = common::grpc_auth::load_verifier(&config.security)
+        .map_err(|e| JtError::Config(format!("loading the cluster secret: {e}")))?;
+    let credentials = client::Credentials::for_daemon(&config.security, "jobtracker")
+        .map_err(|e| JtError::Config(e.to_string()))?;
+    // Jobs' delegation tokens and keys are made from it.
+    let secret = verifier.as_ref().map(|v| v.secret().clone());
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -63,10 +71,11 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config))
-        .await
-        .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
-        .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
+    let dfs =
+        tokio::task::spawn_blocking(move || DfsClient::connect_with(client_config, credentials))
+            .await
+            .map_err(|e| JtError::Internal(format!("connecting to the namenode: {e}")))?
+            .map_err(|e| JtError::dfs("connecting to the namenode", e))?;
     let addr = config
         .rpc_addr
         .parse()
@@ -80,6 +89,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         journal,
         dfs,
         wake: Notify::new(),
+        verifier: verifier.clone(),
         started_ms: now_ms(),
         secret,
         superuser: Superuser {
@@ -88,6 +98,9 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         },
     });
     tokio::spawn(crate::driver::run(jt.clone()));
+    if let Some(v) = &verifier {
+        tokio::spawn(refresh_revoked(jt.dfs.clone(), v.clone()));
+    }
     tokio::spawn(crate::binary_cache::run(jt.clone()));
     tracing::info!(%addr, "job tracker started");
     let limits = ConnLimits::new(
@@ -98,7 +111,10 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("job tracker rpc", limits))
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))?;
-    let service = JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20);
+    let service = tonic::service::interceptor::InterceptedService::new(
+        JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20),
+        Authenticator::new(verifier, "job tracker"),
+    );
     grpc_incoming::server_builder(limits.idle_timeout)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async {
@@ -106,6 +122,29 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         })
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))
+}
+
+/// How often the revoked tokens are fetched from the namenode (which keeps the list).
+const REVOKED_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps the verifier's revoked tokens in step with the namenode's list, asking as a service.
+async fn refresh_revoked(dfs: DfsClient, verifier: Arc<Verifier>) {
+    let mut failing = false;
+    loop {
+        let d = dfs.clone();
+        match tokio::task::spawn_blocking(move || d.revoked_tokens()).await {
+            Ok(Ok(ids)) => {
+                verifier.set_revoked(ids);
+                failing = false;
+            }
+            Ok(Err(e)) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot refresh the revoked tokens from the namenode");
+            }
+            _ => {}
+        }
+        tokio::time::sleep(REVOKED_REFRESH).await;
+    }
 }
 
 struct Rpc(Arc<JobTracker>);
@@ -140,13 +179,6 @@ fn read_logs(dfs: &DfsClient, id: &JobId) -> JtResult<(Vec<String>, Vec<bytes::B
     Ok((names, logs))
 }
 
-/// Who made the call, as the service's authenticator verified it. None only while the service
-/// runs without an authenticator: the job is then taken to be the user its spec names, and
-/// kills are not checked, as before security.
-fn identity<T>(req: &Request<T>) -> Option<Identity> {
-    req.extensions().get::<Identity>().cloned()
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<bytes::Bytes, Status> {
     serde_json::to_vec(v)
         .map(Into::into)
@@ -159,13 +191,12 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<SubmitJobRequest>,
     ) -> Result<Response<SubmitJobResponse>, Status> {
-        let who = identity(&req);
+        let who = caller(&req)?;
         let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
-        crate::admission::check_queue(&self.0.config.queues(), &spec)?;
-        // The job is its caller's, whatever the spec says.
-        let who = who.unwrap_or_else(|| Identity::user(spec.user.clone(), Vec::new()));
+        // The job runs as whoever its token names, whatever the spec says.
         spec.user = who.user.clone();
+        crate::admission::check_queue(&self.0.config.queues(), &spec)?;
         let delegation = match &self.0.secret {
             Some(secret) => Some(crate::credentials::mint(
                 secret,
@@ -255,16 +286,16 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<KillJobResponse>, Status> {
-        let who = identity(&req);
+        let who = caller(&req)?;
         let id = req.into_inner().job_id;
         {
             let mut st = self.0.state.lock();
-            if let (Some(who), Some(&j)) = (&who, st.by_id.get(id.as_str())) {
+            if let Some(&j) = st.by_id.get(id.as_str()) {
                 let job = &st.jobs[j];
                 let queues = self.0.config.queues();
                 let queue = queues.iter().find(|q| q.name == job.spec.settings.queue);
                 crate::job_acl::check(
-                    who,
+                    &who,
                     JobAction::Kill,
                     &job.id,
                     &job.spec.user,
@@ -300,7 +331,7 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<JobLogsResponse>, Status> {
-        let who = identity(&req);
+        let who = caller(&req)?;
         let id = JobId(req.into_inner().job_id);
         // Its owner and queue, whether it runs or ended.
         let (owner, queue) = {
@@ -316,11 +347,9 @@ impl JobTrackerProtocol for Rpc {
                 },
             }
         };
-        if let Some(who) = &who {
-            let queues = self.0.config.queues();
-            let q = queues.iter().find(|q| q.name == queue);
-            crate::job_acl::check(who, JobAction::ReadLogs, &id, &owner, q, &self.0.superuser)?;
-        }
+        let queues = self.0.config.queues();
+        let q = queues.iter().find(|q| q.name == queue);
+        crate::job_acl::check(&who, JobAction::ReadLogs, &id, &owner, q, &self.0.superuser)?;
         let dfs = self.0.dfs.clone();
         let (names, logs) = tokio::task::spawn_blocking(move || read_logs(&dfs, &id))
             .await
@@ -371,6 +400,10 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
+        // Only workers (service tokens) heartbeat; insecure mode has no service identities.
+        if self.0.verifier.is_some() {
+            require_service(&caller(&req)?, "worker")?;
+        }
         let hb: Heartbeat = serde_json::from_slice(&req.into_inner().heartbeat_json)
             .map_err(|e| proto::Reason::InvalidArgument.status(format!("bad heartbeat: {e}")))?;
         let cx = Context {

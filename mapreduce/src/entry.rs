@@ -36,6 +36,10 @@ pub struct JobEnv {
     host: String,
     /// None while describing; in a task, the values the description recorded.
     conf: Option<BTreeMap<String, String>>,
+    /// What the DFS client presents: in a task, its job's delegation token from the task spec
+    /// (insecure: the job's user, claimed); none while describing: the token in
+    /// [`client::credentials::TOKEN_ENV`], else (an insecure cluster) the OS user.
+    credentials: Option<client::Credentials>,
 }
 
 impl JobEnv {
@@ -79,11 +83,19 @@ impl JobEnv {
                 "no DFS here: set {NAMENODE_ENV} (mrctl submit does) to describe this job"
             ))
         })?;
-        Ok(DfsClient::connect(ClientConfig {
-            namenode_addr: addr,
-            host: self.host.clone(),
-            ..Default::default()
-        })?)
+        // The token `mrctl submit` (for describe) or the worker (for a task) handed over.
+        let credentials = match &self.credentials {
+            Some(c) => c.clone(),
+            None => client::Credentials::from_env()?,
+        };
+        Ok(DfsClient::connect_with(
+            ClientConfig {
+                namenode_addr: addr,
+                host: self.host.clone(),
+                ..Default::default()
+            },
+            credentials,
+        )?)
     }
 
     /// Total bytes of an input (a file or a directory's files).
@@ -103,6 +115,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                 namenode: std::env::var(NAMENODE_ENV).ok(),
                 host: String::new(),
                 conf: None,
+                credentials: None,
             };
             match build(&env).and_then(|job| describe(&job, &env)) {
                 Ok(spec) => match serde_json::to_string_pretty(&spec) {
@@ -331,6 +344,11 @@ fn run_attempt(
         namenode: Some(spec.namenode_addr.clone()),
         host: spec.host.clone(),
         conf: Some(spec.job.conf.clone()),
+        // The task acts as its job's user: it reads and writes only what that user may.
+        credentials: Some(match &spec.credentials {
+            Some(c) => client::Credentials::token(&c.token)?,
+            None => client::Credentials::claimed(spec.job.user.clone()),
+        }),
     };
     let job = build(&env)?;
     let stage = job.stages.get(spec.stage).ok_or_else(|| {

@@ -18,6 +18,9 @@ pub enum Cluster {
         datanodes: usize,
         #[arg(long, default_value_t = 2)]
         racks: usize,
+        /// No tokens, permission checks or TLS: every client is believed about its user.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Stops the local cluster in DIR.
     Down {
@@ -34,16 +37,22 @@ pub enum Cluster {
 }
 
 /// `config` is the `--config` flag, read only by the commands that talk to a running cluster.
-pub fn run(cmd: Cluster, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    cmd: Cluster,
+    config: &Option<PathBuf>,
+    token: &Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     match cmd {
         Cluster::Up {
             dir,
             datanodes,
             racks,
+            insecure,
         } => {
             let spec = ClusterSpec {
                 datanodes,
                 racks,
+                insecure,
                 ..Default::default()
             };
             let c = LocalCluster::up(&dir, spec)?;
@@ -65,8 +74,8 @@ pub fn run(cmd: Cluster, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cluster::Report { json } => {
-            let config = crate::client_config(config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let config = crate::client_config(config, token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
             admin::report(&DfsClient::connect(config)?, &jobs, json)
         }
     }

@@ -10,6 +10,7 @@ mod demo;
 mod fs;
 mod job;
 mod printable;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 use client::DfsClient;
@@ -27,6 +28,10 @@ struct Cli {
     /// `mrctl cluster up`. Defaults to $MRCTL_CONFIG, else a namenode on 127.0.0.1:9000.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// A file holding your token (from `mrctl admin token issue`); overrides the config's
+    /// [security] token_file.
+    #[arg(long, global = true)]
+    token: Option<PathBuf>,
     #[command(subcommand)]
     command: Top,
 }
@@ -44,6 +49,9 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
+    /// Cluster secret and tokens: keygen, token issue, token revoke.
+    #[command(subcommand)]
+    Admin(tokens::AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated
     /// day, prints the summary and the reports, then stops it.
     Demo {
@@ -71,34 +79,43 @@ fn main() -> ExitCode {
     }
 }
 
-fn client_config(path: &Option<PathBuf>) -> anyhow::Result<ClientConfig> {
+/// The client config (`--config`, else `$MRCTL_CONFIG`, else the defaults), with `--token`
+/// overriding its token file.
+fn client_config(path: &Option<PathBuf>, token: &Option<PathBuf>) -> anyhow::Result<ClientConfig> {
     let path = path
         .clone()
         .or_else(|| std::env::var_os("MRCTL_CONFIG").map(PathBuf::from));
-    let Some(path) = path else {
-        return Ok(ClientConfig::default());
+    let mut config = match path {
+        None => ClientConfig::default(),
+        Some(path) => {
+            let f = ConfigFile::load(&path)?;
+            ConfigFile::section(&path, &f.client, "client")?
+        }
     };
-    let f = ConfigFile::load(&path)?;
-    Ok(ConfigFile::section(&path, &f.client, "client")?)
+    if let Some(t) = token {
+        config.security.token_file = t.clone();
+    }
+    Ok(config)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Top::Fs(cmd) => {
-            let dfs = DfsClient::connect(client_config(&cli.config)?)?;
+            let dfs = DfsClient::connect(client_config(&cli.config, &cli.token)?)?;
             fs::run(&dfs, cmd)
         }
         Top::Submit(cmd) => {
-            let config = client_config(&cli.config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let config = client_config(&cli.config, &cli.token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
             job::submit(&DfsClient::connect(config)?, &jobs, cmd)
         }
         Top::Job(cmd) => {
-            let config = client_config(&cli.config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let config = client_config(&cli.config, &cli.token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
             job::job_command(&jobs, cmd)
         }
-        Top::Cluster(cmd) => cluster::run(cmd, &cli.config),
+        Top::Cluster(cmd) => cluster::run(cmd, &cli.config, &cli.token),
+        Top::Admin(cmd) => tokens::run(cmd, &cli.config, &cli.token),
         Top::Demo { dir } => demo::run(&dir),
     }
 }

@@ -15,5 +15,6 @@ pub mod error;
 pub mod namespace;
 pub mod namesystem;
 pub mod placement;
+pub mod revocation;
 pub mod rpc;
 pub mod service;

@@ -11,6 +11,9 @@ use crate::namespace::Perm;
 use crate::namesystem::{
     BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
+use crate::revocation::Revocations;
+use common::auth::{Identity, Verifier};
+use common::grpc_auth::{caller, require_service};
 use common::ids::{BlockId, GenStamp, NodeId};
 use common::journal::Commit;
 use proto::dfs::client_protocol_server::ClientProtocol;
@@ -23,6 +26,11 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct Rpc {
     pub ns: Arc<Namesystem>,
+    /// None in insecure mode.
+    pub verifier: Option<Arc<Verifier>>,
+    pub revocations: Arc<Revocations>,
+    /// The namenode's own OS user: a superuser.
+    pub nn_user: String,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -48,12 +56,14 @@ impl Rpc {
     }
 }
 
-fn perm_of(caller: &Option<Caller>, mode: u32, default_mode: u32) -> Perm {
-    let user = caller
-        .as_ref()
-        .map(|c| c.user.clone())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "nobody".into());
+/// What the caller creates belongs to the user its token names (in insecure mode, the user it
+/// claims), never to the `Caller.user` of the request.
+fn perm_of(who: &Identity, mode: u32, default_mode: u32) -> Perm {
+    let user = if who.user.is_empty() {
+        "nobody".to_string()
+    } else {
+        who.user.clone()
+    };
     Perm {
         owner: user,
         group: String::new(),
@@ -139,8 +149,9 @@ fn status_msg(s: FileInfo) -> FileStatus {
 #[tonic::async_trait]
 impl ClientProtocol for Rpc {
     async fn mkdirs(&self, req: Request<MkdirsRequest>) -> R<MkdirsResponse> {
+        let who = caller(&req)?;
         let r = req.into_inner();
-        match self.ns.mkdirs(&r.path, perm_of(&r.caller, r.mode, 0o755)) {
+        match self.ns.mkdirs(&r.path, perm_of(&who, r.mode, 0o755)) {
             Ok(Some(c)) => durable(c).await?,
             // Already a directory: maybe made by a call whose edit is not on disk yet.
             r => self.settled(r).await.map(drop)?,
@@ -149,10 +160,11 @@ impl ClientProtocol for Rpc {
     }
 
     async fn create(&self, req: Request<CreateRequest>) -> R<CreateResponse> {
+        let who = caller(&req)?;
         let r = req.into_inner();
         let created = self.ns.create(
             &r.path,
-            perm_of(&r.caller, r.mode, 0o644),
+            perm_of(&who, r.mode, 0o644),
             r.replication,
             r.block_size,
             &r.client_name,
@@ -382,6 +394,53 @@ impl ClientProtocol for Rpc {
             under_replicated: r.under_replicated,
             pending_deletions: r.pending_deletions,
             files: r.files,
+            refused_tokens: self
+                .verifier
+                .as_ref()
+                .map(|v| {
+                    v.refusals
+                        .snapshot()
+                        .into_iter()
+                        .map(|(reason, count)| RefusedTokens {
+                            reason: reason.into(),
+                            count,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> R<RevokeTokenResponse> {
+        let who = caller(&req)?;
+        let supergroup = &self.ns.config.security.supergroup;
+        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
+            return Err(Reason::PermissionDenied.status(format!(
+                "{who} may not revoke tokens: only superusers may (the namenode's user {}, or \
+                 members of the group {supergroup})",
+                self.nn_user
+            )));
+        }
+        let id: common::auth::TokenId = req
+            .into_inner()
+            .token_id
+            .trim()
+            .parse()
+            .map_err(|e: String| Reason::InvalidArgument.status(e))?;
+        let revocations = self.revocations.clone();
+        tokio::task::spawn_blocking(move || revocations.revoke(id))
+            .await
+            .map_err(|e| NnError::Internal(format!("revocation task: {e}")))??;
+        tracing::info!(token = %id, by = %who, "token revoked");
+        Ok(Response::new(RevokeTokenResponse {}))
+    }
+
+    async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {
+        if self.verifier.is_some() {
+            require_service(&caller(&req)?, "cluster daemon")?;
+        }
+        Ok(Response::new(RevokedTokensResponse {
+            token_ids: self.revocations.ids().iter().map(|i| i.0).collect(),
         }))
     }
 }

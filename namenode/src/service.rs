@@ -6,6 +6,7 @@ use crate::namesystem::Namesystem;
 use crate::rpc::Rpc;
 use common::config::{NamenodeConfig, TopologyConfig};
 use common::conn_limit::{ConnLimiter, ConnLimits};
+use common::grpc_auth::Authenticator;
 use common::grpc_incoming::{self, LimitedIncoming};
 use common::topology::Topology;
 use proto::dfs::client_protocol_server::ClientProtocolServer;
@@ -13,6 +14,7 @@ use proto::dfs::datanode_protocol_server::DatanodeProtocolServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
 
 /// Loads the namespace and serves until the process is stopped.
 pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Result<()> {
@@ -20,13 +22,25 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         .rpc_addr
         .parse()
         .map_err(|e| anyhow::anyhow!("rpc_addr '{}': {e}", config.rpc_addr))?;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let verifier = common::grpc_auth::load_verifier(&config.security)
+        .map_err(|e| anyhow::anyhow!("loading the cluster secret: {e}"))?;
+    let revocations = Arc::new(crate::revocation::Revocations::open(
+        &config.meta_dir,
+        verifier.clone(),
+    )?);
     let ns = Arc::new(Namesystem::open(
         config,
         Topology::new(topology),
         common::clock::system(),
     )?);
     spawn_monitors(ns.clone());
-    let rpc = Rpc { ns: ns.clone() };
+    let rpc = Rpc {
+        ns: ns.clone(),
+        verifier: verifier.clone(),
+        revocations,
+        nn_user: common::user::current(),
+    };
     let limits = ConnLimits::new(
         ns.config.max_connections,
         ns.config.max_connections_per_address,
@@ -37,8 +51,14 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         .map_err(|e| anyhow::anyhow!("binding rpc_addr {addr}: {e}"))?;
     tracing::info!(%addr, meta_dir = %ns.meta_dir().display(), "namenode serving");
     grpc_incoming::server_builder(limits.idle_timeout)
-        .add_service(ClientProtocolServer::new(rpc.clone()).max_decoding_message_size(256 << 20))
-        .add_service(DatanodeProtocolServer::new(rpc).max_decoding_message_size(256 << 20))
+        .add_service(InterceptedService::new(
+            ClientProtocolServer::new(rpc.clone()).max_decoding_message_size(256 << 20),
+            Authenticator::new(verifier.clone(), "namenode"),
+        ))
+        .add_service(InterceptedService::new(
+            DatanodeProtocolServer::new(rpc).max_decoding_message_size(256 << 20),
+            Authenticator::new(verifier, "namenode datanode protocol").services_only("datanode"),
+        ))
         .serve_with_incoming(incoming)
         .await?;
     Ok(())

@@ -71,7 +71,7 @@ fn a_shuffle_fetch_not_signed_with_the_jobs_key_is_refused_and_the_job_still_com
             })
         })
     });
-    let secret = ClusterSecret::load(&tc.cluster.dir.join("secret")).unwrap();
+    let secret = ClusterSecret::load(&tc.cluster.secret_path()).unwrap();
     let req = |c: Option<&TaskCredentials>| {
         FetchRequest::new(JobId(id.clone()), AttemptId(attempt.clone()), 0, c)
     };

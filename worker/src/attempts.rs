@@ -5,6 +5,7 @@
 //! the worker; so does going over the job's task memory ([`crate::memory`]).
 
 use client::DfsClient;
+use common::config::ClientConfig;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
@@ -40,13 +41,16 @@ pub struct Attempts {
     download: tokio::sync::Mutex<()>,
     /// Wakes the heartbeat loop when an attempt ends.
     pub changed: Notify,
+    /// The DFS client config a job's own client (its delegation token) is made from.
+    job_client_config: ClientConfig,
 }
 
 impl Attempts {
-    pub fn new(root: PathBuf, dfs: DfsClient) -> Arc<Attempts> {
+    pub fn new(root: PathBuf, dfs: DfsClient, job_client_config: ClientConfig) -> Arc<Attempts> {
         Arc::new(Attempts {
             root,
             dfs,
+            job_client_config,
             attempts: Mutex::new(HashMap::new()),
             fetch_failures: Mutex::new(Vec::new()),
             download: tokio::sync::Mutex::new(()),
@@ -183,7 +187,19 @@ impl Attempts {
         let binary = {
             let _one = self.download.lock().await;
             let (dfs, root, b) = (self.dfs.clone(), self.root.clone(), spec.job.binary.clone());
-            match tokio::task::spawn_blocking(move || crate::binaries::ensure(&dfs, &root, &b))
+            // Read as the job's user (its delegation token), so a job runs only a binary its
+            // user may read; insecure, as the worker.
+            let (config, token) = (
+                self.job_client_config.clone(),
+                spec.credentials.as_ref().map(|c| c.token.clone()),
+            );
+            let connect = move || match token {
+                None => Ok(dfs),
+                Some(t) => client::Credentials::token(&t)
+                    .and_then(|c| DfsClient::connect_with(config, c))
+                    .map_err(|e| format!("connecting as the job's user: {e}")),
+            };
+            match tokio::task::spawn_blocking(move || crate::binaries::ensure(connect, &root, &b))
                 .await
             {
                 Ok(Ok(p)) => p,
@@ -199,7 +215,11 @@ impl Attempts {
             Ok(f) => f,
             Err(e) => return failed(format!("creating {}: {e}", log.display())),
         };
-        let mut child = match Command::new(&binary)
+        let mut command = Command::new(&binary);
+        // The task's credentials reach it on stdin, in its spec: never the environment, which
+        // other users may read in /proc; nor does the worker's own environment leak a token.
+        command.env_remove(client::credentials::TOKEN_ENV);
+        let mut child = match command
             .arg("task")
             .current_dir(&spec.local_dir)
             .stdin(Stdio::piped())

@@ -47,19 +47,26 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         host: config.host.clone(),
         ..Default::default()
     };
-    let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
+    // Refuses to start on a cluster secret others can read (the message says how to fix it).
+    let credentials = client::Credentials::for_daemon(&config.security, "worker")?;
+    let jt_credentials = credentials.clone();
+    // Job binaries are fetched as the job's user: a client like this one with its token.
+    let job_client_config = client_config.clone();
+    let dfs =
+        tokio::task::spawn_blocking(move || DfsClient::connect_with(client_config, credentials))
+            .await??;
     let slots = if config.slots > 0 {
         config.slots
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
-    let attempts = Attempts::new(root.clone(), dfs);
+    let attempts = Attempts::new(root.clone(), dfs, job_client_config);
     let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
         .context("jobtracker_addr")?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .connect_lazy();
-    let mut jt = JobTrackerProtocolClient::new(channel);
+    let mut jt = JobTrackerProtocolClient::with_interceptor(channel, jt_credentials);
     let incarnation = now_ms();
     tracing::info!(host = %config.host, %shuffle_addr, slots, "worker started");
 

@@ -365,6 +365,33 @@ pub struct ClusterReportResponse {
     pub pending_deletions: u64,
     #[prost(uint64, tag = "7")]
     pub files: u64,
+    /// Calls the namenode refused for their token, by reason (missing, expired, forged, ...).
+    #[prost(message, repeated, tag = "8")]
+    pub refused_tokens: ::prost::alloc::vec::Vec<RefusedTokens>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefusedTokens {
+    #[prost(string, tag = "1")]
+    pub reason: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "2")]
+    pub count: u64,
+}
+/// Revoking a token (superusers only): every daemon refuses it, and the job tokens made from
+/// it, from then on. The id is the 16 hex digits `mrctl admin token issue` printed.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeTokenRequest {
+    #[prost(string, tag = "1")]
+    pub token_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeTokenResponse {}
+/// The revoked token ids (services only: the job tracker refreshes its list from it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokedTokensRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokedTokensResponse {
+    #[prost(uint64, repeated, tag = "1")]
+    pub token_ids: ::prost::alloc::vec::Vec<u64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterRequest {
@@ -968,6 +995,54 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "ClusterReport"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn revoke_token(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokeTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeTokenResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/RevokeToken",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "RevokeToken"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn revoked_tokens(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokedTokensRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokedTokensResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/RevokedTokens",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "RevokedTokens"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1085,6 +1160,20 @@ pub mod client_protocol_server {
             request: tonic::Request<super::ClusterReportRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ClusterReportResponse>,
+            tonic::Status,
+        >;
+        async fn revoke_token(
+            &self,
+            request: tonic::Request<super::RevokeTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeTokenResponse>,
+            tonic::Status,
+        >;
+        async fn revoked_tokens(
+            &self,
+            request: tonic::Request<super::RevokedTokensRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokedTokensResponse>,
             tonic::Status,
         >;
     }
@@ -1922,6 +2011,96 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ClusterReportSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/RevokeToken" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokeTokenSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::RevokeTokenRequest>
+                    for RevokeTokenSvc<T> {
+                        type Response = super::RevokeTokenResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokeTokenRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::revoke_token(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokeTokenSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/RevokedTokens" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokedTokensSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::RevokedTokensRequest>
+                    for RevokedTokensSvc<T> {
+                        type Response = super::RevokedTokensResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokedTokensRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::revoked_tokens(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokedTokensSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -214,24 +214,29 @@ fn a_jobs_files_are_its_submitters_and_its_token_dies_with_the_submitters() {
         }
     }
 
-    // A slow job, then alice's token is revoked: the job's tasks lose the DFS with it.
+    // Alice's token is revoked while her job's reduce waits before writing its output: the
+    // job's tasks lose the DFS with it.
     let slow = submit_as(
         &alice,
         &[
             "/in",
             "/out2",
-            "--sleep-per-line",
-            "20",
             "--reducers",
             "1",
+            "--slow-first-reduce",
+            "15000",
             "--max-attempts",
             "2",
         ],
     );
-    wait(Duration::from_secs(60), "the slow job to run", || {
-        let r = jobs.job(&slow).ok()?;
-        (r.stages[0].map_progress > 0.0).then_some(())
-    });
+    wait(
+        Duration::from_secs(60),
+        "the slow job's maps to finish",
+        || {
+            let r = jobs.job(&slow).ok()?;
+            (r.stages[0].maps > 0 && r.stages[0].maps_done == r.stages[0].maps).then_some(())
+        },
+    );
     let token =
         std::fs::read_to_string(tc.cluster.dir.join("security").join("alice.token")).unwrap();
     let token_id = common::auth::token::unverified_id(&token)

@@ -37,7 +37,7 @@ pub enum HistoryRecord {
         /// The job's delegation token's body (secure mode): enough to sign it again and
         /// derive the job key after a restart; no key is in it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        delegation: Option<TokenBody>,
+        delegation: Option<Box<TokenBody>>,
     },
     /// The job's report as it ended: state, error, times, stages and counters.
     Finished { report: JobReport },
@@ -232,7 +232,7 @@ pub fn apply(st: &mut TrackerState, record: HistoryRecord, now: Instant) {
             delegation,
         } => {
             let mut job = JobRun::new(id, spec, submitted_ms);
-            job.delegation = delegation;
+            job.delegation = delegation.map(|d| *d);
             st.add_job(job);
         }
         HistoryRecord::Finished { report } => {
@@ -487,7 +487,7 @@ mod tests {
             id: i,
             spec,
             submitted_ms,
-            delegation: Some(body),
+            delegation: Some(Box::new(body)),
         };
         let started = stage_started(&t, &id);
         write(

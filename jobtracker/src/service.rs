@@ -233,7 +233,7 @@ impl JobTrackerProtocol for Rpc {
                 id: id.clone(),
                 spec: spec.clone(),
                 submitted_ms,
-                delegation: delegation.clone(),
+                delegation: delegation.clone().map(Box::new),
             };
             let mut job = JobRun::new(id.clone(), spec, submitted_ms);
             job.credentials = self

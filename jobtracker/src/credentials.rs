@@ -1,5 +1,5 @@
-//! A job's credentials: the delegation token its tasks (and the job tracker's DFS work for it)
-//! act with as its submitter, and the job key that signs its shuffle requests. The token's body
+//! A job's credentials: the delegation token its tasks (and the worker fetching its binary) act
+//! with as its submitter, and the job key that signs its shuffle requests. The token's body
 //! is journaled with the job (user, groups, parent token, key id, expiry: nothing secret), so
 //! after a restart the job tracker signs the same token again and derives the same key.
 

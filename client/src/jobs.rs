@@ -126,6 +126,19 @@ impl JobClient {
         .map(|_| ())
     }
 
+    /// The logs of a job's task attempts: `(ATTEMPT.log, bytes)`, as the job tracker lets the
+    /// caller read them (its owner, an admin of its queue or the superuser).
+    pub fn logs(&self, id: &str) -> ClientResult<Vec<(String, Vec<u8>)>> {
+        let job_id = id.to_string();
+        let r = self.call(id, |mut c| async move {
+            c.job_logs(JobRequest { job_id }).await
+        })?;
+        Ok(r.names
+            .into_iter()
+            .zip(r.logs.into_iter().map(|b| b.to_vec()))
+            .collect())
+    }
+
     /// Hosts and slots of the live workers.
     pub fn workers(&self) -> ClientResult<Vec<(String, u32)>> {
         let r = self.call("workers", |mut c| async move {

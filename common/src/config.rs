@@ -331,6 +331,10 @@ pub struct QueueConfig {
     pub min_share: u32,
     #[serde(default)]
     pub policy: QueuePolicy,
+    /// Who may kill the queue's jobs and read their task logs besides each job's owner and the
+    /// superuser: user names, and groups as `@group`.
+    #[serde(default)]
+    pub admins: Vec<String>,
 }
 
 impl QueueConfig {
@@ -348,6 +352,7 @@ impl QueueConfig {
             weight: 1.0,
             min_share: 0,
             policy: QueuePolicy::Fair,
+            admins: Vec::new(),
         }
     }
 }

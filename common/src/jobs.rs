@@ -341,6 +341,30 @@ pub struct TaskSpec {
     pub host: String,
     /// Local scratch and map output directory of this attempt.
     pub local_dir: PathBuf,
+    /// The job's delegation token and shuffle key (none in insecure mode). They reach the task
+    /// on its stdin only, never its argv or environment, and are never logged.
+    #[serde(default)]
+    pub credentials: Option<TaskCredentials>,
+}
+
+/// What a task acts with: its job's delegation token (its DFS calls are its user's) and its
+/// job key (it signs the task's shuffle requests).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCredentials {
+    /// The delegation token's text form.
+    pub token: String,
+    /// The cluster secret's key the job key was derived under: the shuffle server derives the
+    /// key again from it and the job id.
+    pub key_id: u32,
+    /// `auth::job_key::job_key(secret, key_id, job)`.
+    pub job_key: [u8; 32],
+}
+
+/// Credentials never appear in a log line or a panic message, even through a `{:?}`.
+impl std::fmt::Debug for TaskCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskCredentials {{ key_id: {}, .. }}", self.key_id)
+    }
 }
 
 /// Where a finished map's output can be fetched; sent to reduce attempts on their stdin.
@@ -487,6 +511,9 @@ pub struct JobReport {
     pub id: JobId,
     pub name: String,
     pub user: String,
+    /// The queue it ran in (who may kill it or read its logs depends on it).
+    #[serde(default)]
+    pub queue: String,
     pub state: JobState,
     /// For a failed job: the failing task and its error.
     pub error: Option<String>,

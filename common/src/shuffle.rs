@@ -1,10 +1,12 @@
 //! The shuffle protocol: a reduce attempt asks a worker's shuffle server for one partition of
 //! one map attempt's output, over a plain TCP connection beside gRPC.
 //!
-//! Request: `MRSH`, then a length-prefixed postcard [`FetchRequest`]. Reply: a status byte;
+//! Request: `MRSH`, then a length-prefixed postcard [`FetchRequest`], signed with the job's key
+//! (see [`FetchRequest::verify`]). Reply: a status byte;
 //! on 0, the segment's length (u64 LE) and its bytes (the compressed IFile stream exactly as the
 //! map wrote it); on 1, a length-prefixed error message.
 
+use crate::auth::{self, ClusterSecret};
 use crate::error::{Error, Result};
 use crate::ids::{AttemptId, JobId};
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"MRSH";
-/// Largest request a server reads: two ids and a partition number.
+/// Largest request a server reads: two ids, a partition number and a tag.
 const MAX_REQUEST: u32 = 4 << 10;
 /// Longest error message a fetcher reads from a server.
 const MAX_ERROR: u32 = 64 << 10;
@@ -22,6 +24,60 @@ pub struct FetchRequest {
     pub job_id: JobId,
     pub attempt_id: AttemptId,
     pub partition: u32,
+    /// The cluster secret's key the job's key was derived under.
+    pub key_id: u32,
+    /// HMAC-SHA256 of [`FetchRequest::canonical`] under the job's key (empty in insecure mode):
+    /// only the job's own tasks hold that key, so only they fetch its map outputs.
+    pub tag: Vec<u8>,
+}
+
+impl FetchRequest {
+    /// A request, signed with the job's credentials when there are any.
+    pub fn new(
+        job_id: JobId,
+        attempt_id: AttemptId,
+        partition: u32,
+        credentials: Option<&crate::jobs::TaskCredentials>,
+    ) -> FetchRequest {
+        let mut req = FetchRequest {
+            job_id,
+            attempt_id,
+            partition,
+            key_id: credentials.map_or(0, |c| c.key_id),
+            tag: Vec::new(),
+        };
+        if let Some(c) = credentials {
+            req.tag = auth::job_key::sign(&c.job_key, &req.canonical()).to_vec();
+        }
+        req
+    }
+
+    /// The bytes the tag signs: every field but the tag, each length-prefixed so no two
+    /// requests share them.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut out = b"mr shuffle fetch v1".to_vec();
+        for field in [self.job_id.as_str(), self.attempt_id.as_str()] {
+            out.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out.extend_from_slice(&self.partition.to_le_bytes());
+        out.extend_from_slice(&self.key_id.to_le_bytes());
+        out
+    }
+
+    /// Whether the request is signed by its job's key, derived from `secret` (constant time).
+    pub fn verify(&self, secret: &ClusterSecret) -> std::result::Result<(), &'static str> {
+        if self.tag.is_empty() {
+            return Err("unsigned request");
+        }
+        let key = auth::job_key::job_key(secret, self.key_id, self.job_id.as_str())
+            .ok_or("signed under a key this cluster does not have")?;
+        if auth::job_key::verify(&key, &self.canonical(), &self.tag) {
+            Ok(())
+        } else {
+            Err("its signature is not the job's")
+        }
+    }
 }
 
 /// Name of a map attempt's output file in its directory (its index is beside it).
@@ -103,4 +159,48 @@ pub fn read_reply_header(r: &mut impl Read) -> Result<u64> {
     let mut msg = vec![0u8; len as usize];
     r.read_exact(&mut msg)?;
     Err(Error::Protocol(String::from_utf8_lossy(&msg).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::TaskCredentials;
+
+    fn creds(secret: &ClusterSecret, job: &str) -> TaskCredentials {
+        TaskCredentials {
+            token: String::new(),
+            key_id: 1,
+            job_key: auth::job_key::job_key(secret, 1, job).expect("key 1"),
+        }
+    }
+
+    fn request(job: &str, c: Option<&TaskCredentials>) -> FetchRequest {
+        FetchRequest::new(JobId(job.into()), AttemptId("attempt_a_m_0".into()), 3, c)
+    }
+
+    #[test]
+    fn only_a_request_signed_with_its_jobs_key_verifies() {
+        let secret = ClusterSecret::from_keys(vec![(1, [9; 32])]);
+        let mine = creds(&secret, "job_1");
+        let good = request("job_1", Some(&mine));
+        assert_eq!(good.verify(&secret), Ok(()));
+        // Round trip over the wire keeps it valid.
+        let mut buf = Vec::new();
+        write_request(&mut buf, &good).expect("write");
+        let back = read_request(&mut buf.as_slice()).expect("read");
+        assert_eq!(back.verify(&secret), Ok(()));
+
+        assert!(request("job_1", None).verify(&secret).is_err(), "unsigned");
+        // Another job's key, a changed field, another cluster's secret, an unknown key id.
+        let theirs = creds(&secret, "job_2");
+        assert!(request("job_1", Some(&theirs)).verify(&secret).is_err());
+        let mut moved = good.clone();
+        moved.partition = 4;
+        assert!(moved.verify(&secret).is_err());
+        let other = ClusterSecret::from_keys(vec![(1, [8; 32])]);
+        assert!(good.verify(&other).is_err());
+        let mut unknown = good.clone();
+        unknown.key_id = 7;
+        assert!(unknown.verify(&secret).is_err());
+    }
 }

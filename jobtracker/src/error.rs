@@ -32,6 +32,10 @@ pub enum JtError {
     /// The gRPC server could not start or stopped.
     #[error("serving on {0}")]
     Serve(String),
+    /// The caller may not do this to the job (not its owner, an admin of its queue or the
+    /// superuser); the message names the user, the action and the job.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Our own bug.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -66,6 +70,7 @@ impl JtError {
             JtError::InvalidJob(_) | JtError::Dfs { .. } => Reason::InvalidArgument,
             JtError::NoSuchJob(_) => Reason::NotFound,
             JtError::AlreadyEnded { .. } => Reason::FailedPrecondition,
+            JtError::PermissionDenied(_) => Reason::PermissionDenied,
             JtError::NamenodeUnavailable { .. } => Reason::Unavailable,
             JtError::History(_) | JtError::Config(_) | JtError::Serve(_) | JtError::Internal(_) => {
                 Reason::Internal

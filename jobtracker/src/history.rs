@@ -18,6 +18,7 @@ use crate::state::{
     AttemptAt, AttemptPhase, AttemptRun, AwaitedWorker, JobRun, StagePhase, TaskPhase, TaskRef,
     TaskRun, TrackerState,
 };
+use common::auth::TokenBody;
 use common::error::IoContext;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{Counters, JobReport, JobSpec, JobState, Split};
@@ -33,6 +34,10 @@ pub enum HistoryRecord {
         id: JobId,
         spec: JobSpec,
         submitted_ms: u64,
+        /// The job's delegation token's body (secure mode): enough to sign it again and
+        /// derive the job key after a restart; no key is in it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delegation: Option<Box<TokenBody>>,
     },
     /// The job's report as it ended: state, error, times, stages and counters.
     Finished { report: JobReport },
@@ -224,8 +229,11 @@ pub fn apply(st: &mut TrackerState, record: HistoryRecord, now: Instant) {
             id,
             spec,
             submitted_ms,
+            delegation,
         } => {
-            st.add_job(JobRun::new(id, spec, submitted_ms));
+            let mut job = JobRun::new(id, spec, submitted_ms);
+            job.delegation = delegation.map(|d| *d);
+            st.add_job(job);
         }
         HistoryRecord::Finished { report } => {
             if let Some(&j) = st.by_id.get(&report.id) {
@@ -417,6 +425,7 @@ mod tests {
             id: id.clone(),
             spec: t.st.jobs[j].spec.clone(),
             submitted_ms: 7,
+            delegation: None,
         }
     }
 
@@ -452,6 +461,49 @@ mod tests {
         all.extend(records);
         write(dir, all);
         (t, id)
+    }
+
+    #[test]
+    fn a_jobs_credentials_are_the_same_after_restarts_and_reach_its_tasks() {
+        use common::auth::{ClusterSecret, Identity};
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let secret = ClusterSecret::from_keys(vec![(1, [6; 32])]);
+        let mut t = SchedulerTest::new(&[("h1", "/r1", 1)]);
+        let id = t.submit(&[&["h1"]], 0);
+        let who = Identity::user("alice", vec!["staff".into()]);
+        let body = crate::credentials::mint(&secret, &who, 1_000, 60_000).expect("mint");
+        let body = crate::credentials::for_job(body, &id);
+        let before = crate::credentials::task_credentials(&secret, &body).expect("creds");
+        let HistoryRecord::Submitted {
+            id: i,
+            spec,
+            submitted_ms,
+            ..
+        } = submitted(&t, &id)
+        else {
+            unreachable!("submitted() makes a Submitted record")
+        };
+        let record = HistoryRecord::Submitted {
+            id: i,
+            spec,
+            submitted_ms,
+            delegation: Some(Box::new(body)),
+        };
+        let started = stage_started(&t, &id);
+        write(
+            dir.path(),
+            vec![HistoryRecord::Started { epoch: 0 }, record, started],
+        );
+        // Twice: the second start reads the image the first one compacted the history into.
+        for _ in 0..2 {
+            restart(&mut t, dir.path());
+            crate::credentials::restore(&mut t.st, &secret);
+            let j = t.st.by_id[&id];
+            assert_eq!(t.st.jobs[j].credentials.as_ref(), Some(&before));
+        }
+        let reply = t.heartbeat("h1");
+        let launched = reply.launch.first().expect("a launch");
+        assert_eq!(launched.credentials.as_ref(), Some(&before));
     }
 
     /// The harness after a restart: the recovered state, the same virtual workers.

@@ -14,14 +14,18 @@
 //! - [`state`]: [`state::TrackerState`], everything held in memory behind one lock: live jobs
 //!   (stages, tasks, attempts), workers, pending kills, and the final reports of ended jobs.
 //! - [`history`]: the job records in the durable journal and recovery from them.
+//! - [`credentials`]: each job's delegation token and shuffle key; [`job_acl`]: who may kill
+//!   a job or read its logs.
 //! - [`binary_cache`]: removes job binaries no job has used for a week (configurable).
 //! - [`error`]: [`error::JtError`] and how each error becomes a gRPC status with a reason.
 
 pub mod admission;
 pub mod binary_cache;
+pub mod credentials;
 pub mod driver;
 pub mod error;
 pub mod history;
+pub mod job_acl;
 pub mod scheduler;
 pub mod service;
 pub mod state;

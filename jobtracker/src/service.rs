@@ -3,10 +3,11 @@
 
 use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
+use crate::job_acl::{JobAction, Superuser};
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
-use common::auth::Verifier;
+use common::auth::{ClusterSecret, Verifier};
 use common::clock::SharedClock;
 use common::config::{ClientConfig, JobTrackerConfig, TopologyConfig};
 use common::conn_limit::{ConnLimiter, ConnLimits};
@@ -37,6 +38,10 @@ pub struct JobTracker {
     /// Checks callers' tokens; none in insecure mode.
     pub verifier: Option<Arc<Verifier>>,
     started_ms: u64,
+    /// The cluster secret jobs' tokens and keys are made from (none in insecure mode).
+    pub secret: Option<ClusterSecret>,
+    /// Who may act on any job.
+    pub superuser: Superuser,
 }
 
 /// Runs the job tracker until Ctrl-C.
@@ -47,6 +52,8 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .map_err(|e| JtError::Config(format!("loading the cluster secret: {e}")))?;
     let credentials = client::Credentials::for_daemon(&config.security, "jobtracker")
         .map_err(|e| JtError::Config(e.to_string()))?;
+    // Jobs' delegation tokens and keys are made from it.
+    let secret = verifier.as_ref().map(|v| v.secret().clone());
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());
@@ -56,6 +63,10 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     })
     .await
     .map_err(|e| JtError::Internal(format!("loading the job history: {e}")))??;
+    let mut state = state;
+    if let Some(secret) = &secret {
+        crate::credentials::restore(&mut state, secret);
+    }
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         ..Default::default()
@@ -69,6 +80,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .rpc_addr
         .parse()
         .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
+    let supergroup = config.security.supergroup.clone();
     let jt = Arc::new(JobTracker {
         config,
         topology: Topology::new(topology),
@@ -79,6 +91,11 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         wake: Notify::new(),
         verifier: verifier.clone(),
         started_ms: now_ms(),
+        secret,
+        superuser: Superuser {
+            user: common::user::current(),
+            group: supergroup,
+        },
     });
     tokio::spawn(crate::driver::run(jt.clone()));
     if let Some(v) = &verifier {
@@ -132,6 +149,36 @@ async fn refresh_revoked(dfs: DfsClient, verifier: Arc<Verifier>) {
 
 struct Rpc(Arc<JobTracker>);
 
+/// Most bytes of logs one answer carries: past it, each further log is cut to a note.
+const MAX_LOG_BYTES: usize = 64 << 20;
+
+/// The task logs of a job in the DFS (`/.mr/logs/<job>/`), read by the job tracker on behalf
+/// of a caller it authorized: names and bytes. Blocking.
+fn read_logs(dfs: &DfsClient, id: &JobId) -> JtResult<(Vec<String>, Vec<bytes::Bytes>)> {
+    let dir = common::jobs::log_dir(id.as_str());
+    let files = match dfs.list(&dir) {
+        Ok(f) => f,
+        Err(client::ClientError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(JtError::dfs(format!("listing {dir}"), e)),
+    };
+    let (mut names, mut logs, mut total) = (Vec::new(), Vec::new(), 0usize);
+    for f in files {
+        names.push(f.path.rsplit('/').next().unwrap_or_default().to_string());
+        if total >= MAX_LOG_BYTES {
+            logs.push(bytes::Bytes::from_static(
+                b"(not shown: the job's logs are larger than one answer carries)\n",
+            ));
+            continue;
+        }
+        let data = dfs
+            .read_file(&f.path)
+            .map_err(|e| JtError::dfs(format!("reading {}", f.path), e))?;
+        total += data.len();
+        logs.push(data.into());
+    }
+    Ok((names, logs))
+}
+
 fn json<T: serde::Serialize>(v: &T) -> Result<bytes::Bytes, Status> {
     serde_json::to_vec(v)
         .map(Into::into)
@@ -148,8 +195,17 @@ impl JobTrackerProtocol for Rpc {
         let mut spec: JobSpec = serde_json::from_slice(&req.into_inner().spec_json)
             .map_err(|e| JtError::InvalidJob(format!("bad job spec: {e}")))?;
         // The job runs as whoever its token names, whatever the spec says.
-        spec.user = who.user;
+        spec.user = who.user.clone();
         crate::admission::check_queue(&self.0.config.queues(), &spec)?;
+        let delegation = match &self.0.secret {
+            Some(secret) => Some(crate::credentials::mint(
+                secret,
+                &who,
+                now_ms(),
+                self.0.config.security.job_token_lifetime_ms,
+            )?),
+            None => None,
+        };
         // Workers enforce the task memory the spec carries: a job that sets none gets ours.
         if spec.settings.task_memory_mb == 0 {
             spec.settings.task_memory_mb = self.0.config.task_memory_mb;
@@ -172,12 +228,22 @@ impl JobTrackerProtocol for Rpc {
             let mut st = self.0.state.lock();
             st.next_job += 1;
             let id = JobId(format!("job_{}_{:04}", self.0.started_ms, st.next_job));
+            let delegation = delegation.map(|d| crate::credentials::for_job(d, &id));
             let record = HistoryRecord::Submitted {
                 id: id.clone(),
                 spec: spec.clone(),
                 submitted_ms,
+                delegation: delegation.clone().map(Box::new),
             };
-            st.add_job(JobRun::new(id.clone(), spec, submitted_ms));
+            let mut job = JobRun::new(id.clone(), spec, submitted_ms);
+            job.credentials = self
+                .0
+                .secret
+                .as_ref()
+                .zip(delegation.as_ref())
+                .and_then(|(s, d)| crate::credentials::task_credentials(s, d));
+            job.delegation = delegation;
+            st.add_job(job);
             let commit = self.0.journal.append(record.encode()).1;
             (id, commit)
         };
@@ -220,9 +286,23 @@ impl JobTrackerProtocol for Rpc {
         &self,
         req: Request<JobRequest>,
     ) -> Result<Response<KillJobResponse>, Status> {
+        let who = caller(&req)?;
         let id = req.into_inner().job_id;
         {
             let mut st = self.0.state.lock();
+            if let Some(&j) = st.by_id.get(id.as_str()) {
+                let job = &st.jobs[j];
+                let queues = self.0.config.queues();
+                let queue = queues.iter().find(|q| q.name == job.spec.settings.queue);
+                crate::job_acl::check(
+                    &who,
+                    JobAction::Kill,
+                    &job.id,
+                    &job.spec.user,
+                    queue,
+                    &self.0.superuser,
+                )?;
+            }
             // A job that ended (cleaning or not) cannot be killed: say how it ended.
             let ended = match st.by_id.get(id.as_str()).copied() {
                 Some(j) if st.jobs[j].state.is_over() => st.jobs[j].state,
@@ -245,6 +325,36 @@ impl JobTrackerProtocol for Rpc {
         }
         self.0.wake.notify_one();
         Ok(Response::new(KillJobResponse {}))
+    }
+
+    async fn job_logs(
+        &self,
+        req: Request<JobRequest>,
+    ) -> Result<Response<JobLogsResponse>, Status> {
+        let who = caller(&req)?;
+        let id = JobId(req.into_inner().job_id);
+        // Its owner and queue, whether it runs or ended.
+        let (owner, queue) = {
+            let st = self.0.state.lock();
+            match st.by_id.get(id.as_str()) {
+                Some(&j) => (
+                    st.jobs[j].spec.user.clone(),
+                    st.jobs[j].spec.settings.queue.clone(),
+                ),
+                None => match st.ended.get(id.as_str()) {
+                    Some(r) => (r.user.clone(), r.queue.clone()),
+                    None => return Err(JtError::NoSuchJob(id).into()),
+                },
+            }
+        };
+        let queues = self.0.config.queues();
+        let q = queues.iter().find(|q| q.name == queue);
+        crate::job_acl::check(&who, JobAction::ReadLogs, &id, &owner, q, &self.0.superuser)?;
+        let dfs = self.0.dfs.clone();
+        let (names, logs) = tokio::task::spawn_blocking(move || read_logs(&dfs, &id))
+            .await
+            .map_err(|e| JtError::Internal(format!("reading logs: {e}")))??;
+        Ok(Response::new(JobLogsResponse { names, logs }))
     }
 
     async fn workers(

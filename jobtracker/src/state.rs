@@ -3,9 +3,11 @@
 
 use crate::binary_cache::BinaryUses;
 use crate::scheduler::exclusion::WorkerHealth;
+use common::auth::TokenBody;
 use common::ids::{AttemptId, JobId, TaskKind};
 use common::jobs::{
-    Counters, JobReport, JobSpec, JobState, Split, StageReport, JOB_COUNTERS, TASK_COUNTERS,
+    Counters, JobReport, JobSpec, JobState, Split, StageReport, TaskCredentials, JOB_COUNTERS,
+    TASK_COUNTERS,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
@@ -195,6 +197,10 @@ pub struct JobRun {
     /// Failed attempts of this job per worker host: past the limit the worker gets no more
     /// of its tasks.
     pub worker_failures: HashMap<String, u32>,
+    /// The job's delegation token as journaled (none in insecure mode).
+    pub delegation: Option<TokenBody>,
+    /// What its tasks get, made from `delegation` and the cluster secret.
+    pub credentials: Option<TaskCredentials>,
 }
 
 impl JobRun {
@@ -223,6 +229,8 @@ impl JobRun {
             needs_cleanup: false,
             cleaning: false,
             worker_failures: HashMap::new(),
+            delegation: None,
+            credentials: None,
         }
     }
 
@@ -322,6 +330,7 @@ impl JobRun {
             id: self.id.clone(),
             name: self.spec.name.clone(),
             user: self.spec.user.clone(),
+            queue: self.spec.settings.queue.clone(),
             state: if end_shown {
                 self.state
             } else {

@@ -36,9 +36,10 @@ pub struct JobEnv {
     host: String,
     /// None while describing; in a task, the values the description recorded.
     conf: Option<BTreeMap<String, String>>,
-    /// The token the DFS client presents; none: [`client::credentials::TOKEN_ENV`], else (an
-    /// insecure cluster) the OS user.
-    token: Option<String>,
+    /// What the DFS client presents: in a task, its job's delegation token from the task spec
+    /// (insecure: the job's user, claimed); none while describing: the token in
+    /// [`client::credentials::TOKEN_ENV`], else (an insecure cluster) the OS user.
+    credentials: Option<client::Credentials>,
 }
 
 impl JobEnv {
@@ -83,8 +84,8 @@ impl JobEnv {
             ))
         })?;
         // The token `mrctl submit` (for describe) or the worker (for a task) handed over.
-        let credentials = match &self.token {
-            Some(t) => client::Credentials::token(t)?,
+        let credentials = match &self.credentials {
+            Some(c) => c.clone(),
             None => client::Credentials::from_env()?,
         };
         Ok(DfsClient::connect_with(
@@ -114,7 +115,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                 namenode: std::env::var(NAMENODE_ENV).ok(),
                 host: String::new(),
                 conf: None,
-                token: None,
+                credentials: None,
             };
             match build(&env).and_then(|job| describe(&job, &env)) {
                 Ok(spec) => match serde_json::to_string_pretty(&spec) {
@@ -343,8 +344,11 @@ fn run_attempt(
         namenode: Some(spec.namenode_addr.clone()),
         host: spec.host.clone(),
         conf: Some(spec.job.conf.clone()),
-        // From the worker, in the environment (the job's token once tasks carry one in the spec).
-        token: None,
+        // The task acts as its job's user: it reads and writes only what that user may.
+        credentials: Some(match &spec.credentials {
+            Some(c) => client::Credentials::token(&c.token)?,
+            None => client::Credentials::claimed(spec.job.user.clone()),
+        }),
     };
     let job = build(&env)?;
     let stage = job.stages.get(spec.stage).ok_or_else(|| {

@@ -266,11 +266,12 @@ fn fetch_one(
     let mut conn = common::transfer::connect(&loc.shuffle_addr).map_err(net)?;
     shuffle::write_request(
         &mut conn,
-        &FetchRequest {
-            job_id: spec.job_id.clone(),
-            attempt_id: loc.attempt_id.clone(),
+        &FetchRequest::new(
+            spec.job_id.clone(),
+            loc.attempt_id.clone(),
             partition,
-        },
+            spec.credentials.as_ref(),
+        ),
     )
     .map_err(net)?;
     let mut reader = BufReader::with_capacity(256 << 10, conn);

@@ -215,7 +215,7 @@ fn when(ms: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
+pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         JobCmd::List => {
             println!(
@@ -260,19 +260,14 @@ pub fn job_command(dfs: &DfsClient, jobs: &JobClient, cmd: JobCmd) -> anyhow::Re
         JobCmd::Wait { job_id } => return follow(jobs, &job_id),
         JobCmd::Queues { json } => print_queues(&jobs.queues()?, json)?,
         JobCmd::Logs { job_id } => {
-            jobs.job(&job_id)?;
-            let dir = common::jobs::log_dir(&job_id);
-            let files = match dfs.list(&dir) {
-                Ok(f) => f,
-                Err(client::ClientError::NotFound(_)) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            };
+            // Through the job tracker, which checks the caller may read them.
+            let files = jobs.logs(&job_id)?;
             if files.is_empty() {
                 bail!("no attempt of {job_id} wrote a log");
             }
-            for f in files {
-                println!("==> {} <==", f.path.rsplit('/').next().unwrap_or_default());
-                print!("{}", String::from_utf8_lossy(&dfs.read_file(&f.path)?));
+            for (name, bytes) in files {
+                println!("==> {name} <==");
+                print!("{}", String::from_utf8_lossy(&bytes));
             }
         }
     }

@@ -113,7 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Top::Job(cmd) => {
             let config = client_config(&cli.config, &cli.token)?;
             let jobs = client::jobs::JobClient::connect(&config)?;
-            job::job_command(&DfsClient::connect(config)?, &jobs, cmd)
+            job::job_command(&jobs, cmd)
         }
         Top::Cluster(cmd) => cluster::run(cmd, &cli.config, &cli.token),
         Top::Admin(cmd) => tokens::run(cmd, &cli.config, &cli.token),

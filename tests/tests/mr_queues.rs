@@ -74,12 +74,14 @@ fn two_queues_weighted_two_to_one_hold_the_slots_two_to_one_under_contention() {
                 weight: 2.0,
                 min_share: 0,
                 policy: QueuePolicy::Fair,
+                admins: Vec::new(),
             },
             QueueConfig {
                 name: "adhoc".into(),
                 weight: 1.0,
                 min_share: 1,
                 policy: QueuePolicy::Fifo,
+                admins: Vec::new(),
             },
         ];
     });

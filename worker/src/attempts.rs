@@ -6,7 +6,7 @@
 
 use crate::task_users::TaskUsers;
 use client::DfsClient;
-use common::auth::{now_ms, ClusterSecret, Grant, TokenBody};
+use common::config::ClientConfig;
 use common::ids::{AttemptId, JobId};
 use common::jobs::{
     AttemptOutcome, AttemptStatus, Counters, FetchFailure, MapOutputLocation, TaskReport, TaskSpec,
@@ -44,8 +44,8 @@ pub struct Attempts {
     pub changed: Notify,
     /// The uid each job's tasks run as.
     pub task_users: TaskUsers,
-    /// The cluster secret and how long a task's token lives (none in insecure mode).
-    task_tokens: Option<(ClusterSecret, u64)>,
+    /// The DFS client config a job's own client (its delegation token) is made from.
+    job_client_config: ClientConfig,
 }
 
 impl Attempts {
@@ -53,13 +53,13 @@ impl Attempts {
         root: PathBuf,
         dfs: DfsClient,
         task_users: TaskUsers,
-        task_tokens: Option<(ClusterSecret, u64)>,
+        job_client_config: ClientConfig,
     ) -> Arc<Attempts> {
         Arc::new(Attempts {
             root,
             dfs,
             task_users,
-            task_tokens,
+            job_client_config,
             attempts: Mutex::new(HashMap::new()),
             fetch_failures: Mutex::new(Vec::new()),
             download: tokio::sync::Mutex::new(()),
@@ -196,7 +196,19 @@ impl Attempts {
         let binary = {
             let _one = self.download.lock().await;
             let (dfs, root, b) = (self.dfs.clone(), self.root.clone(), spec.job.binary.clone());
-            match tokio::task::spawn_blocking(move || crate::binaries::ensure(&dfs, &root, &b))
+            // Read as the job's user (its delegation token), so a job runs only a binary its
+            // user may read; insecure, as the worker.
+            let (config, token) = (
+                self.job_client_config.clone(),
+                spec.credentials.as_ref().map(|c| c.token.clone()),
+            );
+            let connect = move || match token {
+                None => Ok(dfs),
+                Some(t) => client::Credentials::token(&t)
+                    .and_then(|c| DfsClient::connect_with(config, c))
+                    .map_err(|e| format!("connecting as the job's user: {e}")),
+            };
+            match tokio::task::spawn_blocking(move || crate::binaries::ensure(connect, &root, &b))
                 .await
             {
                 Ok(Ok(p)) => p,
@@ -227,27 +239,10 @@ impl Attempts {
             Ok(f) => f,
             Err(e) => return failed(format!("creating {}: {e}", log.display())),
         };
-        // The attempt's DFS client acts as the job's user. Stopgap until tasks carry their
-        // job's delegation token: a user token for the job's user, which the job tracker took
-        // from the submitter's token.
-        let token = match &self.task_tokens {
-            None => None,
-            Some((secret, ttl)) => {
-                let grant = Grant::User {
-                    user: spec.job.user.clone(),
-                    groups: Vec::new(),
-                };
-                match TokenBody::new(secret, grant, now_ms(), *ttl).and_then(|b| b.sign(secret)) {
-                    Ok(t) => Some(t),
-                    Err(e) => return failed(format!("minting the task's token: {e}")),
-                }
-            }
-        };
         let mut command = Command::new(&binary);
+        // The task's credentials reach it on stdin, in its spec: never the environment, which
+        // other users may read in /proc; nor does the worker's own environment leak a token.
         command.env_remove(client::credentials::TOKEN_ENV);
-        if let Some(t) = &token {
-            command.env(client::credentials::TOKEN_ENV, t);
-        }
         if let Some(uid) = uid {
             // std drops root's supplementary groups before setuid.
             command.uid(uid).gid(uid);

@@ -6,8 +6,13 @@ use common::jobs::sha256_hex;
 use common::jobs::BinaryRef;
 use std::path::{Path, PathBuf};
 
-/// The cached binary, fetching it first when absent. Blocking; one caller at a time.
-pub fn ensure(dfs: &DfsClient, root: &Path, binary: &BinaryRef) -> Result<PathBuf, String> {
+/// The cached binary, fetching it first (with the client `dfs` makes) when absent. Blocking;
+/// one caller at a time.
+pub fn ensure(
+    dfs: impl FnOnce() -> Result<DfsClient, String>,
+    root: &Path,
+    binary: &BinaryRef,
+) -> Result<PathBuf, String> {
     if binary.sha256.len() != 64 || !binary.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!("bad binary hash {:?}", binary.sha256));
     }
@@ -17,7 +22,7 @@ pub fn ensure(dfs: &DfsClient, root: &Path, binary: &BinaryRef) -> Result<PathBu
         return Ok(path);
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let bytes = dfs
+    let bytes = dfs()?
         .read_file(&binary.path)
         .map_err(|e| format!("fetching the job binary {}: {e}", binary.path))?;
     let got = sha256_hex(&bytes);

@@ -11,6 +11,7 @@ use common::jobs::{now_ms, Heartbeat, HeartbeatReply};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::HeartbeatRequest;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -40,7 +41,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
-    crate::shuffle::serve(listener, root.clone(), limiter)
+    // Daemons hold the cluster secret: the shuffle server derives each job's key from it.
+    let secret = common::auth::ClusterSecret::for_daemon(&config.security)?;
+    let guard = Arc::new(crate::shuffle::ShuffleGuard::new(secret));
+    crate::shuffle::serve(listener, root.clone(), limiter, guard)
         .context("starting the shuffle server")?;
 
     let client_config = ClientConfig {
@@ -50,13 +54,9 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     };
     // Refuses to start on a cluster secret others can read (the message says how to fix it).
     let credentials = client::Credentials::for_daemon(&config.security, "worker")?;
-    let task_tokens = if config.security.insecure {
-        None
-    } else {
-        let secret = common::auth::ClusterSecret::load(&config.security.secret_file)?;
-        Some((secret, config.security.job_token_lifetime_ms))
-    };
     let jt_credentials = credentials.clone();
+    // Job binaries are fetched as the job's user: a client like this one with its token.
+    let job_client_config = client_config.clone();
     let dfs =
         tokio::task::spawn_blocking(move || DfsClient::connect_with(client_config, credentials))
             .await??;
@@ -65,7 +65,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
-    let attempts = Attempts::new(root.clone(), dfs, task_users, task_tokens);
+    let attempts = Attempts::new(root.clone(), dfs, task_users, job_client_config);
     let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
         .context("jobtracker_addr")?
         .connect_timeout(Duration::from_secs(5))

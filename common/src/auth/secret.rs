@@ -47,6 +47,15 @@ impl ClusterSecret {
         self.keys.retain(|k| k.0 >= id);
     }
 
+    /// The secret a daemon runs with: none in insecure mode, else `[security] secret_file`
+    /// (a missing or readable-by-others file is an error naming it).
+    pub fn for_daemon(security: &crate::config::SecurityConfig) -> Result<Option<ClusterSecret>> {
+        if security.insecure {
+            return Ok(None);
+        }
+        Self::load(&security.secret_file).map(Some)
+    }
+
     /// Reads `path`, refusing a file its group or others may read or write.
     pub fn load(path: &Path) -> Result<ClusterSecret> {
         use std::os::unix::fs::PermissionsExt;

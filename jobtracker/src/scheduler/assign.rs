@@ -243,6 +243,7 @@ pub(super) fn launch(
         host: host.to_string(),
         // The worker puts it under its own root.
         local_dir: PathBuf::new(),
+        credentials: job.credentials.clone(),
     };
     st.attempts.insert(
         id,

@@ -188,6 +188,7 @@ pub(crate) mod tests {
             weight,
             min_share,
             policy,
+            admins: Vec::new(),
         }
     }
 

@@ -30,6 +30,16 @@ pub struct ListJobsResponse {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KillJobResponse {}
+/// The logs of a job's task attempts (its owner, a queue admin or the superuser may read them).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct JobLogsResponse {
+    /// File names (ATTEMPT.log), in order.
+    #[prost(string, repeated, tag = "1")]
+    pub names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Each file's bytes, in the same order.
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub logs: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WorkersRequest {}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -324,6 +334,30 @@ pub mod job_tracker_protocol_client {
                 .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "Queues"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn job_logs(
+            &mut self,
+            request: impl tonic::IntoRequest<super::JobRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::JobLogsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/jobs.JobTrackerProtocol/JobLogs",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "JobLogs"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -379,6 +413,10 @@ pub mod job_tracker_protocol_server {
             &self,
             request: tonic::Request<super::QueuesRequest>,
         ) -> std::result::Result<tonic::Response<super::QueuesResponse>, tonic::Status>;
+        async fn job_logs(
+            &self,
+            request: tonic::Request<super::JobRequest>,
+        ) -> std::result::Result<tonic::Response<super::JobLogsResponse>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct JobTrackerProtocolServer<T> {
@@ -754,6 +792,50 @@ pub mod job_tracker_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = QueuesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/jobs.JobTrackerProtocol/JobLogs" => {
+                    #[allow(non_camel_case_types)]
+                    struct JobLogsSvc<T: JobTrackerProtocol>(pub Arc<T>);
+                    impl<
+                        T: JobTrackerProtocol,
+                    > tonic::server::UnaryService<super::JobRequest> for JobLogsSvc<T> {
+                        type Response = super::JobLogsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::JobRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as JobTrackerProtocol>::job_logs(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = JobLogsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

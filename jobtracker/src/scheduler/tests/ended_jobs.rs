@@ -59,6 +59,7 @@ fn history_replay_keeps_only_the_reports_of_ended_jobs() {
             id: id.clone(),
             spec: job.spec.clone(),
             submitted_ms: job.submitted_ms,
+            delegation: None,
         });
     }
     let j = t.st.by_id[&ended];

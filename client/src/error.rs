@@ -47,6 +47,11 @@ impl ClientError {
                     .to_string(),
             ),
             Reason::SafeMode => ClientError::SafeMode(s.message().into()),
+            // A failed TLS handshake is in the status's sources, not its message.
+            Reason::Unavailable if s.metadata().is_empty() => ClientError::Unreachable {
+                what: what.into(),
+                message: common::tls::explain(&common::tls::chain(&s), None),
+            },
             Reason::Unavailable => ClientError::Unreachable {
                 what: what.into(),
                 message: s.message().into(),

@@ -4,6 +4,7 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use crate::CreateOptions;
+use common::config::SecurityConfig;
 use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec, QueueReport};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::*;
@@ -45,12 +46,13 @@ impl std::fmt::Debug for JobClient {
 }
 
 impl JobClient {
-    pub fn connect(addr: &str) -> ClientResult<JobClient> {
+    /// A client of the job tracker at `addr`, over TLS unless `security` says insecure.
+    pub fn connect(addr: &str, security: &SecurityConfig) -> ClientResult<JobClient> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .map_err(|e| ClientError::Config(format!("jobtracker_addr: {e}")))?
+        let channel = common::grpc_tls::endpoint("jobtracker_addr", addr, security)
+            .map_err(|e| ClientError::Config(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60));
         let channel = {
@@ -223,9 +225,10 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
             if s.metadata().contains_key(REASON_KEY) {
                 ClientError::JobTrackerUnavailable(s.message().to_string())
             } else {
+                // A failed TLS handshake is in the status's sources, not its message.
                 ClientError::JobTrackerUnavailable(format!(
                     "job tracker at {addr} unavailable: {}",
-                    s.message()
+                    common::tls::explain(&common::tls::chain(s), None)
                 ))
             }
         }
@@ -235,11 +238,22 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
 
 /// Runs `BINARY describe ARGS` and reads the job spec it prints. `namenode_addr` lets the job
 /// look at its inputs (to sample them, or to choose a plan by their size).
-pub fn describe(binary: &Path, args: &[String], namenode_addr: &str) -> ClientResult<JobSpec> {
-    let out = std::process::Command::new(binary)
-        .arg("describe")
+pub fn describe(
+    binary: &Path,
+    args: &[String],
+    namenode_addr: &str,
+    tls_ca: Option<&Path>,
+) -> ClientResult<JobSpec> {
+    let mut cmd = std::process::Command::new(binary);
+    cmd.arg("describe")
         .args(args)
-        .env("MR_NAMENODE", namenode_addr)
+        .env("MR_NAMENODE", namenode_addr);
+    // The job's DFS client trusts the same CA (none: the cluster is insecure).
+    match tls_ca {
+        Some(ca) => cmd.env("MR_TLS_CA", ca),
+        None => cmd.env_remove("MR_TLS_CA"),
+    };
+    let out = cmd
         .output()
         .map_err(|e| ClientError::Rejected(format!("cannot run {}: {e}", binary.display())))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -312,7 +326,9 @@ pub fn submit_binary_with(
     args: &[String],
     adjust: impl FnOnce(&mut JobSpec),
 ) -> ClientResult<String> {
-    let mut spec = describe(binary, args, &dfs.namenode_addr())?;
+    let security = dfs.security();
+    let tls_ca = common::tls::enabled(security).then_some(security.tls_ca.as_path());
+    let mut spec = describe(binary, args, &dfs.namenode_addr(), tls_ca)?;
     adjust(&mut spec);
     spec.binary = upload_binary(dfs, binary)?;
     spec.user = common::user::current();
@@ -380,7 +396,8 @@ mod tests {
     #[test]
     fn following_gives_up_after_the_outage_limit_having_said_so_once() {
         // Nothing listens on port 1: every call is refused, a temporary error.
-        let jobs = JobClient::connect("127.0.0.1:1").expect("a lazy client");
+        let jobs =
+            JobClient::connect("127.0.0.1:1", &SecurityConfig::default()).expect("a lazy client");
         let mut told = Vec::new();
         let e = jobs
             .follow(

@@ -5,12 +5,11 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
-use common::transfer::{self, BlockRef, Op, Packet, Reply};
+use common::transfer::{self, BlockRef, Op, Packet, Reply, Stream};
 use proto::dfs::{Block, DatanodeInfo, LocatedBlock};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
-use std::net::TcpStream;
 
 /// An open file being read. Implements [`std::io::Read`].
 pub struct DfsReader {
@@ -27,7 +26,7 @@ pub struct DfsReader {
 /// Where a block's packets come from.
 enum Source {
     /// Streamed by the datanode.
-    Remote(BufReader<TcpStream>),
+    Remote(BufReader<Stream>),
     /// Short-circuit: the replica's files, opened directly.
     Local { data: File, meta: File, next: u64 },
 }
@@ -103,13 +102,14 @@ impl DfsReader {
         let mut order = lb.locations.clone();
         order.sort_by_key(|n| self.failed.contains(&n.node_id)); // stable: nearest first
         let short_circuit = self.client.inner.config.short_circuit;
+        let tls = &self.client.inner.tls.clone();
         for node in &order {
             let opened = match short_circuit
-                .then(|| open_local(node, &block, in_block))
+                .then(|| open_local(node, &block, in_block, tls))
                 .flatten()
             {
                 Some(local) => Ok(local),
-                None => read_op(&node.data_addr, &block, in_block)
+                None => read_op(&node.data_addr, &block, in_block, tls)
                     .map(|(input, bpc, start)| (Source::Remote(input), bpc, start)),
             };
             match opened {
@@ -160,12 +160,18 @@ impl DfsReader {
 
 /// Opens a replica of a datanode on this machine directly; None when that is not possible
 /// (remote node, refused, unreadable), and the caller streams it instead.
-fn open_local(node: &DatanodeInfo, block: &Block, offset: u64) -> Option<(Source, usize, u64)> {
+/// The request goes over the (TLS) connection; the file data is read from the files.
+fn open_local(
+    node: &DatanodeInfo,
+    block: &Block,
+    offset: u64,
+    tls: &common::tls::ClientTls,
+) -> Option<(Source, usize, u64)> {
     let addr: std::net::SocketAddr = node.data_addr.parse().ok()?;
     if !transfer::is_local_ip(addr.ip()) {
         return None;
     }
-    let s = transfer::connect(&node.data_addr).ok()?;
+    let s = transfer::connect_secure(&node.data_addr, tls).ok()?;
     let op = Op::ReadLocal {
         block: BlockRef {
             id: block.id,
@@ -204,8 +210,9 @@ fn read_op(
     addr: &str,
     block: &Block,
     offset: u64,
-) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
-    let s = transfer::connect(addr)?;
+    tls: &common::tls::ClientTls,
+) -> common::Result<(BufReader<Stream>, usize, u64)> {
+    let s = transfer::connect_secure(addr, tls)?;
     transfer::write_op(
         &mut BufWriter::new(s.try_clone()?),
         &Op::Read {

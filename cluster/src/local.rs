@@ -12,8 +12,8 @@ use crate::error::{ClusterError, ClusterResult};
 use client::jobs::JobClient;
 use client::DfsClient;
 use common::config::{
-    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, TopologyConfig,
-    WorkerConfig,
+    ClientConfig, ConfigFile, DatanodeConfig, JobTrackerConfig, NamenodeConfig, SecurityConfig,
+    TopologyConfig, WorkerConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,6 +36,8 @@ pub struct ClusterSpec {
     pub jobtracker: JobTrackerConfig,
     /// Template for every worker (addresses and dirs are filled in).
     pub worker: WorkerConfig,
+    /// Every config's `[security]` (TLS files are made and filled in unless insecure).
+    pub security: SecurityConfig,
 }
 
 impl Default for ClusterSpec {
@@ -48,6 +50,7 @@ impl Default for ClusterSpec {
             datanode: DatanodeConfig::default(),
             jobtracker: JobTrackerConfig::default(),
             worker: WorkerConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -213,6 +216,11 @@ impl LocalCluster {
         })
     }
 
+    /// The `[security]` of a daemon on `host`, with its TLS files (made if missing).
+    fn daemon_security(&self, host: &str) -> ClusterResult<SecurityConfig> {
+        crate::tls::daemon_security(&self.dir, &self.spec.security, host)
+    }
+
     fn write_configs(&self) -> ClusterResult<()> {
         let mut nn = self.spec.namenode.clone();
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
@@ -233,6 +241,7 @@ impl LocalCluster {
             &ConfigFile {
                 namenode: Some(nn.clone()),
                 topology: topology.clone(),
+                security: self.daemon_security("127.0.0.1")?,
                 ..Default::default()
             },
         )?;
@@ -245,6 +254,7 @@ impl LocalCluster {
             &ConfigFile {
                 jobtracker: Some(jt.clone()),
                 topology,
+                security: self.daemon_security("127.0.0.1")?,
                 ..Default::default()
             },
         )?;
@@ -264,6 +274,7 @@ impl LocalCluster {
             write_toml(
                 &self.dir.join(format!("worker-{i}.toml")),
                 &ConfigFile {
+                    security: self.daemon_security(&w.host)?,
                     worker: Some(w),
                     ..Default::default()
                 },
@@ -285,6 +296,7 @@ impl LocalCluster {
                 &self.dir.join(format!("datanode-{i}.toml")),
                 &ConfigFile {
                     datanode: Some(dn),
+                    security: self.daemon_security(&host)?,
                     ..Default::default()
                 },
             )?;
@@ -297,6 +309,7 @@ impl LocalCluster {
                     jobtracker_addr: jt.rpc_addr,
                     ..Default::default()
                 }),
+                security: crate::tls::client_security(&self.dir, &self.spec.security)?,
                 ..Default::default()
             },
         )
@@ -336,7 +349,11 @@ impl LocalCluster {
 
     /// A client of the job tracker.
     pub fn job_client(&self) -> ClusterResult<JobClient> {
-        Ok(JobClient::connect(&self.client_config()?.jobtracker_addr)?)
+        let config = self.client_config()?;
+        Ok(JobClient::connect(
+            &config.jobtracker_addr,
+            &config.security,
+        )?)
     }
 
     pub fn start_all(&self) -> ClusterResult<()> {

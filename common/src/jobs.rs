@@ -341,6 +341,21 @@ pub struct TaskSpec {
     pub host: String,
     /// Local scratch and map output directory of this attempt.
     pub local_dir: PathBuf,
+    /// The cluster's CA (PEM) the task's DFS client and shuffle fetches trust; `None` when
+    /// the cluster is insecure (plain TCP). Filled in by the worker, from its `[security]`.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl TaskSpec {
+    /// The `[security]` of the task's own connections (the DFS, the shuffle).
+    pub fn security(&self) -> crate::config::SecurityConfig {
+        crate::config::SecurityConfig {
+            insecure: self.tls_ca.is_none(),
+            tls_ca: self.tls_ca.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }
 
 /// Where a finished map's output can be fetched; sent to reduce attempts on their stdin.

@@ -39,6 +39,8 @@ pub mod fsutil;
 pub mod grpc_auth;
 #[cfg(feature = "grpc-server")]
 pub mod grpc_incoming;
+#[cfg(feature = "grpc-client")]
+pub mod grpc_tls;
 pub mod ids;
 pub mod jobs;
 pub mod journal;

@@ -60,13 +60,20 @@ pub fn certs(field: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// The client config of a secure cluster: servers' certificates must chain to `tls_ca`.
+/// The client config of a secure cluster: servers' certificates must chain to `tls_ca`. A
+/// client without `tls_ca` trusts no server: each connection fails, saying to set it (so a
+/// client made before its config is complete fails on use, like an unreachable server).
 pub fn client_config(sec: &SecurityConfig) -> Result<ClientTls> {
     if !enabled(sec) {
         return Ok(None);
     }
     let mut roots = rustls::RootCertStore::empty();
-    for c in certs("tls_ca", &sec.tls_ca)? {
+    let ca = if sec.tls_ca.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        certs("tls_ca", &sec.tls_ca)?
+    };
+    for c in ca {
         roots
             .add(c)
             .map_err(|e| bad("tls_ca", &sec.tls_ca, format!("not a usable CA: {e}")))?;
@@ -108,8 +115,10 @@ pub fn server_config(sec: &SecurityConfig) -> Result<ServerTls> {
 /// Checks at start-up that a daemon's TLS files are all there and usable, so a missing one
 /// stops it with the field and file named rather than failing every connection later.
 pub fn check_daemon_files(sec: &SecurityConfig) -> Result<()> {
-    server_config(sec)?;
-    client_config(sec)?;
+    if enabled(sec) {
+        server_config(sec)?;
+        certs("tls_ca", &sec.tls_ca)?;
+    }
     Ok(())
 }
 
@@ -127,7 +136,8 @@ pub fn explain(cause: &str, ca: Option<&Path>) -> String {
             "the server's TLS certificate is not trusted: it does not chain to the CA in \
              [security] tls_ca{} or does not name the host dialled; name the cluster's CA \
              there ({cause})",
-            ca.map(|p| format!(" ({})", p.display())).unwrap_or_default()
+            ca.map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
         )
     } else {
         cause.to_string()

@@ -25,7 +25,9 @@ pub struct Ca {
 
 impl std::fmt::Debug for Ca {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ca").field("cert_path", &self.cert_path).finish()
+        f.debug_struct("Ca")
+            .field("cert_path", &self.cert_path)
+            .finish()
     }
 }
 
@@ -100,7 +102,10 @@ impl Ca {
             message: format!("{hosts:?}: not host names or addresses: {e}"),
         })?;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, hosts.first().map_or(name, |h| h.as_str()));
+        dn.push(
+            DnType::CommonName,
+            hosts.first().map_or(name, |h| h.as_str()),
+        );
         p.distinguished_name = dn;
         p.not_before = rcgen::date_time_ymd(2024, 1, 1);
         p.not_after = rcgen::date_time_ymd(2124, 1, 1);
@@ -129,7 +134,11 @@ mod tests {
         let again = ensure_ca(dir.path()).expect("reloaded");
         assert_eq!(std::fs::read(&again.cert_path).expect("ca.pem"), first_pem);
         let (cert, key) = again
-            .issue(dir.path(), "host", &["127.0.0.2".into(), "localhost".into()])
+            .issue(
+                dir.path(),
+                "host",
+                &["127.0.0.2".into(), "localhost".into()],
+            )
             .expect("issue");
         for k in [&key, &dir.path().join(CA_KEY)] {
             let mode = std::fs::metadata(k).expect("key").permissions().mode();

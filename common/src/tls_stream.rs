@@ -232,8 +232,12 @@ mod tests {
             tls_ca: ca.cert_path.clone(),
             ..Default::default()
         };
-        let s = crate::tls::server_config(&sec).expect("server").expect("tls on");
-        let c = crate::tls::client_config(&sec).expect("client").expect("tls on");
+        let s = crate::tls::server_config(&sec)
+            .expect("server")
+            .expect("tls on");
+        let c = crate::tls::client_config(&sec)
+            .expect("client")
+            .expect("tls on");
         (s, c)
     }
 

@@ -15,8 +15,12 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
+    // TLS files first: a missing one stops the datanode naming the field and the file.
+    common::tls::check_daemon_files(&config.security)?;
+    let tls_client = common::tls::client_config(&config.security)?;
     let link = NamenodeLink::new(
         &config.namenode_addr,
+        &config.security,
         tokio::runtime::Handle::current(),
         storage.node_id,
     )?;
@@ -26,6 +30,8 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
         link: link.clone(),
         exit_at_last_packet: config.exit_at_last_packet_for_tests,
         max_packet_bytes: config.max_packet_bytes,
+        tls_server: common::tls::server_config(&config.security)?,
+        tls_client: tls_client.clone(),
     });
     let limiter = ConnLimiter::new(
         "block transfer",
@@ -52,6 +58,7 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let runner = Arc::new(Commands {
         storage: storage.clone(),
         link: link.clone(),
+        tls: tls_client,
     });
     nn::run(link, storage, config.data_addr.clone(), runner).await;
     Ok(())

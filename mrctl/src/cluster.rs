@@ -18,6 +18,9 @@ pub enum Cluster {
         datanodes: usize,
         #[arg(long, default_value_t = 2)]
         racks: usize,
+        /// No tokens, permission checks or TLS (for comparison and debugging only).
+        #[arg(long)]
+        insecure: bool,
     },
     /// Stops the local cluster in DIR.
     Down {
@@ -40,10 +43,15 @@ pub fn run(cmd: Cluster, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
             dir,
             datanodes,
             racks,
+            insecure,
         } => {
             let spec = ClusterSpec {
                 datanodes,
                 racks,
+                security: common::config::SecurityConfig {
+                    insecure,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let c = LocalCluster::up(&dir, spec)?;
@@ -66,7 +74,7 @@ pub fn run(cmd: Cluster, config: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
         Cluster::Report { json } => {
             let config = crate::client_config(config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr, &config.security)?;
             admin::report(&DfsClient::connect(config)?, &jobs, json)
         }
     }

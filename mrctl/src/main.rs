@@ -90,12 +90,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Top::Submit(cmd) => {
             let config = client_config(&cli.config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr, &config.security)?;
             job::submit(&DfsClient::connect(config)?, &jobs, cmd)
         }
         Top::Job(cmd) => {
             let config = client_config(&cli.config)?;
-            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr)?;
+            let jobs = client::jobs::JobClient::connect(&config.jobtracker_addr, &config.security)?;
             job::job_command(&DfsClient::connect(config)?, &jobs, cmd)
         }
         Top::Cluster(cmd) => cluster::run(cmd, &cli.config),

@@ -11,7 +11,6 @@ use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::HeartbeatRequest;
 use std::collections::HashSet;
 use std::time::Duration;
-use tonic::transport::Channel;
 
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let root = config.local_dir.clone();
@@ -35,12 +34,16 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
-    crate::shuffle::serve(listener, root.clone(), limiter)
+    // TLS files first: a missing one stops the worker naming the field and the file.
+    common::tls::check_daemon_files(&config.security)?;
+    let tls = common::tls::server_config(&config.security)?;
+    crate::shuffle::serve(listener, root.clone(), limiter, tls)
         .context("starting the shuffle server")?;
 
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         host: config.host.clone(),
+        security: config.security.clone(),
         ..Default::default()
     };
     let dfs = tokio::task::spawn_blocking(move || DfsClient::connect(client_config)).await??;
@@ -50,11 +53,11 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
     let attempts = Attempts::new(root.clone(), dfs);
-    let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
-        .context("jobtracker_addr")?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .connect_lazy();
+    let channel =
+        common::grpc_tls::endpoint("jobtracker_addr", &config.jobtracker_addr, &config.security)?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .connect_lazy();
     let mut jt = JobTrackerProtocolClient::new(channel);
     let incarnation = now_ms();
     tracing::info!(host = %config.host, %shuffle_addr, slots, "worker started");

@@ -1,10 +1,13 @@
 //! The shuffle server: serves one partition of a map attempt's output file to a reducer, a
-//! thread per connection, copying file to socket in the kernel.
+//! thread per connection, copying file to socket in the kernel (or, over TLS, through
+//! large encrypted writes).
 
 use common::conn_limit::{serve_threads, ConnLimiter};
 use common::map_output::{index_path, read_index};
 use common::shuffle::{self, FetchRequest};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use common::tls::ServerTls;
+use common::transfer::Stream;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,13 +19,14 @@ pub fn serve(
     listener: TcpListener,
     root: PathBuf,
     limiter: Arc<ConnLimiter>,
+    tls: ServerTls,
 ) -> std::io::Result<()> {
     let idle = limiter.limits.idle_timeout;
     std::thread::Builder::new()
         .name("shuffle-accept".into())
         .spawn(move || {
             serve_threads(listener, limiter, "shuffle", move |conn| {
-                if let Err(e) = handle(conn, &root, idle) {
+                if let Err(e) = handle(conn, &root, idle, &tls) {
                     tracing::debug!(error = %e, "shuffle connection ended");
                 }
             })
@@ -30,15 +34,28 @@ pub fn serve(
     Ok(())
 }
 
-fn handle(mut conn: TcpStream, root: &Path, idle: Duration) -> common::Result<()> {
-    // A fetcher sends its request at once; one that does not is holding a place for nothing.
+fn handle(conn: TcpStream, root: &Path, idle: Duration, tls: &ServerTls) -> common::Result<()> {
+    // A fetcher sends its request at once; one that does not is holding a place for nothing
+    // (the TLS handshake included).
     conn.set_read_timeout(Some(idle))?;
     conn.set_write_timeout(Some(common::transfer::IO_TIMEOUT))?;
+    let mut conn = Stream::accept(conn, tls)
+        .map_err(|e| common::Error::Protocol(format!("TLS handshake failed: {e}")))?;
     let req = shuffle::read_request(&mut BufReader::new(&mut conn))?;
     match open_segment(root, &req) {
         Ok((file, len)) => {
             shuffle::write_ok_header(&mut conn, len)?;
-            let copied = std::io::copy(&mut file.take(len), &mut conn)?;
+            let copied = match &mut conn {
+                // The kernel copies file to socket (sendfile/splice).
+                Stream::Plain(sock) => std::io::copy(&mut file.take(len), sock)?,
+                // Large writes: each one is a few TLS records encrypted at once.
+                tls => {
+                    let mut out = BufWriter::with_capacity(256 << 10, tls);
+                    let n = std::io::copy(&mut file.take(len), &mut out)?;
+                    out.flush()?;
+                    n
+                }
+            };
             if copied != len {
                 return Err(common::Error::Protocol(format!(
                     "map output of {} shrank while serving it",

@@ -243,6 +243,8 @@ pub(super) fn launch(
         host: host.to_string(),
         // The worker puts it under its own root.
         local_dir: PathBuf::new(),
+        // The worker names its own CA.
+        tls_ca: None,
     };
     st.attempts.insert(
         id,

@@ -228,7 +228,7 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
                 // A failed TLS handshake is in the status's sources, not its message.
                 ClientError::JobTrackerUnavailable(format!(
                     "job tracker at {addr} unavailable: {}",
-                    common::tls::explain(&common::tls::chain(s), None)
+                    crate::error::transport_cause(s)
                 ))
             }
         }

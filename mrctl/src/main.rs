@@ -1,10 +1,11 @@
-//! `mrctl`: the command line for files (`mrctl fs ...`), jobs (`mrctl submit`, `mrctl job ...`)
-//! and clusters (`mrctl cluster ...`, `mrctl demo`).
+//! `mrctl`: the command line for files (`mrctl fs ...`), jobs (`mrctl submit`, `mrctl job ...`),
+//! clusters (`mrctl cluster ...`, `mrctl demo`) and administration (`mrctl admin certs`).
 //! Thin glue over the `client` and `cluster` libraries: this file parses the command line and
 //! dispatches to one module per command group; errors are one line naming the path and the
 //! cause, and a broken pipe is not an error.
 
 mod admin;
+mod certs;
 mod cluster;
 mod demo;
 mod fs;
@@ -44,6 +45,9 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
+    /// Cluster administration: TLS certificates.
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated
     /// day, prints the summary and the reports, then stops it.
     Demo {
@@ -51,6 +55,13 @@ enum Top {
         #[arg(long, default_value = "target/demo-cluster")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Makes (or reuses) a CA and signs a TLS certificate for a host; prints the [security]
+    /// lines naming the files.
+    Certs(certs::Certs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             job::job_command(&DfsClient::connect(config)?, &jobs, cmd)
         }
         Top::Cluster(cmd) => cluster::run(cmd, &cli.config),
+        Top::Admin(AdminCmd::Certs(args)) => certs::run(args),
         Top::Demo { dir } => demo::run(&dir),
     }
 }

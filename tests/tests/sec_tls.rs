@@ -199,3 +199,39 @@ fn a_missing_certificate_stops_a_daemon_naming_the_field_and_the_file() {
         "the error names the file: {text}"
     );
 }
+
+#[test]
+fn mrctl_admin_certs_makes_a_ca_once_and_host_certificates_a_daemon_can_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    let certs = |host: &str| {
+        let o = std::process::Command::new(cluster::bin_dir().unwrap().join("mrctl"))
+            .args(["admin", "certs", "--ca-dir"])
+            .arg(&ca_dir)
+            .args(["--host", host, "--host", "localhost"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let first = certs("10.0.0.3");
+    let ca_pem = std::fs::read(ca_dir.join("ca.pem")).unwrap();
+    let second = certs("10.0.0.4");
+    assert_eq!(
+        std::fs::read(ca_dir.join("ca.pem")).unwrap(),
+        ca_pem,
+        "the CA is made once"
+    );
+    for (out, host) in [(&first, "10.0.0.3"), (&second, "10.0.0.4")] {
+        let sec: ConfigFile = toml::from_str(out).unwrap();
+        let sec = sec.security;
+        assert!(sec.tls_cert.ends_with(format!("host-{host}.pem")), "{out}");
+        let mode = std::fs::metadata(&sec.tls_key)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", sec.tls_key.display());
+        common::tls::check_daemon_files(&sec).unwrap();
+    }
+}

@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub config: ClientConfig,
     /// The bits taken from new entries' modes (`config.umask`, parsed).
     pub umask: u32,
+    /// TLS of the block transfer connections (`None`: insecure, plain TCP).
+    pub tls: common::tls::ClientTls,
     pub open_writers: AtomicUsize,
 }
 
@@ -74,10 +76,11 @@ impl DfsClient {
             .enable_all()
             .build()
             .map_err(ClientError::Io)?;
-        let endpoint = Channel::from_shared(format!("http://{}", config.namenode_addr))
-            .map_err(|e| ClientError::Config(format!("namenode_addr: {e}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(120));
+        let endpoint =
+            common::grpc_tls::endpoint("namenode_addr", &config.namenode_addr, &config.security)
+                .map_err(|e| ClientError::Config(e.to_string()))?
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(120));
         let channel = {
             let _guard = rt.enter();
             endpoint.connect_lazy()
@@ -90,7 +93,10 @@ impl DfsClient {
         // `RandomState`, so this needs no random number crate.
         let salt = RandomState::new().hash_one(std::process::id()) as u32;
         let client_name = format!("mrctl-{}-{salt:08x}", std::process::id());
+        let tls = common::tls::client_config(&config.security)
+            .map_err(|e| ClientError::Config(e.to_string()))?;
         let inner = Arc::new(Inner {
+            tls,
             rt,
             rpc,
             credentials,
@@ -130,6 +136,11 @@ impl DfsClient {
     }
 
     /// The namenode this client talks to.
+    /// The `[security]` settings this client was made with.
+    pub fn security(&self) -> &common::config::SecurityConfig {
+        &self.inner.config.security
+    }
+
     pub fn namenode_addr(&self) -> String {
         self.inner.config.namenode_addr.clone()
     }

@@ -36,6 +36,22 @@ pub enum ClientError {
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
+/// A status's message, with the causes of a transport failure after it: a failed TLS
+/// handshake is only in those, and is explained naming `tls_ca`.
+pub(crate) fn transport_cause(s: &tonic::Status) -> String {
+    let mut text = s.message().to_string();
+    let mut cur = std::error::Error::source(s);
+    if cur.is_none() {
+        return text;
+    }
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    common::tls::explain(&text, None)
+}
+
 impl ClientError {
     /// Maps a namenode reply; the namenode's messages already name the path.
     pub fn from_status(what: &str, s: tonic::Status) -> ClientError {
@@ -49,7 +65,7 @@ impl ClientError {
             Reason::SafeMode => ClientError::SafeMode(s.message().into()),
             Reason::Unavailable => ClientError::Unreachable {
                 what: what.into(),
-                message: s.message().into(),
+                message: transport_cause(&s),
             },
             reason => ClientError::Namenode {
                 reason,

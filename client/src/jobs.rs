@@ -5,7 +5,7 @@ use crate::credentials::{Credentials, TOKEN_ENV};
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use crate::CreateOptions;
-use common::config::ClientConfig;
+use common::config::{ClientConfig, SecurityConfig};
 use common::jobs::{sha256_hex, BinaryRef, JobReport, JobSpec, QueueReport};
 use proto::jobs::job_tracker_protocol_client::JobTrackerProtocolClient;
 use proto::jobs::*;
@@ -50,19 +50,24 @@ impl std::fmt::Debug for JobClient {
 }
 
 impl JobClient {
-    /// Connects to `config.jobtracker_addr` with the credentials of `config.security`.
+    /// Connects to `config.jobtracker_addr` with the credentials and TLS of `config.security`.
     pub fn connect(config: &ClientConfig) -> ClientResult<JobClient> {
         let credentials = Credentials::from_config(&config.security)?;
-        JobClient::connect_with(&config.jobtracker_addr, credentials)
+        JobClient::connect_with(&config.jobtracker_addr, credentials, &config.security)
     }
 
-    /// Connects to the job tracker at `addr`, presenting `credentials` on every call.
-    pub fn connect_with(addr: &str, credentials: Credentials) -> ClientResult<JobClient> {
+    /// Connects to the job tracker at `addr`, presenting `credentials` on every call, over TLS
+    /// unless `security` says insecure.
+    pub fn connect_with(
+        addr: &str,
+        credentials: Credentials,
+        security: &SecurityConfig,
+    ) -> ClientResult<JobClient> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .map_err(|e| ClientError::Config(format!("jobtracker_addr: {e}")))?
+        let channel = common::grpc_tls::endpoint("jobtracker_addr", addr, security)
+            .map_err(|e| ClientError::Config(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60));
         let channel = {
@@ -245,9 +250,10 @@ fn job_tracker_error(addr: &str, what: &str, s: &tonic::Status) -> ClientError {
             if s.metadata().contains_key(REASON_KEY) {
                 ClientError::JobTrackerUnavailable(s.message().to_string())
             } else {
+                // A failed TLS handshake is in the status's sources, not its message.
                 ClientError::JobTrackerUnavailable(format!(
                     "job tracker at {addr} unavailable: {}",
-                    s.message()
+                    crate::error::transport_cause(s)
                 ))
             }
         }
@@ -263,6 +269,7 @@ pub fn describe(
     args: &[String],
     namenode_addr: &str,
     token: Option<&str>,
+    tls_ca: Option<&Path>,
 ) -> ClientResult<JobSpec> {
     let mut cmd = std::process::Command::new(binary);
     cmd.arg("describe")
@@ -272,6 +279,11 @@ pub fn describe(
     if let Some(t) = token {
         cmd.env(TOKEN_ENV, t);
     }
+    // The job's DFS client trusts the same CA (none: the cluster is insecure).
+    match tls_ca {
+        Some(ca) => cmd.env("MR_TLS_CA", ca),
+        None => cmd.env_remove("MR_TLS_CA"),
+    };
     let out = cmd
         .output()
         .map_err(|e| ClientError::Rejected(format!("cannot run {}: {e}", binary.display())))?;
@@ -346,7 +358,9 @@ pub fn submit_binary_with(
     adjust: impl FnOnce(&mut JobSpec),
 ) -> ClientResult<String> {
     let token = dfs.credentials().token_text();
-    let mut spec = describe(binary, args, &dfs.namenode_addr(), token.as_deref())?;
+    let security = dfs.security();
+    let tls_ca = common::tls::enabled(security).then_some(security.tls_ca.as_path());
+    let mut spec = describe(binary, args, &dfs.namenode_addr(), token.as_deref(), tls_ca)?;
     adjust(&mut spec);
     spec.binary = upload_binary(dfs, binary)?;
     // Informative only: a secure job tracker takes the user from the token.
@@ -415,8 +429,12 @@ mod tests {
     #[test]
     fn following_gives_up_after_the_outage_limit_having_said_so_once() {
         // Nothing listens on port 1: every call is refused, a temporary error.
-        let jobs = JobClient::connect_with("127.0.0.1:1", Credentials::claimed("t"))
-            .expect("a lazy client");
+        let jobs = JobClient::connect_with(
+            "127.0.0.1:1",
+            Credentials::claimed("t"),
+            &SecurityConfig::default(),
+        )
+        .expect("a lazy client");
         let mut told = Vec::new();
         let e = jobs
             .follow(

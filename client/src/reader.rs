@@ -5,12 +5,11 @@
 use crate::dfs::DfsClient;
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
-use common::transfer::{self, BlockRef, Op, Packet, Reply};
+use common::transfer::{self, BlockRef, Op, Packet, Reply, Stream};
 use proto::dfs::{Block, DatanodeInfo, LocatedBlock};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
-use std::net::TcpStream;
 
 /// An open file being read. Implements [`std::io::Read`].
 pub struct DfsReader {
@@ -27,7 +26,7 @@ pub struct DfsReader {
 /// Where a block's packets come from.
 enum Source {
     /// Streamed by the datanode.
-    Remote(BufReader<TcpStream>),
+    Remote(BufReader<Stream>),
     /// Short-circuit: the replica's files, opened directly.
     Local { data: File, meta: File, next: u64 },
 }
@@ -126,13 +125,14 @@ impl DfsReader {
         let mut order = lb.locations.clone();
         order.sort_by_key(|n| self.failed.contains(&n.node_id)); // stable: nearest first
         let short_circuit = self.client.inner.config.short_circuit;
+        let tls = &self.client.inner.tls.clone();
         for node in &order {
             let opened = match short_circuit
                 .then(|| open_local(node, &block, &lb.token, in_block))
                 .flatten()
             {
                 Some(local) => Ok(local),
-                None => read_op(&node.data_addr, &block, &lb.token, in_block)
+                None => read_op(&node.data_addr, &block, &lb.token, in_block, tls)
                     .map(|(input, bpc, start)| (Source::Remote(input), bpc, start)),
             };
             match opened {
@@ -251,8 +251,9 @@ fn read_op(
     block: &Block,
     token: &str,
     offset: u64,
-) -> common::Result<(BufReader<TcpStream>, usize, u64)> {
-    let s = transfer::connect(addr)?;
+    tls: &common::tls::ClientTls,
+) -> common::Result<(BufReader<Stream>, usize, u64)> {
+    let s = transfer::connect_secure(addr, tls)?;
     transfer::write_op(
         &mut BufWriter::new(s.try_clone()?),
         &Op::Read {

@@ -7,11 +7,12 @@
 use crate::dfs::{CreateOptions, DfsClient};
 use crate::error::{ClientError, ClientResult};
 use common::checksum;
-use common::transfer::{self, Ack, BlockRef, Op, Packet, Reply, Target, WriteStage, PACKET_BYTES};
+use common::transfer::{
+    self, Ack, BlockRef, Op, Packet, Reply, Stream, Target, WriteStage, PACKET_BYTES,
+};
 use proto::dfs::*;
 use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -58,7 +59,7 @@ struct BlockStream {
     /// The block access token for the pipeline's nodes (renewed with each new generation).
     token: String,
     nodes: Vec<DatanodeInfo>,
-    out: Option<BufWriter<TcpStream>>,
+    out: Option<BufWriter<Stream>>,
     acks: Arc<(Mutex<AckState>, Condvar)>,
     next_offset: u64,
     seqno: u64,
@@ -287,11 +288,11 @@ impl DfsWriter {
         nodes: &[DatanodeInfo],
         token: &str,
         acks: &Arc<(Mutex<AckState>, Condvar)>,
-    ) -> Result<BufWriter<TcpStream>, (usize, String)> {
+    ) -> Result<BufWriter<Stream>, (usize, String)> {
         let first = &nodes[0];
-        let sock = transfer::connect(&first.data_addr)
+        let sock = transfer::connect_secure(&first.data_addr, &self.client.inner.tls)
             .map_err(|e| (0, format!("{}: {e}", first.data_addr)))?;
-        let setup = (|| -> common::Result<(BufWriter<TcpStream>, BufReader<TcpStream>, Reply)> {
+        let setup = (|| -> common::Result<(BufWriter<Stream>, BufReader<Stream>, Reply)> {
             let mut out = BufWriter::with_capacity(64 << 10, sock.try_clone()?);
             transfer::write_op(
                 &mut out,
@@ -526,7 +527,7 @@ fn failure_of(b: &BlockStream, unknown: &str) -> (Option<usize>, String) {
 
 /// Reads acks for one pipeline, retiring acknowledged packets.
 fn read_acks(
-    mut input: BufReader<TcpStream>,
+    mut input: BufReader<Stream>,
     acks: Arc<(Mutex<AckState>, Condvar)>,
     nodes: usize,
     epoch: u64,

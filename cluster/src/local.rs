@@ -40,8 +40,8 @@ pub struct ClusterSpec {
     pub jobtracker: JobTrackerConfig,
     /// Template for every worker (addresses and dirs are filled in).
     pub worker: WorkerConfig,
-    /// No tokens, permission checks or TLS (`mrctl cluster up --insecure`).
-    pub insecure: bool,
+    /// Every config's `[security]` (TLS files are made and filled in unless insecure).
+    pub security: SecurityConfig,
 }
 
 /// How long the tokens the harness issues live.
@@ -57,7 +57,7 @@ impl Default for ClusterSpec {
             datanode: DatanodeConfig::default(),
             jobtracker: JobTrackerConfig::default(),
             worker: WorkerConfig::default(),
-            insecure: false,
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -250,11 +250,8 @@ impl LocalCluster {
     /// The `[security]` section of every config: a new secret (and the operator's token) for a
     /// secure cluster, `insecure = true` otherwise.
     fn write_security(&self) -> ClusterResult<SecurityConfig> {
-        if self.spec.insecure {
-            return Ok(SecurityConfig {
-                insecure: true,
-                ..Default::default()
-            });
+        if self.spec.security.insecure {
+            return Ok(self.spec.security.clone());
         }
         let dir = self.dir.join("security");
         fs::create_dir_all(&dir)?;
@@ -268,7 +265,7 @@ impl LocalCluster {
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         Ok(SecurityConfig {
             secret_file,
-            ..Default::default()
+            ..self.spec.security.clone()
         })
     }
 
@@ -298,7 +295,7 @@ impl LocalCluster {
         let mut client = self.client_config()?;
         let security = SecurityConfig {
             token_file,
-            ..Default::default()
+            ..crate::tls::client_security(&self.dir, &self.spec.security)?
         };
         client.security = security.clone();
         let path = self.dir.join(format!("client-{user}.toml"));
@@ -311,6 +308,11 @@ impl LocalCluster {
             },
         )?;
         Ok(path)
+    }
+
+    /// The `[security]` of a daemon on `host`: `base` with its TLS files (made if missing).
+    fn daemon_security(&self, base: &SecurityConfig, host: &str) -> ClusterResult<SecurityConfig> {
+        crate::tls::daemon_security(&self.dir, base, host)
     }
 
     fn write_configs(&self) -> ClusterResult<()> {
@@ -339,7 +341,7 @@ impl LocalCluster {
             &ConfigFile {
                 namenode: Some(nn.clone()),
                 topology: topology.clone(),
-                security: security.clone(),
+                security: self.daemon_security(&security, "127.0.0.1")?,
                 ..Default::default()
             },
         )?;
@@ -352,7 +354,7 @@ impl LocalCluster {
             &ConfigFile {
                 jobtracker: Some(jt.clone()),
                 topology,
-                security: security.clone(),
+                security: self.daemon_security(&security, "127.0.0.1")?,
                 ..Default::default()
             },
         )?;
@@ -376,8 +378,8 @@ impl LocalCluster {
             write_toml(
                 &self.dir.join(format!("worker-{i}.toml")),
                 &ConfigFile {
+                    security: self.daemon_security(&security, &w.host)?,
                     worker: Some(w),
-                    security: security.clone(),
                     ..Default::default()
                 },
             )?;
@@ -398,7 +400,7 @@ impl LocalCluster {
                 &self.dir.join(format!("datanode-{i}.toml")),
                 &ConfigFile {
                     datanode: Some(dn),
-                    security: security.clone(),
+                    security: self.daemon_security(&security, &host)?,
                     ..Default::default()
                 },
             )?;
@@ -424,7 +426,7 @@ impl LocalCluster {
                     jobtracker_addr: jt.rpc_addr,
                     ..Default::default()
                 }),
-                security: client_security,
+                security: crate::tls::client_security(&self.dir, &client_security)?,
                 ..Default::default()
             },
         )

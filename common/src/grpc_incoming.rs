@@ -23,11 +23,22 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A tonic server builder whose HTTP/2 pings keep live clients' connections busy well within
 /// `idle_timeout` (pinging every third of it), and drop a peer that stops answering them.
-pub fn server_builder(idle_timeout: Duration) -> tonic::transport::Server {
+/// Unless `security` is insecure, connections are TLS (`tls_cert`, `tls_key`), and a handshake
+/// must finish within `idle_timeout` too: the caps and the timeout hold before it as after.
+pub fn server_builder(
+    idle_timeout: Duration,
+    security: &crate::config::SecurityConfig,
+) -> crate::Result<tonic::transport::Server> {
     let ping = (idle_timeout / 3).max(Duration::from_millis(500));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(ping))
-        .http2_keepalive_timeout(Some(ping))
+        .http2_keepalive_timeout(Some(ping));
+    if let Some(tls) = crate::grpc_tls::server_tls(security, idle_timeout)? {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| crate::Error::Internal(format!("TLS: {e}")))?;
+    }
+    Ok(builder)
 }
 
 /// The accepted connections of a gRPC port, as a stream for `serve_with_incoming`.

@@ -345,6 +345,22 @@ pub struct TaskSpec {
     /// on its stdin only, never its argv or environment, and are never logged.
     #[serde(default)]
     pub credentials: Option<TaskCredentials>,
+    /// The cluster's CA (PEM) the task's DFS client and shuffle fetches trust; `None` when
+    /// the cluster is insecure (plain TCP). Filled in by the worker, from its `[security]`.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl TaskSpec {
+    /// The `[security]` of the task's own connections (the DFS, the shuffle): secure when the
+    /// worker handed it a CA or credentials.
+    pub fn security(&self) -> crate::config::SecurityConfig {
+        crate::config::SecurityConfig {
+            insecure: self.tls_ca.is_none() && self.credentials.is_none(),
+            tls_ca: self.tls_ca.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What a task acts with: its job's delegation token (its DFS calls are its user's) and its

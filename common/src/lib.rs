@@ -22,6 +22,9 @@
 //!   used by the namenode for its edits (and by the job tracker for job state).
 //! - [`checksum`]: CRC32 per chunk of block data.
 //! - [`topology`]: host to rack table and network distance.
+//! - [`tls`]: the rustls configs of every channel from `[security]`'s PEM files; [`tls_stream`]:
+//!   a blocking TLS stream that clones like a socket (transfer, shuffle); `tls_certs` (feature
+//!   `certs`): making a local CA and host certificates.
 //! - [`transfer`]: the framed TCP protocol that carries block data.
 //! - `logging`: tracing setup for binaries (feature `logging`, on by default).
 //! - [`user`]: who the process runs as (the owner of what a client creates).
@@ -37,6 +40,8 @@ pub mod fsutil;
 pub mod grpc_auth;
 #[cfg(feature = "grpc-server")]
 pub mod grpc_incoming;
+#[cfg(feature = "grpc-client")]
+pub mod grpc_tls;
 pub mod ids;
 pub mod jobs;
 pub mod journal;
@@ -45,6 +50,10 @@ pub mod local_read;
 pub mod logging;
 pub mod map_output;
 pub mod shuffle;
+pub mod tls;
+#[cfg(any(test, feature = "certs"))]
+pub mod tls_certs;
+pub mod tls_stream;
 pub mod topology;
 pub mod transfer;
 pub mod user;

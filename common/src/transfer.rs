@@ -301,7 +301,8 @@ impl Packet {
     }
 }
 
-/// Connects to a datanode's transfer server, with the timeouts every transfer uses.
+/// Connects to a datanode's transfer server, with the timeouts every transfer uses, in plain
+/// TCP (an insecure cluster; [`connect_secure`] is what clients use).
 pub fn connect(addr: &str) -> Result<std::net::TcpStream> {
     use std::net::ToSocketAddrs;
     let sock = addr
@@ -313,6 +314,101 @@ pub fn connect(addr: &str) -> Result<std::net::TcpStream> {
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
     Ok(s)
+}
+
+/// A transfer (or shuffle) connection: TLS unless the cluster is insecure. Clones share the
+/// connection, as a socket's do, so one thread can write packets while another reads acks.
+#[derive(Debug)]
+pub enum Stream {
+    Plain(std::net::TcpStream),
+    Tls(crate::tls_stream::TlsStream),
+}
+
+impl Stream {
+    /// Wraps an accepted socket: a TLS handshake within the socket's read timeout (set it
+    /// first: a peer that never finishes one is dropped like an idle one), or plain.
+    pub fn accept(sock: std::net::TcpStream, tls: &crate::tls::ServerTls) -> Result<Stream> {
+        Ok(match tls {
+            Some(config) => {
+                Stream::Tls(crate::tls_stream::TlsStream::server(sock, config.clone())?)
+            }
+            None => Stream::Plain(sock),
+        })
+    }
+
+    pub fn try_clone(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Stream::Plain(s) => Stream::Plain(s.try_clone()?),
+            Stream::Tls(s) => Stream::Tls(s.clone()),
+        })
+    }
+
+    /// The socket under the stream: timeouts, addresses, shutdown.
+    pub fn socket(&self) -> &std::net::TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.socket(),
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Connects to a datanode's transfer server (or a worker's shuffle server) with the timeouts
+/// every transfer uses, over TLS when `tls` is set: the server's certificate must name the
+/// host of `addr`. An untrusted certificate is an error naming `tls_ca`.
+pub fn connect_secure(addr: &str, tls: &crate::tls::ClientTls) -> Result<Stream> {
+    let sock = connect(addr)?;
+    let Some(config) = tls else {
+        return Ok(Stream::Plain(sock));
+    };
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    crate::tls_stream::TlsStream::client(sock, config.clone(), host)
+        .map(Stream::Tls)
+        .map_err(|e| {
+            Error::Protocol(format!(
+                "TLS to {addr}: {}",
+                crate::tls::explain(&crate::tls::chain(&e), None)
+            ))
+        })
 }
 
 /// Longest a peer may stay silent in the middle of a transfer.

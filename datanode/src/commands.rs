@@ -15,16 +15,19 @@ use std::sync::Arc;
 pub struct Commands {
     pub storage: Arc<Storage>,
     pub link: NamenodeLink,
+    /// TLS of the connections to other datanodes (`None`: insecure).
+    pub tls: common::tls::ClientTls,
 }
 
 impl CommandRunner for Commands {
     fn replicate(&self, block: Block, targets: Vec<DatanodeInfo>, token: String) {
         let (storage, link) = (self.storage.clone(), self.link.clone());
+        let tls = self.tls.clone();
         let _ =
             std::thread::Builder::new()
                 .name("replicate".into())
                 .spawn(
-                    move || match send_copy(&storage, &link, &block, &targets, token) {
+                    move || match send_copy(&storage, &link, &tls, &block, &targets, token) {
                         Ok(()) => {
                             tracing::info!(
                                 block = block.id,
@@ -41,11 +44,12 @@ impl CommandRunner for Commands {
 
     fn recover(&self, cmd: RecoverBlockCommand) {
         let (storage, link) = (self.storage.clone(), self.link.clone());
+        let tls = self.tls.clone();
         let _ = std::thread::Builder::new()
             .name("recover".into())
             .spawn(move || {
                 let id = cmd.block.as_ref().map(|b| b.id).unwrap_or(0);
-                match recover_block(&storage, &link, &cmd) {
+                match recover_block(&storage, &link, &tls, &cmd) {
                     Ok(len) => tracing::info!(block = id, len, "block recovered"),
                     Err(e) => tracing::warn!(block = id, error = %e, "block recovery failed"),
                 }
@@ -57,6 +61,7 @@ impl CommandRunner for Commands {
 fn send_copy(
     storage: &Storage,
     link: &NamenodeLink,
+    tls: &common::tls::ClientTls,
     block: &Block,
     targets: &[DatanodeInfo],
     token: String,
@@ -65,7 +70,7 @@ fn send_copy(
     let first = targets
         .first()
         .ok_or_else(|| Error::Protocol("no targets".into()))?;
-    let sock = transfer::connect(&first.data_addr)?;
+    let sock = transfer::connect_secure(&first.data_addr, tls)?;
     let mut out = BufWriter::with_capacity(64 << 10, sock.try_clone()?);
     let mut input = BufReader::new(sock);
     transfer::write_op(
@@ -126,13 +131,18 @@ fn send_copy(
 
 /// Lease recovery as the primary: ask every holder for its replica, cut all to the shortest
 /// (every byte below it was acknowledged by each), restamp, finalize, tell the namenode.
-fn recover_block(storage: &Storage, link: &NamenodeLink, cmd: &RecoverBlockCommand) -> Result<u64> {
+fn recover_block(
+    storage: &Storage,
+    link: &NamenodeLink,
+    tls: &common::tls::ClientTls,
+    cmd: &RecoverBlockCommand,
+) -> Result<u64> {
     let block = cmd
         .block
         .as_ref()
         .ok_or_else(|| Error::Protocol("recover command without a block".into()))?;
     let ask = |addr: &str, op: Op| -> Result<Reply> {
-        let s = transfer::connect(addr)?;
+        let s = transfer::connect_secure(addr, tls)?;
         let mut w = BufWriter::new(s.try_clone()?);
         transfer::write_op(&mut w, &op)?;
         transfer::read_reply(&mut BufReader::new(s))

@@ -36,10 +36,11 @@ impl NamenodeLink {
     pub fn new(
         namenode_addr: &str,
         credentials: Credentials,
+        security: &common::config::SecurityConfig,
         rt: Handle,
         node_id: NodeId,
     ) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(format!("http://{namenode_addr}"))?
+        let channel = common::grpc_tls::endpoint("namenode_addr", namenode_addr, security)?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .connect_lazy();

@@ -18,12 +18,16 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
+    // TLS files first: a missing one stops the datanode naming the field and the file.
+    common::tls::check_daemon_files(&config.security)?;
+    let tls_client = common::tls::client_config(&config.security)?;
     // Refuses to start on a cluster secret others can read (the message says how to fix it).
     let credentials = client::Credentials::for_daemon(&config.security, "datanode")
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let link = NamenodeLink::new(
         &config.namenode_addr,
         credentials,
+        &config.security,
         tokio::runtime::Handle::current(),
         storage.node_id,
     )?;
@@ -42,6 +46,8 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
         exit_at_last_packet: config.exit_at_last_packet_for_tests,
         max_packet_bytes: config.max_packet_bytes,
         auth,
+        tls_server: common::tls::server_config(&config.security)?,
+        tls_client: tls_client.clone(),
     });
     let limiter = ConnLimiter::new(
         "block transfer",
@@ -68,6 +74,7 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let runner = Arc::new(Commands {
         storage: storage.clone(),
         link: link.clone(),
+        tls: tls_client,
     });
     nn::run(link, storage, config.data_addr.clone(), runner).await;
     Ok(())

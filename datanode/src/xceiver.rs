@@ -8,7 +8,7 @@ use common::auth::BlockAccess;
 use common::checksum;
 use common::conn_limit::{serve_threads, ConnLimiter};
 use common::error::{Error, Result};
-use common::transfer::{self, Ack, Op, Packet, Reply, Target, WriteStage};
+use common::transfer::{self, Ack, Op, Packet, Reply, Stream, Target, WriteStage};
 use std::io::{BufReader, BufWriter};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -25,6 +25,10 @@ pub struct Xceiver {
     pub max_packet_bytes: u32,
     /// Checks every op's block access token (nothing in insecure mode).
     pub auth: Arc<BlockAuth>,
+    /// TLS of the connections this server accepts (`None`: insecure, plain TCP).
+    pub tls_server: common::tls::ServerTls,
+    /// TLS of the connections it opens down a pipeline.
+    pub tls_client: common::tls::ClientTls,
 }
 
 impl Xceiver {
@@ -53,6 +57,9 @@ impl Xceiver {
         conn.set_read_timeout(Some(idle))?;
         conn.set_write_timeout(Some(transfer::IO_TIMEOUT))?;
         let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        // The handshake is bounded by the idle timeout set above, like a silent op.
+        let conn = Stream::accept(conn, &self.tls_server)
+            .map_err(|e| Error::Protocol(format!("TLS handshake failed: {e}")))?;
         // Small buffers: packet bodies are larger and bypass them, saving a copy.
         let mut input = BufReader::with_capacity(64 << 10, conn.try_clone()?);
         let mut output = BufWriter::with_capacity(64 << 10, conn);
@@ -75,6 +82,7 @@ impl Xceiver {
         }
         input
             .get_ref()
+            .socket()
             .set_read_timeout(Some(transfer::IO_TIMEOUT))?;
         let result = match op {
             Op::Read {
@@ -190,7 +198,7 @@ impl Xceiver {
         gen: u64,
         offset: u64,
         len: u64,
-        out: &mut BufWriter<TcpStream>,
+        out: &mut BufWriter<Stream>,
     ) -> Result<()> {
         let (_, data, meta, replica_len) = match self.storage.open_read(id, gen) {
             Ok(x) => x,
@@ -242,8 +250,8 @@ impl Xceiver {
         targets: Vec<Target>,
         bpc: u32,
         token: String,
-        mut input: BufReader<TcpStream>,
-        mut output: BufWriter<TcpStream>,
+        mut input: BufReader<Stream>,
+        mut output: BufWriter<Stream>,
     ) -> Result<()> {
         if bpc == 0 || bpc > self.max_packet_bytes {
             let msg = format!(
@@ -288,7 +296,7 @@ impl Xceiver {
                 // The next node checks the same token.
                 token,
             };
-            let setup = transfer::connect(&next.addr).and_then(|s| {
+            let setup = transfer::connect_secure(&next.addr, &self.tls_client).and_then(|s| {
                 let mut w = BufWriter::with_capacity(64 << 10, s.try_clone()?);
                 transfer::write_op(&mut w, &down_op)?;
                 let mut r = BufReader::new(s);
@@ -403,8 +411,8 @@ fn error_reply(message: String, bad_node: Option<u32>) -> Reply {
 /// Sends one ack upstream per stored packet, merged with the acks from downstream.
 fn respond(
     rx: mpsc::Receiver<(u64, bool)>,
-    mut mirror_in: Option<BufReader<TcpStream>>,
-    mut upstream: BufWriter<TcpStream>,
+    mut mirror_in: Option<BufReader<Stream>>,
+    mut upstream: BufWriter<Stream>,
     downstream: usize,
 ) {
     while let Ok((seqno, ok_here)) = rx.recv() {

@@ -69,6 +69,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     }
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
+        security: config.security.clone(),
         ..Default::default()
     };
     let dfs =
@@ -111,11 +112,13 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
     let incoming = LimitedIncoming::bind(addr, ConnLimiter::new("job tracker rpc", limits))
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))?;
+    let security = jt.config.security.clone();
     let service = tonic::service::interceptor::InterceptedService::new(
         JobTrackerProtocolServer::new(Rpc(jt)).max_decoding_message_size(64 << 20),
         Authenticator::new(verifier, "job tracker"),
     );
-    grpc_incoming::server_builder(limits.idle_timeout)
+    grpc_incoming::server_builder(limits.idle_timeout, &security)
+        .map_err(|e| JtError::Serve(e.to_string()))?
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async {
             let _ = tokio::signal::ctrl_c().await;

@@ -23,6 +23,8 @@ use std::time::Instant;
 
 /// The environment variable `mrctl submit` sets to the namenode's address for `describe`.
 pub const NAMENODE_ENV: &str = "MR_NAMENODE";
+/// The cluster's CA (PEM) while describing, set by `mrctl submit` (absent: insecure).
+pub const TLS_CA_ENV: &str = "MR_TLS_CA";
 
 /// How `describe` starts its error message, so a submitter can tell a job that refused its
 /// arguments from a binary that is not a job at all.
@@ -34,6 +36,8 @@ pub struct JobEnv {
     args: Vec<String>,
     namenode: Option<String>,
     host: String,
+    /// The cluster's CA for TLS; `None`: the cluster is insecure.
+    tls_ca: Option<std::path::PathBuf>,
     /// None while describing; in a task, the values the description recorded.
     conf: Option<BTreeMap<String, String>>,
     /// What the DFS client presents: in a task, its job's delegation token from the task spec
@@ -92,6 +96,12 @@ impl JobEnv {
             ClientConfig {
                 namenode_addr: addr,
                 host: self.host.clone(),
+                // TLS when a CA was handed over (none: the cluster is insecure).
+                security: common::config::SecurityConfig {
+                    insecure: self.tls_ca.is_none(),
+                    tls_ca: self.tls_ca.clone().unwrap_or_default(),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             credentials,
@@ -114,6 +124,7 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
                 args: args[1..].to_vec(),
                 namenode: std::env::var(NAMENODE_ENV).ok(),
                 host: String::new(),
+                tls_ca: std::env::var_os(TLS_CA_ENV).map(Into::into),
                 conf: None,
                 credentials: None,
             };
@@ -343,6 +354,7 @@ fn run_attempt(
         args: spec.job.args.clone(),
         namenode: Some(spec.namenode_addr.clone()),
         host: spec.host.clone(),
+        tls_ca: spec.tls_ca.clone(),
         conf: Some(spec.job.conf.clone()),
         // The task acts as its job's user: it reads and writes only what that user may.
         credentials: Some(match &spec.credentials {

@@ -263,7 +263,16 @@ fn fetch_one(
 ) -> MrResult<u64> {
     let net =
         |e: common::Error| MrError::Transfer(format!("fetching from {}: {e}", loc.shuffle_addr));
-    let mut conn = common::transfer::connect(&loc.shuffle_addr).map_err(net)?;
+    // One TLS config for every fetch of this attempt (a task runs one attempt).
+    static TLS: std::sync::OnceLock<common::tls::ClientTls> = std::sync::OnceLock::new();
+    let tls = match TLS.get() {
+        Some(tls) => tls,
+        None => {
+            let tls = common::tls::client_config(&spec.security()).map_err(net)?;
+            TLS.get_or_init(|| tls)
+        }
+    };
+    let mut conn = common::transfer::connect_secure(&loc.shuffle_addr, tls).map_err(net)?;
     shuffle::write_request(
         &mut conn,
         &FetchRequest::new(

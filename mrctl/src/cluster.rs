@@ -52,7 +52,10 @@ pub fn run(
             let spec = ClusterSpec {
                 datanodes,
                 racks,
-                insecure,
+                security: common::config::SecurityConfig {
+                    insecure,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let c = LocalCluster::up(&dir, spec)?;

@@ -1,10 +1,11 @@
-//! `mrctl`: the command line for files (`mrctl fs ...`), jobs (`mrctl submit`, `mrctl job ...`)
-//! and clusters (`mrctl cluster ...`, `mrctl demo`).
+//! `mrctl`: the command line for files (`mrctl fs ...`), jobs (`mrctl submit`, `mrctl job ...`),
+//! clusters (`mrctl cluster ...`, `mrctl demo`) and administration (`mrctl admin certs`).
 //! Thin glue over the `client` and `cluster` libraries: this file parses the command line and
 //! dispatches to one module per command group; errors are one line naming the path and the
 //! cause, and a broken pipe is not an error.
 
 mod admin;
+mod certs;
 mod cluster;
 mod demo;
 mod fs;
@@ -50,7 +51,7 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
-    /// Cluster secret and tokens: keygen, token issue, token revoke.
+    /// Cluster secret, tokens and TLS certificates: keygen, token issue, token revoke, certs.
     #[command(subcommand)]
     Admin(tokens::AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated

@@ -1,4 +1,4 @@
-//! `mrctl admin keygen` and `mrctl admin token ...`: making and rotating the cluster secret,
+//! `mrctl admin keygen`, `mrctl admin token ...` and `mrctl admin certs`: making and rotating the cluster secret,
 //! issuing user tokens from it, and revoking them at the namenode.
 
 use anyhow::{bail, Context};
@@ -22,6 +22,9 @@ pub enum AdminCmd {
     /// Issuing and revoking user tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Makes (or reuses) a CA and signs a TLS certificate for a host; prints the [security]
+    /// lines naming the files.
+    Certs(crate::certs::Certs),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +55,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         AdminCmd::Keygen { out, rotate } => keygen(&out, rotate),
+        AdminCmd::Certs(args) => crate::certs::run(args),
         AdminCmd::Token(TokenCmd::Issue {
             user,
             groups,

@@ -57,7 +57,7 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
         .await
         .map_err(|e| anyhow::anyhow!("binding rpc_addr {addr}: {e}"))?;
     tracing::info!(%addr, meta_dir = %ns.meta_dir().display(), "namenode serving");
-    grpc_incoming::server_builder(limits.idle_timeout)
+    grpc_incoming::server_builder(limits.idle_timeout, &ns.config.security)?
         .add_service(InterceptedService::new(
             ClientProtocolServer::new(rpc.clone()).max_decoding_message_size(256 << 20),
             Authenticator::new(verifier.clone(), "namenode"),

@@ -17,7 +17,12 @@ fn err_of<T>(r: Result<T, ClientError>) -> String {
 
 #[test]
 fn bad_requests_get_clear_errors_and_the_daemons_keep_serving() {
-    let t = start(3, 1, |s| s.namenode.max_replication = 10);
+    let t = start(3, 1, |s| {
+        s.namenode.max_replication = 10;
+        // Plain frames to the transfer port: the protocol's own checks, under TLS
+        // (`sec_tls` sends plain bytes to a TLS port).
+        s.security.insecure = true;
+    });
     let dfs = &t.dfs;
     let e = err_of(dfs.mkdirs("relative/dir"));
     assert!(

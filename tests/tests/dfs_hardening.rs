@@ -325,6 +325,8 @@ fn leave_partial_replica(t: &TestCluster, addr: &str, id: u64) {
 #[test]
 fn partial_replicas_of_deleted_or_abandoned_blocks_are_cleaned_up() {
     let t = start(3, 1, |s| {
+        // Plain frames to the transfer port (a client's half write): the protocol under TLS.
+        s.security.insecure = true;
         s.datanode.abandoned_replica_age_ms = 2_000;
         // No full block report to clean up in the meantime: the sweep must do it.
         s.namenode.block_report_interval_ms = 3_600_000;

@@ -88,7 +88,12 @@ fn put_get_ls(t: &TestCluster, name: &str) {
 
 #[test]
 fn oversized_headers_allocate_nothing_and_the_datanode_keeps_serving() {
-    let t = start(1, 1, |s| s.namenode.default_replication = 1);
+    let t = start(1, 1, |s| {
+        s.namenode.default_replication = 1;
+        // Plain frames to the transfer port: the protocol's own checks, under TLS
+        // (`sec_tls` sends plain bytes to a TLS port).
+        s.security.insecure = true;
+    });
     let addr = t.cluster.datanode_config(0).unwrap().data_addr;
     let pid = t.cluster.pid("datanode-0").unwrap();
     put_get_ls(&t, "before");

@@ -317,7 +317,7 @@ fn a_datanode_refuses_to_start_with_a_secret_others_can_read() {
 #[test]
 fn an_insecure_cluster_hands_out_no_tokens_and_checks_none() {
     let t = start(1, 1, |s| {
-        s.insecure = true;
+        s.security.insecure = true;
         s.namenode.default_replication = 1;
     });
     let bytes = data(200 << 10, 46);

@@ -119,9 +119,12 @@ fn identity_comes_from_the_token_and_bad_tokens_are_refused() {
         }
         other => panic!("a call without a token must be refused: {other:?}"),
     }
-    let jobs =
-        client::jobs::JobClient::connect_with(&cfg.jobtracker_addr, Credentials::claimed("bob"))
-            .unwrap();
+    let jobs = client::jobs::JobClient::connect_with(
+        &cfg.jobtracker_addr,
+        Credentials::claimed("bob"),
+        &cfg.security,
+    )
+    .unwrap();
     let e = jobs.list().unwrap_err().to_string();
     assert!(e.contains("no token"), "{e}");
 

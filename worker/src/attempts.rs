@@ -146,6 +146,8 @@ impl Attempts {
             spec.job_id.as_str(),
             spec.attempt_id.as_str(),
         );
+        let security = self.dfs.security();
+        spec.tls_ca = common::tls::enabled(security).then(|| security.tls_ca.clone());
         let (kill_tx, kill_rx) = oneshot::channel();
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         self.attempts.lock().insert(

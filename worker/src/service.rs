@@ -13,7 +13,6 @@ use proto::jobs::HeartbeatRequest;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::Channel;
 
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let root = config.local_dir.clone();
@@ -41,15 +40,19 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             config.idle_timeout_ms,
         ),
     );
+    // TLS files first: a missing one stops the worker naming the field and the file.
+    common::tls::check_daemon_files(&config.security)?;
+    let tls = common::tls::server_config(&config.security)?;
     // Daemons hold the cluster secret: the shuffle server derives each job's key from it.
     let secret = common::auth::ClusterSecret::for_daemon(&config.security)?;
     let guard = Arc::new(crate::shuffle::ShuffleGuard::new(secret));
-    crate::shuffle::serve(listener, root.clone(), limiter, guard)
+    crate::shuffle::serve(listener, root.clone(), limiter, guard, tls)
         .context("starting the shuffle server")?;
 
     let client_config = ClientConfig {
         namenode_addr: config.namenode_addr.clone(),
         host: config.host.clone(),
+        security: config.security.clone(),
         ..Default::default()
     };
     // Refuses to start on a cluster secret others can read (the message says how to fix it).
@@ -66,11 +69,11 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
     };
     let attempts = Attempts::new(root.clone(), dfs, task_users, job_client_config);
-    let channel = Channel::from_shared(format!("http://{}", config.jobtracker_addr))
-        .context("jobtracker_addr")?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .connect_lazy();
+    let channel =
+        common::grpc_tls::endpoint("jobtracker_addr", &config.jobtracker_addr, &config.security)?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .connect_lazy();
     let mut jt = JobTrackerProtocolClient::with_interceptor(channel, jt_credentials);
     let incarnation = now_ms();
     tracing::info!(host = %config.host, %shuffle_addr, slots, "worker started");

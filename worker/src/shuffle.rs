@@ -1,13 +1,15 @@
 //! The shuffle server: serves one partition of a map attempt's output file to a reducer, a
-//! thread per connection, copying file to socket in the kernel. In secure mode a request must
-//! be signed with its job's key (which only the job's tasks hold); any other is refused,
-//! counted and logged with the peer's address.
+//! thread per connection, copying file to socket in the kernel (or, over TLS, through
+//! large encrypted writes). In secure mode a request must be signed with its job's key (which
+//! only the job's tasks hold); any other is refused, counted and logged with the peer's address.
 
 use common::auth::ClusterSecret;
 use common::conn_limit::{serve_threads, ConnLimiter};
 use common::map_output::{index_path, read_index};
 use common::shuffle::{self, FetchRequest};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use common::tls::ServerTls;
+use common::transfer::Stream;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,13 +69,14 @@ pub fn serve(
     root: PathBuf,
     limiter: Arc<ConnLimiter>,
     guard: Arc<ShuffleGuard>,
+    tls: ServerTls,
 ) -> std::io::Result<()> {
     let idle = limiter.limits.idle_timeout;
     std::thread::Builder::new()
         .name("shuffle-accept".into())
         .spawn(move || {
             serve_threads(listener, limiter, "shuffle", move |conn| {
-                if let Err(e) = handle(conn, &root, idle, &guard) {
+                if let Err(e) = handle(conn, &root, idle, &guard, &tls) {
                     tracing::debug!(error = %e, "shuffle connection ended");
                 }
             })
@@ -82,18 +85,22 @@ pub fn serve(
 }
 
 fn handle(
-    mut conn: TcpStream,
+    conn: TcpStream,
     root: &Path,
     idle: Duration,
     guard: &ShuffleGuard,
+    tls: &ServerTls,
 ) -> common::Result<()> {
-    // A fetcher sends its request at once; one that does not is holding a place for nothing.
+    // A fetcher sends its request at once; one that does not is holding a place for nothing
+    // (the TLS handshake included).
     conn.set_read_timeout(Some(idle))?;
     conn.set_write_timeout(Some(common::transfer::IO_TIMEOUT))?;
-    let req = shuffle::read_request(&mut BufReader::new(&mut conn))?;
     let peer = conn
         .peer_addr()
         .map_or_else(|_| "unknown".to_string(), |a| a.to_string());
+    let mut conn = Stream::accept(conn, tls)
+        .map_err(|e| common::Error::Protocol(format!("TLS handshake failed: {e}")))?;
+    let req = shuffle::read_request(&mut BufReader::new(&mut conn))?;
     if let Err(message) = guard.check(&req, &peer) {
         shuffle::write_error(&mut conn, &message)?;
         return Ok(());
@@ -101,7 +108,17 @@ fn handle(
     match open_segment(root, &req) {
         Ok((file, len)) => {
             shuffle::write_ok_header(&mut conn, len)?;
-            let copied = std::io::copy(&mut file.take(len), &mut conn)?;
+            let copied = match &mut conn {
+                // The kernel copies file to socket (sendfile/splice).
+                Stream::Plain(sock) => std::io::copy(&mut file.take(len), sock)?,
+                // Large writes: each one is a few TLS records encrypted at once.
+                tls => {
+                    let mut out = BufWriter::with_capacity(256 << 10, tls);
+                    let n = std::io::copy(&mut file.take(len), &mut out)?;
+                    out.flush()?;
+                    n
+                }
+            };
             if copied != len {
                 return Err(common::Error::Protocol(format!(
                     "map output of {} shrank while serving it",

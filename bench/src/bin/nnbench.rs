@@ -18,6 +18,9 @@ struct Args {
     /// host:port of the namenode.
     #[arg(long)]
     namenode: String,
+    /// The cluster's CA (PEM): dial the namenode over TLS; without it, plain (insecure).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
     /// Concurrent client tasks.
     #[arg(long, default_value_t = 64)]
     tasks: usize,
@@ -43,10 +46,19 @@ enum Cmd {
     },
 }
 
-async fn clients(addr: &str, n: usize) -> anyhow::Result<Vec<ClientProtocolClient<Channel>>> {
+async fn clients(
+    addr: &str,
+    tls_ca: Option<&std::path::Path>,
+    n: usize,
+) -> anyhow::Result<Vec<ClientProtocolClient<Channel>>> {
+    let security = common::config::SecurityConfig {
+        insecure: tls_ca.is_none(),
+        tls_ca: tls_ca.map(Into::into).unwrap_or_default(),
+        ..Default::default()
+    };
     let mut v = Vec::new();
     for _ in 0..n {
-        let ch = Channel::from_shared(format!("http://{addr}"))?
+        let ch = common::grpc_tls::endpoint("--namenode", addr, &security)?
             .connect()
             .await?;
         v.push(ClientProtocolClient::new(ch));
@@ -102,7 +114,7 @@ fn rss_mb(pid: u32) -> anyhow::Result<f64> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let conns = clients(&args.namenode, args.connections).await?;
+    let conns = clients(&args.namenode, args.tls_ca.as_deref(), args.connections).await?;
     match args.cmd {
         Cmd::Mkdirs { seconds } => {
             let noop = rate(&conns, args.tasks, seconds, |mut c, t, _| async move {

@@ -244,6 +244,8 @@ pub(super) fn launch(
         // The worker puts it under its own root.
         local_dir: PathBuf::new(),
         credentials: job.credentials.clone(),
+        // The worker names its own CA.
+        tls_ca: None,
     };
     st.attempts.insert(
         id,

@@ -159,7 +159,10 @@ impl LocalCluster {
     ) -> ClusterResult<LocalCluster> {
         let mut c = Self::prepare(dir, spec)?;
         let restart = c.daemons().iter().any(|d| c.pid(d).is_some());
-        let started = c.start_all().and_then(|()| c.wait_healthy(timeout));
+        let started = c
+            .start_all()
+            .and_then(|()| c.wait_healthy(timeout))
+            .and_then(|()| c.open_binary_cache(timeout));
         match started {
             Ok(()) => Ok(c),
             Err(e) if restart => {
@@ -190,6 +193,18 @@ impl LocalCluster {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Makes the job binary cache a sticky folder every user may upload to (as the job tracker
+    /// also does once it reaches the namenode), so a job submitted right after start-up finds it.
+    fn open_binary_cache(&self, timeout: Duration) -> ClusterResult<()> {
+        let dfs = self.client()?;
+        let dir = client::jobs::BINARIES_DIR;
+        wait_for(timeout, "the job binary cache folder", || {
+            dfs.mkdirs(dir)
+                .and_then(|()| dfs.set_permission(dir, 0o1777))
+                .ok()
+        })
     }
 
     /// Writes the config files for a new cluster (or loads an existing one) without starting it.

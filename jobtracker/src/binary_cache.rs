@@ -15,6 +15,19 @@ use std::time::Duration;
 
 /// Sweeps the cache forever, every quarter of the TTL (at least every 10 minutes).
 pub async fn run(jt: Arc<JobTracker>) {
+    // The folder first (again each start, in case an operator changed it), once the namenode
+    // answers.
+    loop {
+        let dfs = jt.dfs.clone();
+        match tokio::task::spawn_blocking(move || open(&dfs)).await {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "making the job binary cache folder; retrying")
+            }
+            Err(e) => tracing::error!(error = %e, "making the job binary cache folder panicked"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let ttl_ms = jt.config.binary_cache_ttl_ms;
     let period = Duration::from_millis((ttl_ms / 4).clamp(200, 600_000));
     loop {
@@ -32,6 +45,13 @@ pub async fn run(jt: Arc<JobTracker>) {
             Err(e) => tracing::error!(error = %e, "the job binary cache sweep panicked"),
         }
     }
+}
+
+/// Makes the cache a sticky folder every user may write to, as `/tmp`: anyone uploads a binary,
+/// nobody removes or replaces another's (and workers check each binary's hash anyway).
+fn open(dfs: &DfsClient) -> Result<(), ClientError> {
+    dfs.mkdirs(BINARIES_DIR)?;
+    dfs.set_permission(BINARIES_DIR, 0o1777)
 }
 
 /// One pass: lists the cache, decides under the lock, removes outside it. Returns what went.

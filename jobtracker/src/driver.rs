@@ -193,10 +193,17 @@ fn do_work(dfs: &DfsClient, jt: &JobTracker, work: Work) {
             attempts,
             recorded,
         } => {
+            let owner = {
+                let st = jt.state.lock();
+                st.by_id
+                    .get(&job)
+                    .map(|&j| st.jobs[j].spec.user.clone())
+                    .filter(|u| !u.is_empty())
+            };
             let result = recorded
                 .wait()
                 .map_err(JtError::History)
-                .and_then(|()| commit(dfs, &outputs, &attempts));
+                .and_then(|()| commit(dfs, &outputs, &attempts, owner.as_deref()));
             let mut st = jt.state.lock();
             let Some(&j) = st.by_id.get(&job) else { return };
             match result {
@@ -303,13 +310,20 @@ fn splits(dfs: &DfsClient, spec: &StageSpec) -> JtResult<Vec<Split>> {
 
 /// Publishes a stage: moves the committed attempts' files out of the staging directory
 /// (keeping the subdirectories a task wrote, such as `region=EU/`), removes everything else
-/// there, and marks each output directory with `_SUCCESS`.
-fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> JtResult<()> {
+/// there, and marks each output directory with `_SUCCESS`. What it creates is handed to the
+/// job's `owner`, as if the job's user had made it (the files the tasks wrote are theirs).
+fn commit(
+    dfs: &DfsClient,
+    outputs: &[OutputSpec],
+    attempts: &[AttemptId],
+    owner: Option<&str>,
+) -> JtResult<()> {
     for out in outputs {
         let staging = out.staging_dir();
         let dir = out.path.trim_end_matches('/');
         if !out.file {
             dfs.mkdirs(dir).map_err(|e| JtError::dfs(dir, e))?;
+            give(dfs, dir, owner)?;
         }
         for a in attempts {
             let tmp = format!("{staging}/{a}");
@@ -325,7 +339,7 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
                     pause_for_tests();
                 }
             } else {
-                move_tree(dfs, &tmp, dir)?;
+                move_tree(dfs, &tmp, dir, owner)?;
             }
         }
         match dfs.delete(&staging, true) {
@@ -341,6 +355,7 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
             {
                 dfs.write_file(&success, b"", Default::default())
                     .map_err(|e| JtError::dfs(&success, e))?;
+                give(dfs, &success, owner)?;
             }
         }
     }
@@ -350,7 +365,7 @@ fn commit(dfs: &DfsClient, outputs: &[OutputSpec], attempts: &[AttemptId]) -> Jt
 /// Moves the files under `from` to the same relative places under `to`, merging into
 /// directories other attempts already filled. A missing `from` (a task that wrote nothing) is
 /// not an error.
-fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
+fn move_tree(dfs: &DfsClient, from: &str, to: &str, owner: Option<&str>) -> JtResult<()> {
     let entries = match dfs.list(from) {
         Ok(f) => f,
         Err(client::ClientError::NotFound(_)) => return Ok(()),
@@ -361,7 +376,8 @@ fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
         let dst = format!("{to}/{name}");
         if f.is_dir {
             dfs.mkdirs(&dst).map_err(|e| JtError::dfs(&dst, e))?;
-            move_tree(dfs, &f.path, &dst)?;
+            give(dfs, &dst, owner)?;
+            move_tree(dfs, &f.path, &dst, owner)?;
         } else {
             dfs.rename(&f.path, &dst)
                 .map_err(|e| JtError::dfs(format!("moving {} to {dst}", f.path), e))?;
@@ -369,6 +385,16 @@ fn move_tree(dfs: &DfsClient, from: &str, to: &str) -> JtResult<()> {
         }
     }
     Ok(())
+}
+
+/// Makes `owner` the owner of `path`, which the job tracker created for the job.
+fn give(dfs: &DfsClient, path: &str, owner: Option<&str>) -> JtResult<()> {
+    match owner {
+        Some(o) => dfs
+            .set_owner(path, Some(o), None)
+            .map_err(|e| JtError::dfs(format!("handing {path} to {o}"), e)),
+        None => Ok(()),
+    }
 }
 
 /// Test hook: `MR_TEST_COMMIT_PAUSE_MS` in the job tracker's environment makes a commit pause

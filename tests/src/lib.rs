@@ -39,6 +39,13 @@ pub fn start(datanodes: usize, racks: usize, tweak: impl FnOnce(&mut ClusterSpec
 }
 
 impl TestCluster {
+    /// The TLS a client of this cluster connects to its data and shuffle ports with (none when
+    /// the cluster is insecure): raw protocol tests speak through it, as an attacker holding the
+    /// CA would.
+    pub fn client_tls(&self) -> common::tls::ClientTls {
+        common::tls::client_config(&self.cluster.client_config().unwrap().security).unwrap()
+    }
+
     /// Data dirs of datanode `i`.
     pub fn data_dirs(&self, i: usize) -> Vec<PathBuf> {
         self.cluster.datanode_config(i).unwrap().data_dirs

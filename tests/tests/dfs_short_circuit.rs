@@ -36,7 +36,7 @@ fn a_local_reader_gets_the_replica_as_descriptors_and_the_data_dirs_stay_private
     };
     let op = op_with(&b.token);
     // Over TCP: refused, naming where it is served.
-    let mut tcp = transfer::connect(&addr).unwrap();
+    let mut tcp = transfer::connect_secure(&addr, &t.client_tls()).unwrap();
     transfer::write_op(&mut tcp, &op).unwrap();
     match transfer::read_reply(&mut tcp).unwrap() {
         Reply::Error { message, .. } => assert!(message.contains("local socket"), "{message}"),

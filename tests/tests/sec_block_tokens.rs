@@ -13,13 +13,14 @@ use tests::{data, replica_files, start, wait, TestCluster};
 
 /// Sends `op` on a fresh connection to `addr`; the reply, and whether the datanode closed the
 /// connection after it.
-fn send(addr: &str, op: &Op) -> (Reply, bool) {
-    let s = transfer::connect(addr).unwrap();
+fn send(tls: &common::tls::ClientTls, addr: &str, op: &Op) -> (Reply, bool) {
+    let s = transfer::connect_secure(addr, tls).unwrap();
     transfer::write_op(&mut BufWriter::new(s.try_clone().unwrap()), op).unwrap();
     let mut input = BufReader::new(s);
     let reply = transfer::read_reply(&mut input).unwrap();
     input
         .get_ref()
+        .socket()
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let mut rest = [0u8; 1];
@@ -87,6 +88,7 @@ fn replica_bytes(t: &TestCluster, id: u64) -> Vec<Vec<u8>> {
 #[test]
 fn a_datanode_refuses_every_transfer_without_the_right_token() {
     let t = start(1, 1, |s| s.namenode.default_replication = 1);
+    let tls = t.client_tls();
     let bytes = data(300 << 10, 41);
     t.dfs
         .write_file("/alice/secret", &bytes, CreateOptions::default())
@@ -106,18 +108,22 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     let before = replica_bytes(&t, b.id);
 
     // The namenode's own token reads the block.
-    let (ok, _) = send(&addr, &read_op(block, lb.token.clone()));
+    let (ok, _) = send(&tls, &addr, &read_op(block, lb.token.clone()));
     assert!(matches!(ok, Reply::ReadReady { .. }), "{ok:?}");
 
     // Reads: no token, a forged one, an expired one, one for another block.
     refused(
         "a read with no token",
-        send(&addr, &read_op(block, String::new())),
+        send(&tls, &addr, &read_op(block, String::new())),
         "(missing)",
     );
     refused(
         "a read with a token of another secret",
-        send(&addr, &read_op(block, forged(block, BlockAccess::READ))),
+        send(
+            &tls,
+            &addr,
+            &read_op(block, forged(block, BlockAccess::READ)),
+        ),
         "(forged)",
     );
     let now = common::auth::now_ms();
@@ -130,13 +136,13 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     );
     refused(
         "a read with an expired token",
-        send(&addr, &read_op(block, expired)),
+        send(&tls, &addr, &read_op(block, expired)),
         "(expired)",
     );
     let other = t.block_token(b.id + 1, b.gen_stamp, BlockAccess::READ);
     refused(
         "a read with another block's token",
-        send(&addr, &read_op(block, other)),
+        send(&tls, &addr, &read_op(block, other)),
         &format!("not {}", b.id),
     );
 
@@ -144,6 +150,7 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     refused(
         "a write with a READ token",
         send(
+            &tls,
             &addr,
             &write_op(block, WriteStage::Create, lb.token.clone()),
         ),
@@ -159,12 +166,13 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     };
     refused(
         "a pipeline recovery with a READ token",
-        send(&addr, &write_op(newer, recover, lb.token.clone())),
+        send(&tls, &addr, &write_op(newer, recover, lb.token.clone())),
         "allows READ, not WRITE",
     );
     refused(
         "a copy with a WRITE token",
         send(
+            &tls,
             &addr,
             &write_op(
                 block,
@@ -179,6 +187,7 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     refused(
         "a short-circuit read with no token",
         send(
+            &tls,
             &addr,
             &Op::ReadLocal {
                 block,
@@ -190,6 +199,7 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     refused(
         "a replica state request with no token",
         send(
+            &tls,
             &addr,
             &Op::ReplicaState {
                 block_id: b.id,
@@ -201,6 +211,7 @@ fn a_datanode_refuses_every_transfer_without_the_right_token() {
     refused(
         "a recovery finalize with a READ token",
         send(
+            &tls,
             &addr,
             &Op::FinalizeRecovered {
                 block_id: b.id,
@@ -332,6 +343,11 @@ fn an_insecure_cluster_hands_out_no_tokens_and_checks_none() {
         id: b.id,
         gen: b.gen_stamp,
     };
-    let (reply, _) = send(&lb.locations[0].data_addr, &read_op(block, String::new()));
+    let tls = t.client_tls();
+    let (reply, _) = send(
+        &tls,
+        &lb.locations[0].data_addr,
+        &read_op(block, String::new()),
+    );
     assert!(matches!(reply, Reply::ReadReady { .. }), "{reply:?}");
 }

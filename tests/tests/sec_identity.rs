@@ -68,6 +68,7 @@ fn identity_comes_from_the_token_and_bad_tokens_are_refused() {
     let admin = tc.cluster.client_config_path();
     let alice = tc.cluster.client_config_for("alice", &["staff"]).unwrap();
     ok(&admin, &[], &["fs", "mkdir", "/shared"]);
+    ok(&admin, &[], &["fs", "chmod", "1777", "/shared"]);
 
     // Whatever $USER says, what alice's token creates is alice's.
     let local = tc.cluster.dir.join("words.txt");
@@ -195,7 +196,7 @@ fn identity_comes_from_the_token_and_bad_tokens_are_refused() {
         .unwrap();
     let (dn, hb) = rt.block_on(async {
         let channel = |addr: &str| {
-            tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            common::grpc_tls::endpoint("daemon", addr, &cfg.security)
                 .unwrap()
                 .connect_lazy()
         };

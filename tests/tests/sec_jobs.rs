@@ -14,6 +14,7 @@ use common::ids::{AttemptId, JobId};
 use common::jobs::{JobState, TaskCredentials};
 use common::map_output::{index_path, read_index};
 use common::shuffle::{self, FetchRequest, MAP_OUTPUT_FILE};
+use common::transfer;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -53,8 +54,8 @@ fn user(tc: &TestCluster, name: &str, groups: &[&str]) -> PathBuf {
 
 /// Sends one fetch to a shuffle server over raw TCP: the segment's length, or the server's
 /// error.
-fn fetch(addr: &str, req: &FetchRequest) -> Result<u64, String> {
-    let mut conn = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+fn fetch(tls: &common::tls::ClientTls, addr: &str, req: &FetchRequest) -> Result<u64, String> {
+    let mut conn = transfer::connect_secure(addr, tls).map_err(|e| e.to_string())?;
     shuffle::write_request(&mut conn, req).map_err(|e| e.to_string())?;
     shuffle::read_reply_header(&mut conn).map_err(|e| e.to_string())
 }
@@ -79,6 +80,8 @@ fn key_of(secret: &ClusterSecret, job: &str) -> TaskCredentials {
 #[test]
 fn a_shuffle_fetch_not_signed_with_the_jobs_key_is_refused_and_the_job_still_completes() {
     let tc = start(2, 1, |_| {});
+    // Test users make their own top-level folders, as in a sticky /tmp.
+    tc.dfs.set_permission("/", 0o1777).unwrap();
     let text = words(3_000, 400, 11);
     tc.dfs
         .write_file("/in/a.txt", text.as_bytes(), CreateOptions::default())
@@ -109,22 +112,23 @@ fn a_shuffle_fetch_not_signed_with_the_jobs_key_is_refused_and_the_job_still_com
         })
     });
     let secret = ClusterSecret::load(&tc.cluster.secret_path()).unwrap();
+    let tls = tc.client_tls();
     let req = |c: Option<&TaskCredentials>| {
         FetchRequest::new(JobId(id.clone()), AttemptId(attempt.clone()), 0, c)
     };
 
-    let unsigned = fetch(&addr, &req(None)).expect_err("an unsigned fetch is served");
+    let unsigned = fetch(&tls, &addr, &req(None)).expect_err("an unsigned fetch is served");
     assert!(unsigned.contains("refused"), "{unsigned}");
     let other = key_of(&secret, "job_1_9999");
-    let foreign = fetch(&addr, &req(Some(&other))).expect_err("another job's key is served");
+    let foreign = fetch(&tls, &addr, &req(Some(&other))).expect_err("another job's key is served");
     assert!(foreign.contains("refused"), "{foreign}");
     // A tag that signed other bytes (another partition) does not carry over.
     let mine = key_of(&secret, &id);
     let mut moved = req(Some(&mine));
     moved.partition = 1;
-    assert!(fetch(&addr, &moved).unwrap_err().contains("refused"));
+    assert!(fetch(&tls, &addr, &moved).unwrap_err().contains("refused"));
     // The job's own key is served: the refusals above were for the signature alone.
-    fetch(&addr, &req(Some(&mine))).expect("the job's own fetch");
+    fetch(&tls, &addr, &req(Some(&mine))).expect("the job's own fetch");
 
     let jobs = tc.cluster.job_client().unwrap();
     let r = jobs.wait(&id, |_| {}).unwrap();
@@ -140,6 +144,8 @@ fn only_the_owner_a_queue_admin_or_the_superuser_kill_a_job_or_read_its_logs() {
             ..QueueConfig::named("default")
         }];
     });
+    // Test users make their own top-level folders, as in a sticky /tmp.
+    tc.dfs.set_permission("/", 0o1777).unwrap();
     tc.dfs
         .write_file(
             "/in/a.txt",
@@ -198,6 +204,8 @@ fn only_the_owner_a_queue_admin_or_the_superuser_kill_a_job_or_read_its_logs() {
 #[test]
 fn a_jobs_files_are_its_submitters_and_its_token_dies_with_the_submitters() {
     let tc = start(2, 1, |_| {});
+    // Test users make their own top-level folders, as in a sticky /tmp.
+    tc.dfs.set_permission("/", 0o1777).unwrap();
     let text = words(600, 80, 5);
     tc.dfs
         .write_file("/in/a.txt", text.as_bytes(), CreateOptions::default())

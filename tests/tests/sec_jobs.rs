@@ -221,6 +221,12 @@ fn a_jobs_files_are_its_submitters_and_its_token_dies_with_the_submitters() {
             assert_eq!(f.owner, "alice", "{} is {}'s", f.path, f.owner);
         }
     }
+    // What the job tracker made for the job at its commit is hers too, so she can remove it.
+    for p in ["/out", "/out/_SUCCESS"] {
+        assert_eq!(tc.dfs.stat(p).unwrap().owner, "alice", "{p}");
+    }
+    let o = mrctl_as(&alice, &["fs", "rm", "-r", "/out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // Alice's token is revoked while her job's reduce waits before writing its output: the
     // job's tasks lose the DFS with it.
@@ -260,4 +266,50 @@ fn a_jobs_files_are_its_submitters_and_its_token_dies_with_the_submitters() {
     );
     let error = r.error.unwrap_or_default();
     assert!(error.contains("revoked"), "{error}");
+}
+
+#[test]
+fn bobs_job_cannot_read_alices_private_file() {
+    let tc = start(2, 1, |_| {});
+    tc.dfs.set_permission("/", 0o1777).unwrap();
+    let alice = user(&tc, "alice", &[]);
+    let bob = user(&tc, "bob", &[]);
+    let local = tc.cluster.dir.join("secret.txt");
+    std::fs::write(&local, words(50, 20, 9)).unwrap();
+    for args in [
+        vec!["fs", "mkdir", "/alice"],
+        vec!["fs", "put", local.to_str().unwrap(), "/alice/secret.txt"],
+        vec!["fs", "chmod", "600", "/alice/secret.txt"],
+    ] {
+        let o = mrctl_as(&alice, &args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let bin = job_binary("faultyjob");
+    let o = mrctl_as(
+        &bob,
+        &[
+            "submit",
+            &bin,
+            "--wait",
+            "--",
+            "/alice/secret.txt",
+            "/bobout",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success(), "bob's job read alice's file: {err}");
+    assert!(
+        err.contains("permission denied")
+            && err.contains("user=bob")
+            && err.contains("/alice/secret.txt"),
+        "{err}"
+    );
+    assert!(
+        tc.dfs
+            .list_files("/bobout")
+            .map_or(true, |f| f.iter().all(|f| !f.path.contains("part-"))),
+        "no output from a job that could not read its input"
+    );
 }

@@ -248,7 +248,7 @@ pub fn check(ns: &Namespace, who: &Subject, path: &str, need: Need) -> NnResult<
         check_inode(ns, who, p, inode, a)?;
     }
     if let Some(a) = need.sub {
-        check_subtree(ns, who, p, *id, a, need.ignore_empty_dir)?;
+        check_subtree(ns, who, p, a, need.ignore_empty_dir)?;
     }
     Ok(())
 }
@@ -280,32 +280,20 @@ fn check_sticky(
     )))
 }
 
-/// `access` on every directory of the subtree at `id` (HDFS's subAccess).
+/// `access` on every directory of the subtree at `path` (HDFS's subAccess), parents first.
 fn check_subtree(
     ns: &Namespace,
     who: &Subject,
     path: &str,
-    id: InodeId,
     access: Access,
     ignore_empty_dir: bool,
 ) -> NnResult<()> {
-    let mut stack = vec![(path.to_string(), id)];
-    while let Some((p, id)) = stack.pop() {
-        let inode = ns.inode(id)?;
-        let Kind::Dir(ch) = &inode.kind else { continue };
-        if !(ignore_empty_dir && ch.is_empty()) {
-            check_inode(ns, who, &p, inode, access)?;
+    ns.walk(path, |p, inode| match &inode.kind {
+        Kind::Dir(ch) if !(ignore_empty_dir && ch.is_empty()) => {
+            check_inode(ns, who, p, inode, access)
         }
-        for (name, &child) in ch {
-            let cp = if p == "/" {
-                format!("/{name}")
-            } else {
-                format!("{p}/{name}")
-            };
-            stack.push((cp, child));
-        }
-    }
-    Ok(())
+        _ => Ok(()),
+    })
 }
 
 /// Who may change an inode's owner and group: only the superuser gives it to another user;

@@ -10,7 +10,11 @@ use common::journal::{Image, ImageBuilder};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+mod snapshot;
+pub use snapshot::{DiffEntry, SnapshotId, SnapshotMeta, Snapshots, SNAPSHOT_DIR};
+use snapshot::SavedInode;
 
 pub type InodeId = u32;
 
@@ -92,6 +96,27 @@ pub enum Edit {
         owner: Option<String>,
         group: Option<String>,
     },
+    /// The directory may have snapshots.
+    AllowSnapshot {
+        path: String,
+    },
+    DisallowSnapshot {
+        path: String,
+    },
+    CreateSnapshot {
+        path: String,
+        name: String,
+        ctime: u64,
+    },
+    DeleteSnapshot {
+        path: String,
+        name: String,
+    },
+    RenameSnapshot {
+        path: String,
+        old: String,
+        new: String,
+    },
 }
 
 /// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
@@ -168,6 +193,8 @@ pub struct Namespace {
     open_files: HashMap<u64, InodeId>,
     /// The same, by inode, to forget an id when its file is closed or deleted.
     open_ids: HashMap<InodeId, u64>,
+    /// Snapshottable directories, their snapshots and the diffs that keep them readable.
+    snaps: Snapshots,
 }
 
 /// Splits an absolute path into its components, rejecting what HDFS rejects.
@@ -189,6 +216,12 @@ pub fn components(path: &str) -> NnResult<Vec<&str>> {
                 return Err(NnError::InvalidPath(
                     path.into(),
                     format!("'{c}' is not allowed"),
+                ))
+            }
+            SNAPSHOT_DIR => {
+                return Err(NnError::InvalidPath(
+                    path.into(),
+                    format!("snapshots are read-only ('{SNAPSHOT_DIR}' is reserved for them)"),
                 ))
             }
             _ if c.contains('\0') || c.contains(':') => {
@@ -236,6 +269,7 @@ impl Namespace {
             name_ids: HashMap::new(),
             open_files: HashMap::new(),
             open_ids: HashMap::new(),
+            snaps: Snapshots::default(),
         };
         let owner = ns.intern(owner);
         let group = ns.intern(group);
@@ -467,6 +501,7 @@ impl Namespace {
                 prev_len,
             } => {
                 let inode = self.file(path)?.0;
+                self.before_change(inode)?;
                 let f = self.file_mut(path)?;
                 if f.blocks.last().is_some_and(|b| b.id >= *block) {
                     return Err(NnError::Internal(format!(
@@ -490,6 +525,9 @@ impl Namespace {
             Edit::UpdateBlock {
                 block, gen, len, ..
             } => {
+                if let Some(&file) = self.block_index.get(block) {
+                    self.before_change(file)?;
+                }
                 let b = self
                     .block_mut(*block)
                     .ok_or_else(|| NnError::Internal(format!("block {block} not found")))?;
@@ -510,6 +548,7 @@ impl Namespace {
                 mtime,
             } => {
                 let id = self.file(path)?.0;
+                self.before_change(id)?;
                 self.forget_open(id);
                 let inode = self.inode_mut(id)?;
                 inode.mtime = *mtime;
@@ -536,6 +575,8 @@ impl Namespace {
                 let (new_parent, new_name) = self.parent_of(dst)?;
                 let new_parent = new_parent.ok_or_else(|| NnError::NotFound(dst.clone()))?;
                 let old_parent = old_parent.ok_or_else(|| NnError::NotFound(src.clone()))?;
+                self.entry_removed(old_parent, old_name, id)?;
+                self.entry_created(new_parent, new_name, id, false)?;
                 if let Kind::Dir(ch) = &mut self.inode_mut(old_parent)?.kind {
                     ch.remove(old_name);
                 }
@@ -558,31 +599,17 @@ impl Namespace {
                     .ok_or_else(|| NnError::NotFound(path.clone()))?;
                 let (parent, name) = self.parent_of(path)?;
                 let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
+                self.entry_removed(parent, name, id)?;
                 let p = self.inode_mut(parent)?;
                 if let Kind::Dir(ch) = &mut p.kind {
                     ch.remove(name);
                 }
                 p.mtime = *mtime;
-                let mut stack = vec![id];
-                while let Some(id) = stack.pop() {
-                    let Some(inode) = self.inodes.get_mut(id as usize).and_then(Option::take)
-                    else {
-                        continue;
-                    };
-                    self.free.push(id);
-                    self.forget_open(id);
-                    match inode.kind {
-                        Kind::Dir(ch) => stack.extend(ch.values()),
-                        Kind::File(f) => {
-                            for b in f.blocks {
-                                self.block_index.remove(&b.id);
-                                effect.removed_blocks.push(b);
-                            }
-                        }
-                    }
-                }
+                self.free_subtree(id, &mut effect);
             }
             Edit::SetReplication { path, replication } => {
+                let id = self.file(path)?.0;
+                self.before_change(id)?;
                 let f = self.file_mut(path)?;
                 f.replication = *replication;
                 effect.closed_blocks = f.blocks.iter().map(|b| b.id).collect();
@@ -594,12 +621,14 @@ impl Namespace {
                 let id = self
                     .lookup(path)?
                     .ok_or_else(|| NnError::NotFound(path.clone()))?;
+                self.before_change(id)?;
                 self.inode_mut(id)?.mode = *mode & 0o7777;
             }
             Edit::SetOwner { path, owner, group } => {
                 let id = self
                     .lookup(path)?
                     .ok_or_else(|| NnError::NotFound(path.clone()))?;
+                self.before_change(id)?;
                 let owner = owner.as_deref().map(|o| self.intern(o));
                 let group = group.as_deref().map(|g| self.intern(g));
                 let inode = self.inode_mut(id)?;
@@ -610,6 +639,13 @@ impl Namespace {
                     inode.group = g;
                 }
             }
+            Edit::AllowSnapshot { path } => self.allow_snapshot(path)?,
+            Edit::DisallowSnapshot { path } => self.disallow_snapshot(path)?,
+            Edit::CreateSnapshot { path, name, ctime } => {
+                self.create_snapshot(path, name, *ctime)?
+            }
+            Edit::DeleteSnapshot { path, name } => self.delete_snapshot(path, name, &mut effect)?,
+            Edit::RenameSnapshot { path, old, new } => self.rename_snapshot(path, old, new)?,
         }
         Ok(effect)
     }
@@ -624,6 +660,7 @@ impl Namespace {
             Kind::File(_) => return Err(NnError::NotDir(path.into())),
         }
         let id = self.alloc_inode(inode);
+        self.entry_created(parent, name, id, true)?;
         let p = self.inode_mut(parent)?;
         if let Kind::Dir(ch) = &mut p.kind {
             ch.insert(name.into(), id);
@@ -670,6 +707,15 @@ impl Namespace {
         path: &str,
         mut visit: impl FnMut(&str, &Inode) -> NnResult<()>,
     ) -> NnResult<()> {
+        self.walk_ids(path, |p, _, inode| visit(p, inode))
+    }
+
+    /// [`Namespace::walk`], with each inode's id.
+    fn walk_ids(
+        &self,
+        path: &str,
+        mut visit: impl FnMut(&str, InodeId, &Inode) -> NnResult<()>,
+    ) -> NnResult<()> {
         let start = self
             .lookup(path)?
             .ok_or_else(|| NnError::NotFound(path.into()))?;
@@ -677,7 +723,7 @@ impl Namespace {
         let mut stack = vec![(start_path, start)];
         while let Some((p, id)) = stack.pop() {
             let inode = self.inode(id)?;
-            visit(&p, inode)?;
+            visit(&p, id, inode)?;
             if let Kind::Dir(ch) = &inode.kind {
                 for (name, &child) in ch.iter().rev() {
                     let cp = if p == "/" {
@@ -699,7 +745,11 @@ impl Namespace {
             next_block: self.next_block,
             next_gen: self.next_gen,
         })?);
-        self.walk("/", |path, inode| {
+        // With snapshots, records carry inode ids: diffs name inodes by id, and inodes only a
+        // snapshot holds follow the tree.
+        let with_ids = !self.snaps.is_empty();
+        let mut visited = HashSet::new();
+        self.walk_ids("/", |path, id, inode| {
             let perm = Perm {
                 owner: self.name(inode.owner).into(),
                 group: self.name(inode.group).into(),
@@ -732,6 +782,10 @@ impl Namespace {
             };
             let open = matches!(&inode.kind, Kind::File(f) if f.client.is_some());
             out.push(&encode(&rec)?);
+            if with_ids {
+                out.push(&encode(&ImageRecord::InodeId { id })?);
+                visited.insert(id);
+            }
             let open_id = if open { self.lookup(path)? } else { None };
             if let Some(&file_id) = open_id.and_then(|id| self.open_ids.get(&id)) {
                 out.push(&encode(&ImageRecord::OpenFileId {
@@ -741,12 +795,45 @@ impl Namespace {
             }
             Ok(())
         })?;
+        if with_ids {
+            for (id, slot) in self.inodes.iter().enumerate() {
+                let id = id as InodeId;
+                let Some(inode) = slot else { continue };
+                if !visited.contains(&id) {
+                    out.push(&encode(&self.kept_record(id, inode))?);
+                }
+            }
+            out.push(&encode(&ImageRecord::Snapshots {
+                names: self.names.clone(),
+                state: self.snaps.clone(),
+            })?);
+        }
         Ok(out)
+    }
+
+    /// An inode out of the live tree that a snapshot holds, as an image record.
+    fn kept_record(&self, id: InodeId, inode: &Inode) -> ImageRecord {
+        let saved: SavedInode = Self::saved_now(inode);
+        ImageRecord::KeptInode {
+            id,
+            parent: inode.parent,
+            children: match &inode.kind {
+                Kind::Dir(ch) => ch.iter().map(|(n, &c)| (n.to_string(), c)).collect(),
+                Kind::File(_) => Vec::new(),
+            },
+            owner: self.name(inode.owner).into(),
+            group: self.name(inode.group).into(),
+            saved,
+        }
     }
 
     /// Rebuilds a namespace from checkpoint records.
     pub fn from_image(image: &Image) -> NnResult<Namespace> {
         let mut ns = Namespace::new();
+        // Inode ids as the image names them, to ids here (snapshot diffs name inodes by id).
+        let mut ids: HashMap<InodeId, InodeId> = HashMap::new();
+        let mut last = ROOT;
+        let mut kept = Vec::new();
         for r in image.records() {
             let rec: ImageRecord = postcard::from_bytes(r)
                 .map_err(|e| NnError::Internal(format!("undecodable image record: {e}")))?;
@@ -765,8 +852,9 @@ impl Namespace {
                         let root = ns.inode_mut(ROOT)?;
                         (root.owner, root.group, root.mode, root.mtime) =
                             (owner, group, perm.mode, mtime);
+                        last = ROOT;
                     } else {
-                        ns.mkdirs(&path, &perm, mtime)?;
+                        last = ns.mkdirs(&path, &perm, mtime)?;
                     }
                 }
                 ImageRecord::File {
@@ -806,6 +894,25 @@ impl Namespace {
                     for b in blocks {
                         ns.block_index.insert(b.id, id);
                     }
+                    last = id;
+                }
+                ImageRecord::InodeId { id } => {
+                    ids.insert(id, last);
+                }
+                ImageRecord::KeptInode {
+                    id,
+                    parent,
+                    children,
+                    owner,
+                    group,
+                    saved,
+                } => {
+                    let new = ns.load_kept(parent, children, &owner, &group, saved);
+                    ids.insert(id, new);
+                    kept.push(new);
+                }
+                ImageRecord::Snapshots { names, state } => {
+                    ns.load_snapshots(&ids, &kept, &names, state)?;
                 }
                 ImageRecord::OpenFileId { path, file_id } => {
                     let id = ns.file(&path)?.0;
@@ -860,6 +967,19 @@ enum ImageRecord {
     /// Follows the `File` record of a file being written: its file id. A new variant, so
     /// images written before file ids still load (their open files have none).
     OpenFileId { path: String, file_id: u64 },
+    /// Follows each `Dir` and `File` record when there are snapshots: the inode's id then.
+    InodeId { id: InodeId },
+    /// An inode out of the live tree that a snapshot holds (ids as the image names them).
+    KeptInode {
+        id: InodeId,
+        parent: InodeId,
+        children: Vec<(String, InodeId)>,
+        owner: String,
+        group: String,
+        saved: SavedInode,
+    },
+    /// The snapshot state, last; `names` resolves the interned owners in its saved attributes.
+    Snapshots { names: Vec<String>, state: Snapshots },
 }
 
 pub fn encode<T: Serialize>(v: &T) -> NnResult<Vec<u8>> {

@@ -422,6 +422,149 @@ pub struct RevokedTokensResponse {
     #[prost(uint64, repeated, tag = "1")]
     pub token_ids: ::prost::alloc::vec::Vec<u64>,
 }
+/// Snapshots (HDFS's): allow/disallow take the superuser; create, delete and rename take the
+/// directory's owner or the superuser. Snapshot contents are read through the ordinary read
+/// RPCs at DIR/.snapshot/NAME/...
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AllowSnapshotRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AllowSnapshotResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DisallowSnapshotRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DisallowSnapshotResponse {}
+/// An empty name: s\<yyyyMMdd-HHmmss.SSS> (UTC), as HDFS names it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateSnapshotRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateSnapshotResponse {
+    #[prost(string, tag = "1")]
+    pub snapshot_path: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteSnapshotRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteSnapshotResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RenameSnapshotRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub old_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub new_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RenameSnapshotResponse {}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SnapshottableDirsRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SnapshottableDir {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "2")]
+    pub snapshots: u32,
+    #[prost(string, tag = "3")]
+    pub owner: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub group: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "5")]
+    pub mode: u32,
+    #[prost(uint64, tag = "6")]
+    pub mtime: u64,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SnapshottableDirsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub dirs: ::prost::alloc::vec::Vec<SnapshottableDir>,
+}
+/// `from` and `to` name snapshots; "." (or empty) is the current state.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SnapshotDiffRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub from: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub to: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SnapshotDiffEntry {
+    #[prost(enumeration = "snapshot_diff_entry::Kind", tag = "1")]
+    pub kind: i32,
+    /// Relative to the snapshottable directory: "." or "./a/b".
+    #[prost(string, tag = "2")]
+    pub path: ::prost::alloc::string::String,
+    /// RENAMED: the new path.
+    #[prost(string, tag = "3")]
+    pub target: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `SnapshotDiffEntry`.
+pub mod snapshot_diff_entry {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Kind {
+        Created = 0,
+        Deleted = 1,
+        Modified = 2,
+        Renamed = 3,
+    }
+    impl Kind {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Created => "CREATED",
+                Self::Deleted => "DELETED",
+                Self::Modified => "MODIFIED",
+                Self::Renamed => "RENAMED",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "CREATED" => Some(Self::Created),
+                "DELETED" => Some(Self::Deleted),
+                "MODIFIED" => Some(Self::Modified),
+                "RENAMED" => Some(Self::Renamed),
+                _ => None,
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SnapshotDiffResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub entries: ::prost::alloc::vec::Vec<SnapshotDiffEntry>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterRequest {
     #[prost(uint64, tag = "1")]
@@ -1127,6 +1270,174 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "RevokedTokens"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn allow_snapshot(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AllowSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AllowSnapshotResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/AllowSnapshot",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "AllowSnapshot"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn disallow_snapshot(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DisallowSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DisallowSnapshotResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/DisallowSnapshot",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "DisallowSnapshot"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn create_snapshot(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CreateSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CreateSnapshotResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/CreateSnapshot",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "CreateSnapshot"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn delete_snapshot(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DeleteSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteSnapshotResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/DeleteSnapshot",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "DeleteSnapshot"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn rename_snapshot(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RenameSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RenameSnapshotResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/RenameSnapshot",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "RenameSnapshot"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn snapshottable_dirs(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SnapshottableDirsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SnapshottableDirsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SnapshottableDirs",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SnapshottableDirs"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn snapshot_diff(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SnapshotDiffRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SnapshotDiffResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SnapshotDiff",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SnapshotDiff"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1272,6 +1583,55 @@ pub mod client_protocol_server {
             request: tonic::Request<super::RevokedTokensRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RevokedTokensResponse>,
+            tonic::Status,
+        >;
+        async fn allow_snapshot(
+            &self,
+            request: tonic::Request<super::AllowSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AllowSnapshotResponse>,
+            tonic::Status,
+        >;
+        async fn disallow_snapshot(
+            &self,
+            request: tonic::Request<super::DisallowSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DisallowSnapshotResponse>,
+            tonic::Status,
+        >;
+        async fn create_snapshot(
+            &self,
+            request: tonic::Request<super::CreateSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CreateSnapshotResponse>,
+            tonic::Status,
+        >;
+        async fn delete_snapshot(
+            &self,
+            request: tonic::Request<super::DeleteSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteSnapshotResponse>,
+            tonic::Status,
+        >;
+        async fn rename_snapshot(
+            &self,
+            request: tonic::Request<super::RenameSnapshotRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RenameSnapshotResponse>,
+            tonic::Status,
+        >;
+        async fn snapshottable_dirs(
+            &self,
+            request: tonic::Request<super::SnapshottableDirsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SnapshottableDirsResponse>,
+            tonic::Status,
+        >;
+        async fn snapshot_diff(
+            &self,
+            request: tonic::Request<super::SnapshotDiffRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SnapshotDiffResponse>,
             tonic::Status,
         >;
     }
@@ -2289,6 +2649,326 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RevokedTokensSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/AllowSnapshot" => {
+                    #[allow(non_camel_case_types)]
+                    struct AllowSnapshotSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::AllowSnapshotRequest>
+                    for AllowSnapshotSvc<T> {
+                        type Response = super::AllowSnapshotResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AllowSnapshotRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::allow_snapshot(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AllowSnapshotSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/DisallowSnapshot" => {
+                    #[allow(non_camel_case_types)]
+                    struct DisallowSnapshotSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::DisallowSnapshotRequest>
+                    for DisallowSnapshotSvc<T> {
+                        type Response = super::DisallowSnapshotResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DisallowSnapshotRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::disallow_snapshot(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DisallowSnapshotSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/CreateSnapshot" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreateSnapshotSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::CreateSnapshotRequest>
+                    for CreateSnapshotSvc<T> {
+                        type Response = super::CreateSnapshotResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreateSnapshotRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::create_snapshot(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreateSnapshotSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/DeleteSnapshot" => {
+                    #[allow(non_camel_case_types)]
+                    struct DeleteSnapshotSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::DeleteSnapshotRequest>
+                    for DeleteSnapshotSvc<T> {
+                        type Response = super::DeleteSnapshotResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DeleteSnapshotRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::delete_snapshot(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DeleteSnapshotSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/RenameSnapshot" => {
+                    #[allow(non_camel_case_types)]
+                    struct RenameSnapshotSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::RenameSnapshotRequest>
+                    for RenameSnapshotSvc<T> {
+                        type Response = super::RenameSnapshotResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RenameSnapshotRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::rename_snapshot(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RenameSnapshotSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SnapshottableDirs" => {
+                    #[allow(non_camel_case_types)]
+                    struct SnapshottableDirsSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SnapshottableDirsRequest>
+                    for SnapshottableDirsSvc<T> {
+                        type Response = super::SnapshottableDirsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SnapshottableDirsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::snapshottable_dirs(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SnapshottableDirsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SnapshotDiff" => {
+                    #[allow(non_camel_case_types)]
+                    struct SnapshotDiffSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SnapshotDiffRequest>
+                    for SnapshotDiffSvc<T> {
+                        type Response = super::SnapshotDiffResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SnapshotDiffRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::snapshot_diff(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SnapshotDiffSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

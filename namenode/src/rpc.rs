@@ -26,6 +26,8 @@ use proto::Reason;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+mod snapshots;
+
 #[derive(Clone)]
 pub struct Rpc {
     pub ns: Arc<Namesystem>,
@@ -514,6 +516,49 @@ impl ClientProtocol for Rpc {
             .map_err(|e| NnError::Internal(format!("revocation task: {e}")))??;
         tracing::info!(token = %id, by = %who, "token revoked");
         Ok(Response::new(RevokeTokenResponse {}))
+    }
+
+    async fn allow_snapshot(&self, req: Request<AllowSnapshotRequest>) -> R<AllowSnapshotResponse> {
+        snapshots::allow(self, req).await
+    }
+
+    async fn disallow_snapshot(
+        &self,
+        req: Request<DisallowSnapshotRequest>,
+    ) -> R<DisallowSnapshotResponse> {
+        snapshots::disallow(self, req).await
+    }
+
+    async fn create_snapshot(
+        &self,
+        req: Request<CreateSnapshotRequest>,
+    ) -> R<CreateSnapshotResponse> {
+        snapshots::create(self, req).await
+    }
+
+    async fn delete_snapshot(
+        &self,
+        req: Request<DeleteSnapshotRequest>,
+    ) -> R<DeleteSnapshotResponse> {
+        snapshots::delete(self, req).await
+    }
+
+    async fn rename_snapshot(
+        &self,
+        req: Request<RenameSnapshotRequest>,
+    ) -> R<RenameSnapshotResponse> {
+        snapshots::rename(self, req).await
+    }
+
+    async fn snapshottable_dirs(
+        &self,
+        req: Request<SnapshottableDirsRequest>,
+    ) -> R<SnapshottableDirsResponse> {
+        snapshots::list(self, req).await
+    }
+
+    async fn snapshot_diff(&self, req: Request<SnapshotDiffRequest>) -> R<SnapshotDiffResponse> {
+        snapshots::diff(self, req).await
     }
 
     async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {

@@ -503,6 +503,28 @@ impl Namespace {
         Ok(None)
     }
 
+    /// The path of live inode `id` (each step searches its parent's entries: for messages and
+    /// the short list of snapshottable directories, not for hot paths).
+    pub fn path_of(&self, id: InodeId) -> NnResult<String> {
+        let mut names = Vec::new();
+        let mut cur = id;
+        while cur != ROOT {
+            let parent = self.inode(cur)?.parent;
+            let Kind::Dir(ch) = &self.inode(parent)?.kind else {
+                return Err(NnError::Internal(format!("inode {parent} is not a directory")));
+            };
+            let name = ch
+                .iter()
+                .find(|(_, &c)| c == cur)
+                .map(|(n, _)| n.to_string())
+                .ok_or_else(|| NnError::Internal(format!("inode {cur} is not in its parent")))?;
+            names.push(name);
+            cur = parent;
+        }
+        names.reverse();
+        Ok(format!("/{}", names.join("/")))
+    }
+
     /// Whether `a` is a proper ancestor of live inode `b`.
     fn is_ancestor(&self, a: InodeId, b: InodeId) -> NnResult<bool> {
         let mut cur = b;

@@ -6,7 +6,7 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
+//! [`checkpoint`], [`snapshots`], and [`blocks`] (the block manager: where every replica is).
 
 mod blocks;
 mod checkpoint;
@@ -18,6 +18,7 @@ mod queries;
 mod replication;
 mod reports;
 mod safe_mode;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ pub use queries::{
     ReplicaHealth,
 };
 pub use reports::{BadReplica, ReportDiff, ReportedReplica};
+pub use snapshots::SnapshottableDir;
 
 use crate::datanodes::Datanodes;
 use crate::error::{NnError, NnResult};

@@ -3,6 +3,7 @@
 //! the RPC layer never touches the namesystem's state.
 
 use super::client::LocatedBlock;
+use super::snapshots::split_snapshot_path;
 use super::{Metadata, Namesystem};
 use crate::datanodes::{Liveness, NodeIdx, NodeInfo};
 use crate::error::{NnError, NnResult};
@@ -154,6 +155,9 @@ impl Namesystem {
 
     /// A file's blocks with their replicas, nearest to `reader_host` first.
     pub fn locations(&self, who: &Subject, path: &str, reader_host: &str) -> NnResult<Located> {
+        if let Some((root, rest)) = split_snapshot_path(path) {
+            return self.snapshot_locations(who, path, &root, &rest, reader_host);
+        }
         let path = namespace::normalize(path)?;
         let st = self.meta.lock();
         let need = Need {
@@ -201,6 +205,9 @@ impl Namesystem {
 
     /// A file's or directory's status: any caller who may traverse to it.
     pub fn file_info(&self, who: &Subject, path: &str) -> NnResult<FileInfo> {
+        if let Some((root, rest)) = split_snapshot_path(path) {
+            return self.snapshot_file_info(who, path, &root, &rest);
+        }
         let st = self.meta.lock();
         permission::check(&st.ns, who, path, Need::default())?;
         st.status_of(path)
@@ -209,6 +216,9 @@ impl Namesystem {
     /// A directory's entries (or a file's own status). A directory may be huge: call it off
     /// the async threads.
     pub fn listing(&self, who: &Subject, path: &str) -> NnResult<Vec<FileInfo>> {
+        if let Some((root, rest)) = split_snapshot_path(path) {
+            return self.snapshot_listing(who, path, &root, &rest);
+        }
         let path = namespace::normalize(path)?;
         let st = self.meta.lock();
         let id = st
@@ -241,6 +251,9 @@ impl Namesystem {
     /// Length, file and directory counts, and bytes used with replication, under `path`.
     /// Walks the subtree: call it off the async threads.
     pub fn content_summary(&self, who: &Subject, path: &str) -> NnResult<ContentSummary> {
+        if let Some((root, rest)) = split_snapshot_path(path) {
+            return self.snapshot_content_summary(who, path, &root, &rest);
+        }
         let st = self.meta.lock();
         permission::check(&st.ns, who, path, Self::whole_subtree())?;
         let mut sum = ContentSummary::default();

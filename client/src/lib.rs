@@ -9,6 +9,7 @@
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
+//! - [`snapshots`]: allowing, taking, renaming, deleting and comparing snapshots.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
 
@@ -18,6 +19,7 @@ pub mod error;
 #[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod reader;
+pub mod snapshots;
 pub mod writer;
 
 pub use credentials::Credentials;

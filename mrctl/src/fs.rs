@@ -83,6 +83,9 @@ pub enum Fs {
         group: String,
         path: String,
     },
+    /// Snapshots: create, delete, rename, list, diff.
+    #[command(subcommand)]
+    Snapshot(crate::snapshot::SnapshotCmd),
     /// Checks the health of every block under a path.
     Fsck {
         path: String,
@@ -212,6 +215,7 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
             dfs.set_owner(e.path, None, Some(&group))
         })?,
         Fs::Fsck { path, json, blocks } => return admin::fsck(dfs, &path, json, blocks, &mut out),
+        Fs::Snapshot(cmd) => return crate::snapshot::run(dfs, cmd, &mut out),
     }
     Ok(ExitCode::SUCCESS)
 }

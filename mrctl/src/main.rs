@@ -12,6 +12,7 @@ mod fs;
 mod job;
 mod mode;
 mod printable;
+mod snapshot;
 mod tokens;
 
 use clap::{Parser, Subcommand};

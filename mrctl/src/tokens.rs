@@ -25,6 +25,10 @@ pub enum AdminCmd {
     /// Makes (or reuses) a CA and signs a TLS certificate for a host; prints the [security]
     /// lines naming the files.
     Certs(crate::certs::Certs),
+    /// Lets DIR have snapshots (superuser); snapshottable directories may not nest.
+    AllowSnapshot { dir: String },
+    /// Makes DIR an ordinary directory again (superuser); refused while it has snapshots.
+    DisallowSnapshot { dir: String },
 }
 
 #[derive(Subcommand)]
@@ -56,6 +60,14 @@ pub fn run(
     match cmd {
         AdminCmd::Keygen { out, rotate } => keygen(&out, rotate),
         AdminCmd::Certs(args) => crate::certs::run(args),
+        AdminCmd::AllowSnapshot { dir } => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::snapshot::allow(&dfs, &dir, true)
+        }
+        AdminCmd::DisallowSnapshot { dir } => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::snapshot::allow(&dfs, &dir, false)
+        }
         AdminCmd::Token(TokenCmd::Issue {
             user,
             groups,

@@ -887,3 +887,7 @@ fn diff_key(e: &DiffEntry) -> &str {
         | DiffEntry::Renamed(p, _) => p,
     }
 }
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

@@ -24,7 +24,11 @@ pub enum SnapshotCmd {
     List,
     /// What changed under DIR from snapshot FROM to snapshot TO ("." is the current state):
     /// `+` created, `-` deleted, `M` modified, `R` renamed.
-    Diff { dir: String, from: String, to: String },
+    Diff {
+        dir: String,
+        from: String,
+        to: String,
+    },
 }
 
 pub fn run(dfs: &DfsClient, cmd: SnapshotCmd, out: &mut impl Write) -> anyhow::Result<ExitCode> {

@@ -13,8 +13,8 @@ use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 mod snapshot;
-pub use snapshot::{DiffEntry, SnapshotId, SnapshotMeta, Snapshots, SNAPSHOT_DIR};
 use snapshot::SavedInode;
+pub use snapshot::{DiffEntry, SnapshotId, SnapshotMeta, Snapshots, SNAPSHOT_DIR};
 
 pub type InodeId = u32;
 
@@ -979,7 +979,10 @@ enum ImageRecord {
         saved: SavedInode,
     },
     /// The snapshot state, last; `names` resolves the interned owners in its saved attributes.
-    Snapshots { names: Vec<String>, state: Snapshots },
+    Snapshots {
+        names: Vec<String>,
+        state: Snapshots,
+    },
 }
 
 pub fn encode<T: Serialize>(v: &T) -> NnResult<Vec<u8>> {

@@ -203,7 +203,10 @@ impl Namespace {
 
     /// An inode's attributes and content now.
     pub(super) fn saved_now(inode: &Inode) -> SavedInode {
-        Self::save_of(inode, matches!(&inode.kind, Kind::File(f) if f.client.is_some()))
+        Self::save_of(
+            inode,
+            matches!(&inode.kind, Kind::File(f) if f.client.is_some()),
+        )
     }
 
     /// Rebuilds an inode only a snapshot holds, from the image; its parent and children are
@@ -511,7 +514,9 @@ impl Namespace {
         while cur != ROOT {
             let parent = self.inode(cur)?.parent;
             let Kind::Dir(ch) = &self.inode(parent)?.kind else {
-                return Err(NnError::Internal(format!("inode {parent} is not a directory")));
+                return Err(NnError::Internal(format!(
+                    "inode {parent} is not a directory"
+                )));
             };
             let name = ch
                 .iter()
@@ -583,7 +588,12 @@ impl Namespace {
     /// under it (its length now, as HDFS's capture of open files).
     pub(super) fn create_snapshot(&mut self, path: &str, name: &str, ctime: u64) -> NnResult<()> {
         let root = self.snapshot_root(path)?;
-        let list = self.snaps.roots.get(&root).map(Vec::as_slice).unwrap_or(&[]);
+        let list = self
+            .snaps
+            .roots
+            .get(&root)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         if list.iter().any(|s| s.name == name) {
             return Err(NnError::AlreadyExists(format!(
                 "{path}/{SNAPSHOT_DIR}/{name}"
@@ -591,11 +601,15 @@ impl Namespace {
         }
         let id = SnapshotId(self.snaps.next_id);
         self.snaps.next_id += 1;
-        self.snaps.roots.entry(root).or_default().push(SnapshotMeta {
-            id,
-            name: name.into(),
-            ctime,
-        });
+        self.snaps
+            .roots
+            .entry(root)
+            .or_default()
+            .push(SnapshotMeta {
+                id,
+                name: name.into(),
+                ctime,
+            });
         let open: Vec<InodeId> = self.open_ids.keys().copied().collect();
         for f in open {
             if f == root || self.is_ancestor(root, f)? {
@@ -609,7 +623,9 @@ impl Namespace {
         let root = self.snapshot_root(path)?;
         let list = self.snaps.roots.entry(root).or_default();
         if list.iter().any(|s| s.name == new) {
-            return Err(NnError::AlreadyExists(format!("{path}/{SNAPSHOT_DIR}/{new}")));
+            return Err(NnError::AlreadyExists(format!(
+                "{path}/{SNAPSHOT_DIR}/{new}"
+            )));
         }
         let s = list
             .iter_mut()

@@ -146,7 +146,10 @@ fn a_snapshot_costs_what_changed_not_the_tree() {
     assert_eq!(ns.children_at(root, s).expect("ok").len(), 10_000);
     let f8 = at(&ns, "/big", s, &["f8"]).expect("f8");
     assert_eq!(ns.attrs_at(f8, s).expect("ok").mode, 0o755);
-    assert!(at(&ns, "/big", s, &["f7"]).is_some(), "the snapshot still has f7");
+    assert!(
+        at(&ns, "/big", s, &["f7"]).is_some(),
+        "the snapshot still has f7"
+    );
 }
 
 #[test]
@@ -156,19 +159,31 @@ fn a_deleted_file_keeps_its_blocks_until_its_last_snapshot_goes() {
     let s1 = snapshot(&mut ns, "/d", "s1");
     let s2 = snapshot(&mut ns, "/d", "s2");
     let effect = delete(&mut ns, "/d/f");
-    assert!(effect.removed_blocks.is_empty(), "the snapshots hold block 7");
-    assert!(ns.block(BlockId(7)).is_some(), "still known to block reports");
+    assert!(
+        effect.removed_blocks.is_empty(),
+        "the snapshots hold block 7"
+    );
+    assert!(
+        ns.block(BlockId(7)).is_some(),
+        "still known to block reports"
+    );
     let f = at(&ns, "/d", s1, &["f"]).expect("in s1");
     assert_eq!(length_at(&ns, f, s1), 100);
     assert_eq!(at(&ns, "/d", s2, &["f"]), Some(f));
 
     let mut effect = ApplyEffect::default();
-    ns.delete_snapshot("/d", "s2", &mut effect).expect("delete s2");
+    ns.delete_snapshot("/d", "s2", &mut effect)
+        .expect("delete s2");
     assert!(effect.removed_blocks.is_empty(), "s1 still shows f");
     assert_eq!(at(&ns, "/d", s1, &["f"]), Some(f), "merged into s1");
-    ns.delete_snapshot("/d", "s1", &mut effect).expect("delete s1");
+    ns.delete_snapshot("/d", "s1", &mut effect)
+        .expect("delete s1");
     assert_eq!(
-        effect.removed_blocks.iter().map(|b| b.id).collect::<Vec<_>>(),
+        effect
+            .removed_blocks
+            .iter()
+            .map(|b| b.id)
+            .collect::<Vec<_>>(),
         vec![BlockId(7)]
     );
     assert!(ns.block(BlockId(7)).is_none());

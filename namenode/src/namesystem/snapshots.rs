@@ -43,7 +43,10 @@ enum SnapshotTarget {
 pub fn split_snapshot_path(path: &str) -> Option<(String, Vec<&str>)> {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let at = comps.iter().position(|&c| c == SNAPSHOT_DIR)?;
-    Some((format!("/{}", comps[..at].join("/")), comps[at + 1..].to_vec()))
+    Some((
+        format!("/{}", comps[..at].join("/")),
+        comps[at + 1..].to_vec(),
+    ))
 }
 
 /// HDFS's default snapshot name: `s` and the UTC time as `yyyyMMdd-HHmmss.SSS`.
@@ -156,7 +159,10 @@ impl Namesystem {
                 return Err(NnError::InvalidArgument(format!(
                     "{path}: has {} snapshot(s) ({}): delete them before disallowing snapshots",
                     l.len(),
-                    l.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    l.iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
             Some(_) => {}
@@ -250,7 +256,10 @@ impl Namesystem {
             return Err(NnError::NotFound(join(&join(&path, SNAPSHOT_DIR), old)));
         }
         if list.iter().any(|s| s.name == new) {
-            return Err(NnError::AlreadyExists(join(&join(&path, SNAPSHOT_DIR), new)));
+            return Err(NnError::AlreadyExists(join(
+                &join(&path, SNAPSHOT_DIR),
+                new,
+            )));
         }
         self.log(
             &mut st,
@@ -508,7 +517,9 @@ impl Namesystem {
                 st.ns
                     .children_at(id, snapshot)?
                     .iter()
-                    .map(|(name, &c)| Self::snapshot_status(&st.ns, c, snapshot, &join(&path, name)))
+                    .map(|(name, &c)| {
+                        Self::snapshot_status(&st.ns, c, snapshot, &join(&path, name))
+                    })
                     .collect()
             }
         }

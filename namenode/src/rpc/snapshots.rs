@@ -6,7 +6,10 @@ use proto::dfs::snapshot_diff_entry::Kind as DiffKind;
 use proto::dfs::*;
 use tonic::{Request, Response};
 
-pub(super) async fn allow(rpc: &Rpc, req: Request<AllowSnapshotRequest>) -> R<AllowSnapshotResponse> {
+pub(super) async fn allow(
+    rpc: &Rpc,
+    req: Request<AllowSnapshotRequest>,
+) -> R<AllowSnapshotResponse> {
     let who = rpc.subject(&req)?;
     match rpc.ns.allow_snapshot(&who, &req.into_inner().path) {
         Ok(Some(c)) => durable(c).await?,
@@ -88,7 +91,10 @@ pub(super) async fn diff(rpc: &Rpc, req: Request<SnapshotDiffRequest>) -> R<Snap
     let who = rpc.subject(&req)?;
     let r = req.into_inner();
     // The report walks the snapshottable directory's subtree: off the async threads.
-    let entries = blocking(&rpc.ns, move |ns| ns.snapshot_diff(&who, &r.path, &r.from, &r.to)).await;
+    let entries = blocking(&rpc.ns, move |ns| {
+        ns.snapshot_diff(&who, &r.path, &r.from, &r.to)
+    })
+    .await;
     let entries = rpc.settled(entries).await?;
     let entry = |kind: DiffKind, path: String, target: String| SnapshotDiffEntry {
         kind: kind.into(),

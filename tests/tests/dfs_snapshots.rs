@@ -160,6 +160,11 @@ fn a_snapshot_keeps_old_files_across_a_crash_until_it_is_deleted() {
         "disallow with snapshots",
         "delete them",
     );
+    fails(
+        mrctl(&tc, &["fs", "rm", "-r", "/proj"]),
+        "deleting a directory with snapshots",
+        "has snapshots",
+    );
 
     // A checkpoint with the snapshot state in it, then kill -9: image plus replay.
     let meta = tc.cluster.dir.join("namenode");

@@ -444,6 +444,8 @@ impl Namespace {
             };
             self.free.push(id);
             self.snaps.unlinked.remove(&id);
+            // A snapshottable directory without snapshots may go (HDFS forgets it too).
+            self.snaps.roots.remove(&id);
             self.snaps.born.remove(&id);
             self.snaps.pins.remove(&id);
             self.snaps.refs.remove(&id);
@@ -528,6 +530,17 @@ impl Namespace {
         }
         names.reverse();
         Ok(format!("/{}", names.join("/")))
+    }
+
+    /// A snapshottable directory with snapshots at or under `id`: deleting `id` is refused
+    /// while there is one, as HDFS refuses it.
+    pub fn snapshots_under(&self, id: InodeId) -> NnResult<Option<InodeId>> {
+        for (&r, l) in &self.snaps.roots {
+            if !l.is_empty() && (r == id || self.is_ancestor(id, r)?) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether `a` is a proper ancestor of live inode `b`.

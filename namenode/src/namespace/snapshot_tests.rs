@@ -336,4 +336,7 @@ fn nested_and_read_only_rules() {
         .apply(&Edit::DisallowSnapshot { path: "/d".into() })
         .expect_err("has snapshots");
     assert!(err.to_string().contains("delete them"), "{err}");
+    let d = ns.lookup("/d").expect("ok").expect("d");
+    assert_eq!(ns.snapshots_under(root).expect("ok"), Some(d));
+    assert_eq!(ns.snapshots_under(e).expect("ok"), None);
 }

@@ -541,6 +541,12 @@ impl Namesystem {
                 return Err(NnError::NotEmpty(path));
             }
         }
+        if let Some(root) = st.ns.snapshots_under(id)? {
+            return Err(NnError::InvalidArgument(format!(
+                "{path}: cannot be deleted: {} is snapshottable and has snapshots (delete them first)",
+                st.ns.path_of(root)?
+            )));
+        }
         let commit = self.log(
             &mut st,
             Edit::Delete {

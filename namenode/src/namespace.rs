@@ -92,6 +92,14 @@ pub enum Edit {
         owner: Option<String>,
         group: Option<String>,
     },
+    /// A closed file reopened for writing at its end: `client` holds its lease, and a partial
+    /// last block is under construction again (`reopen_last`), its length no longer final.
+    /// The file's id is this edit's txid.
+    Append {
+        path: String,
+        client: String,
+        reopen_last: bool,
+    },
 }
 
 /// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
@@ -609,6 +617,28 @@ impl Namespace {
                 if let Some(g) = group {
                     inode.group = g;
                 }
+            }
+            Edit::Append {
+                path,
+                client,
+                reopen_last,
+            } => {
+                let id = self.file(path)?.0;
+                let client = self.intern(client);
+                let f = self.file_mut(path)?;
+                if f.client.is_some() {
+                    return Err(NnError::Internal(format!(
+                        "{path}: appended to while being written"
+                    )));
+                }
+                f.client = Some(client);
+                if *reopen_last {
+                    let last = f.blocks.last_mut().ok_or_else(|| {
+                        NnError::Internal(format!("{path}: no last block to reopen"))
+                    })?;
+                    last.committed = false;
+                }
+                self.remember_open(id, txid);
             }
         }
         Ok(effect)

@@ -6,8 +6,9 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
+//! [`checkpoint`], [`append`] (reopening a file), [`trash`] (the emptier), and [`blocks`] (the block manager: where every replica is).
 
+mod append;
 mod blocks;
 mod checkpoint;
 mod client;
@@ -18,9 +19,11 @@ mod queries;
 mod replication;
 mod reports;
 mod safe_mode;
+mod trash;
 #[cfg(test)]
 mod tests;
 
+pub use append::AppendFrom;
 pub use client::{LastBlock, LocatedBlock};
 pub use queries::{
     BlockHealth, ClusterReport, ContentSummary, FileInfo, FsckReport, Located, NodeReport,

@@ -9,6 +9,7 @@
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
+//! - [`trash`]: `rm`'s move to the caller's trash, and `expunge`.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
 
@@ -18,6 +19,7 @@ pub mod error;
 #[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod reader;
+pub mod trash;
 pub mod writer;
 
 pub use credentials::Credentials;

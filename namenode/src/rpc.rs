@@ -543,14 +543,16 @@ impl ClientProtocol for Rpc {
 
     async fn get_server_defaults(
         &self,
-        _req: Request<GetServerDefaultsRequest>,
+        req: Request<GetServerDefaultsRequest>,
     ) -> R<GetServerDefaultsResponse> {
+        let user = caller(&req)?.user;
         let c = &self.ns.config;
         Ok(Response::new(GetServerDefaultsResponse {
             trash_interval_ms: c.trash_interval_ms,
             block_size: c.default_block_size,
             replication: c.default_replication,
             bytes_per_checksum: c.bytes_per_checksum,
+            user,
         }))
     }
 

@@ -209,7 +209,7 @@ pub struct AppendResponse {
 /// What a client needs to know of the namenode's settings (HDFS's getServerDefaults).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetServerDefaultsRequest {}
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetServerDefaultsResponse {
     /// How long a file moved to the trash stays there; 0: the trash is off (rm deletes).
     #[prost(uint64, tag = "1")]
@@ -220,6 +220,9 @@ pub struct GetServerDefaultsResponse {
     pub replication: u32,
     #[prost(uint32, tag = "4")]
     pub bytes_per_checksum: u32,
+    /// The caller as the namenode knows it (from its token): whose trash `rm` moves to.
+    #[prost(string, tag = "5")]
+    pub user: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RenewLeaseRequest {

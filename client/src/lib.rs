@@ -9,6 +9,7 @@
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
+//! - [`homes`]: `/user`, `/tmp` and users' home directories, as an administrator makes them.
 //! - [`trash`]: `rm`'s move to the caller's trash, and `expunge`.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
@@ -16,6 +17,7 @@
 pub mod credentials;
 pub mod dfs;
 pub mod error;
+pub mod homes;
 #[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod reader;

@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn trash_paths_are_recognized() {
-        assert_eq!(trash_target("alice", "/data/x"), "/user/alice/.Trash/Current/data/x");
+        assert_eq!(
+            trash_target("alice", "/data/x"),
+            "/user/alice/.Trash/Current/data/x"
+        );
         assert!(in_trash("/user/alice/.Trash"));
         assert!(in_trash("/user/alice/.Trash/Current/data/x"));
         assert!(!in_trash("/user/alice/data"));

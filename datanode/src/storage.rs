@@ -925,14 +925,21 @@ mod tests {
         append(&mut w, 700);
         s.finalize(w).expect("finalize");
         // The namenode's length must match the replica's.
-        let e = s.reopen_for_append(8, 1000, 1001, 600).err().expect("refused");
+        let e = s
+            .reopen_for_append(8, 1000, 1001, 600)
+            .err()
+            .expect("refused");
         assert!(e.to_string().contains("700 bytes"), "{e}");
         let mut w = s.reopen_for_append(8, 1000, 1001, 700).expect("reopen");
-        assert_eq!((w.len, w.replica.gen, w.replica.state), (700, 1001, ReplicaState::Rbw));
+        assert_eq!(
+            (w.len, w.replica.gen, w.replica.state),
+            (700, 1001, ReplicaState::Rbw)
+        );
         // A packet past the partial chunk's end is refused; one that completes it is taken.
         let tail = vec![9u8; 400];
         assert!(w.append(700, &tail, &[0; 4]).is_err());
-        w.append(700, &tail[..324], &[0; 4]).expect("completes the chunk");
+        w.append(700, &tail[..324], &[0; 4])
+            .expect("completes the chunk");
         append(&mut w, 512);
         let fin = s.finalize(w).expect("finalize");
         assert_eq!((fin.len, fin.gen), (1536, 1001));

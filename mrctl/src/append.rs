@@ -23,8 +23,7 @@ pub fn append_to_file(dfs: &DfsClient, sources: &[String], dst: &str) -> anyhow:
         dfs.create(dst, CreateOptions::default())?
     };
     for (name, mut input) in inputs {
-        std::io::copy(&mut input, &mut w)
-            .with_context(|| format!("appending {name} to {dst}"))?;
+        std::io::copy(&mut input, &mut w).with_context(|| format!("appending {name} to {dst}"))?;
     }
     w.close()?;
     Ok(())

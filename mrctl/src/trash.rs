@@ -30,7 +30,10 @@ pub fn rm(
         if !skip_trash {
             let st = dfs.stat(p)?;
             if st.is_dir && !recursive && st.children > 0 {
-                bail!("{}: directory is not empty (delete it recursively)", escape(p));
+                bail!(
+                    "{}: directory is not empty (delete it recursively)",
+                    escape(p)
+                );
             }
             if let Some(to) = dfs.move_to_trash(p)? {
                 writeln!(out, "Moved: '{}' to trash at: {}", escape(p), escape(&to))?;

@@ -33,7 +33,11 @@ fn appends_continue_partial_blocks_and_start_new_ones_after_full_ones() {
         let more = data(len, seed);
         append(dfs, "/a/f", &more);
         want.extend_from_slice(&more);
-        assert_eq!(dfs.read_file("/a/f").unwrap(), want, "after appending {len}");
+        assert_eq!(
+            dfs.read_file("/a/f").unwrap(),
+            want,
+            "after appending {len}"
+        );
     }
     assert_eq!(dfs.stat("/a/f").unwrap().length, want.len() as u64);
     assert_eq!(block_count(dfs, "/a/f"), 2);
@@ -46,7 +50,10 @@ fn appends_continue_partial_blocks_and_start_new_ones_after_full_ones() {
     dfs.write_file("/a/full", &full, CreateOptions::default())
         .unwrap();
     append(dfs, "/a/full", b"tail");
-    assert_eq!(dfs.read_file("/a/full").unwrap(), [&full[..], b"tail"].concat());
+    assert_eq!(
+        dfs.read_file("/a/full").unwrap(),
+        [&full[..], b"tail"].concat()
+    );
     assert_eq!(block_count(dfs, "/a/full"), 2);
     dfs.write_file("/a/empty", b"", CreateOptions::default())
         .unwrap();
@@ -54,10 +61,14 @@ fn appends_continue_partial_blocks_and_start_new_ones_after_full_ones() {
     assert_eq!(dfs.read_file("/a/empty").unwrap(), b"first bytes");
 
     // Every reopened block ends with its full replication at the new stamp, none corrupt.
-    wait(Duration::from_secs(30), "appended blocks fully replicated", || {
-        let f = dfs.fsck("/a").ok()?;
-        (f.under_replicated == 0 && f.corrupt == 0 && f.missing == 0).then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "appended blocks fully replicated",
+        || {
+            let f = dfs.fsck("/a").ok()?;
+            (f.under_replicated == 0 && f.corrupt == 0 && f.missing == 0).then_some(())
+        },
+    );
 
     // mrctl appendToFile: several local files in order; DST is created when missing.
     let local = tempfile::tempdir().unwrap();
@@ -89,7 +100,12 @@ fn only_a_writer_may_append_and_one_at_a_time() {
     let o = mrctl_with(
         &bob,
         &[],
-        &["fs", "appendToFile", local.path().to_str().unwrap(), "/shared/f"],
+        &[
+            "fs",
+            "appendToFile",
+            local.path().to_str().unwrap(),
+            "/shared/f",
+        ],
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
@@ -100,7 +116,11 @@ fn only_a_writer_may_append_and_one_at_a_time() {
     // While one writer appends, a second append is refused, naming the holder.
     let mut w = dfs.append("/shared/f").unwrap();
     let other = t.cluster.client().unwrap();
-    let e = other.append("/shared/f").err().expect("refused").to_string();
+    let e = other
+        .append("/shared/f")
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("being written"), "{e}");
     w.write_all(b" and more").unwrap();
     w.close().unwrap();
@@ -131,25 +151,35 @@ fn a_writer_killed_mid_append_leaves_the_acknowledged_prefix() {
         .unwrap()
         .id;
     let total = (first.len() + more.len()) as u64;
-    wait(Duration::from_secs(20), "replicas to receive the appended bytes", || {
-        let lens: Vec<u64> = (0..3)
-            .flat_map(|i| tests::replica_files(&t.data_dirs(i), id))
-            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-            .collect();
-        (lens.len() == 3 && lens.iter().all(|&l| l == total)).then_some(())
-    });
+    wait(
+        Duration::from_secs(20),
+        "replicas to receive the appended bytes",
+        || {
+            let lens: Vec<u64> = (0..3)
+                .flat_map(|i| tests::replica_files(&t.data_dirs(i), id))
+                .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+                .collect();
+            (lens.len() == 3 && lens.iter().all(|&l| l == total)).then_some(())
+        },
+    );
     writer.kill().unwrap();
     writer.wait().unwrap();
     assert!(t.dfs.stat("/lease/f").unwrap().under_construction);
-    wait(Duration::from_secs(40), "lease recovery to close the file", || {
-        (!t.dfs.stat("/lease/f").ok()?.under_construction).then_some(())
-    });
+    wait(
+        Duration::from_secs(40),
+        "lease recovery to close the file",
+        || (!t.dfs.stat("/lease/f").ok()?.under_construction).then_some(()),
+    );
     assert_eq!(t.dfs.stat("/lease/f").unwrap().length, total);
     assert_eq!(t.dfs.read_file("/lease/f").unwrap(), [first, more].concat());
-    wait(Duration::from_secs(30), "the recovered block fully replicated", || {
-        let f = t.dfs.fsck("/lease").ok()?;
-        (f.under_replicated == 0 && f.corrupt == 0).then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "the recovered block fully replicated",
+        || {
+            let f = t.dfs.fsck("/lease").ok()?;
+            (f.under_replicated == 0 && f.corrupt == 0).then_some(())
+        },
+    );
     // And the file takes appends again.
     append(&t.dfs, "/lease/f", b"!");
     assert_eq!(t.dfs.stat("/lease/f").unwrap().length, total + 1);

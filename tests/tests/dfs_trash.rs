@@ -26,7 +26,10 @@ fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     // The harness made /user and /tmp, and alice's home with her token.
     let alice = t.cluster.client_config_for("alice", &["staff"]).unwrap();
     let home = t.dfs.stat("/user/alice").unwrap();
-    assert_eq!((home.owner.as_str(), home.group.as_str(), home.mode), ("alice", "staff", 0o755));
+    assert_eq!(
+        (home.owner.as_str(), home.group.as_str(), home.mode),
+        ("alice", "staff", 0o755)
+    );
     assert_eq!(t.dfs.stat("/tmp").unwrap().mode, 0o1777);
 
     let local = tempfile::NamedTempFile::new().unwrap();
@@ -50,7 +53,10 @@ fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     ok(&alice, &["fs", "put", src, "/user/alice/d/f"]);
     let out = ok(&alice, &["fs", "rm", "/user/alice/d/f"]);
     let second = out.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(second.starts_with(trashed) && second.len() > trashed.len(), "{out}");
+    assert!(
+        second.starts_with(trashed) && second.len() > trashed.len(),
+        "{out}"
+    );
     assert_eq!(t.dfs.read_file(&second).unwrap(), bytes);
 
     // A directory needs -r; inside the trash, rm deletes.
@@ -58,7 +64,10 @@ fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     let o = mrctl_with(&alice, &[], &["fs", "rm", "/user/alice/dir"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("directory is not empty"));
     ok(&alice, &["fs", "rm", "-r", "/user/alice/dir"]);
-    assert!(t.dfs.exists("/user/alice/.Trash/Current/user/alice/dir/g").unwrap());
+    assert!(t
+        .dfs
+        .exists("/user/alice/.Trash/Current/user/alice/dir/g")
+        .unwrap());
     let out = ok(&alice, &["fs", "rm", &second]);
     assert_eq!(out.trim(), format!("Deleted {second}"));
     assert!(!t.dfs.exists(&second).unwrap());
@@ -67,23 +76,37 @@ fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     ok(&alice, &["fs", "put", src, "/user/alice/h"]);
     let out = ok(&alice, &["fs", "rm", "-skipTrash", "/user/alice/h"]);
     assert_eq!(out.trim(), "Deleted /user/alice/h");
-    assert!(!t.dfs.exists("/user/alice/.Trash/Current/user/alice/h").unwrap());
+    assert!(!t
+        .dfs
+        .exists("/user/alice/.Trash/Current/user/alice/h")
+        .unwrap());
     // Removing the home would remove the trash with it: refused, saying so.
     let o = mrctl_with(&alice, &[], &["fs", "rm", "-r", "/user/alice"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("contains the trash"));
 
     // expunge: Current becomes a checkpoint (kept: younger than a day); -immediate deletes it.
     let out = ok(&alice, &["fs", "expunge"]);
-    assert!(out.starts_with("Created trash checkpoint: /user/alice/.Trash/"), "{out}");
+    assert!(
+        out.starts_with("Created trash checkpoint: /user/alice/.Trash/"),
+        "{out}"
+    );
     let listing = t.dfs.list("/user/alice/.Trash").unwrap();
     assert_eq!(listing.len(), 1);
     assert!(common::trash::checkpoint_time(listing[0].path.rsplit('/').next().unwrap()).is_some());
     let out = ok(&alice, &["fs", "expunge", "-immediate"]);
-    assert!(out.contains("Deleted trash checkpoint: /user/alice/.Trash/"), "{out}");
+    assert!(
+        out.contains("Deleted trash checkpoint: /user/alice/.Trash/"),
+        "{out}"
+    );
     assert!(t.dfs.list("/user/alice/.Trash").unwrap().is_empty());
 
     // `mrctl admin token issue` makes the home of the user it issues for.
-    let o = mrctl(&t, &["admin", "token", "issue", "--user", "carol", "--groups", "eng,ops"]);
+    let o = mrctl(
+        &t,
+        &[
+            "admin", "token", "issue", "--user", "carol", "--groups", "eng,ops",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let home = t.dfs.stat("/user/carol").unwrap();
     assert_eq!((home.owner.as_str(), home.group.as_str()), ("carol", "eng"));
@@ -99,17 +122,27 @@ fn the_emptier_checkpoints_then_deletes_after_the_interval() {
     let alice = t.cluster.client_config_for("alice", &["alice"]).unwrap();
     let local = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(local.path(), b"soon gone").unwrap();
-    ok(&alice, &["fs", "put", local.path().to_str().unwrap(), "/user/alice/f"]);
+    ok(
+        &alice,
+        &["fs", "put", local.path().to_str().unwrap(), "/user/alice/f"],
+    );
     ok(&alice, &["fs", "rm", "/user/alice/f"]);
     // Current is checkpointed by the emptier...
     wait(Duration::from_secs(20), "a trash checkpoint", || {
         let l = t.dfs.list("/user/alice/.Trash").ok()?;
         let c = l.iter().find(|e| !e.path.ends_with("/Current"))?;
-        t.dfs.exists(&format!("{}/user/alice/f", c.path)).ok()?.then_some(())
+        t.dfs
+            .exists(&format!("{}/user/alice/f", c.path))
+            .ok()?
+            .then_some(())
     });
     // ...and the checkpoint deleted once older than the interval.
     wait(Duration::from_secs(30), "the checkpoint to expire", || {
-        t.dfs.list("/user/alice/.Trash").ok()?.is_empty().then_some(())
+        t.dfs
+            .list("/user/alice/.Trash")
+            .ok()?
+            .is_empty()
+            .then_some(())
     });
 }
 
@@ -122,7 +155,10 @@ fn a_trash_interval_of_zero_turns_the_trash_off() {
     let alice = t.cluster.client_config_for("alice", &["alice"]).unwrap();
     let local = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(local.path(), b"x").unwrap();
-    ok(&alice, &["fs", "put", local.path().to_str().unwrap(), "/user/alice/f"]);
+    ok(
+        &alice,
+        &["fs", "put", local.path().to_str().unwrap(), "/user/alice/f"],
+    );
     let out = ok(&alice, &["fs", "rm", "/user/alice/f"]);
     assert_eq!(out.trim(), "Deleted /user/alice/f");
     assert!(!t.dfs.exists("/user/alice/.Trash").unwrap());

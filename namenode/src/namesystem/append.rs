@@ -20,7 +20,11 @@ pub enum AppendFrom {
     /// No block yet: the first write adds one.
     Empty,
     /// The last block is full (id, stamp, length): the next write adds a block after it.
-    Full { id: BlockId, gen: GenStamp, len: u64 },
+    Full {
+        id: BlockId,
+        gen: GenStamp,
+        len: u64,
+    },
     /// The last block is partial and reopened: the writer continues it.
     Partial(LocatedBlock),
 }

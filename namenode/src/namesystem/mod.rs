@@ -19,9 +19,9 @@ mod queries;
 mod replication;
 mod reports;
 mod safe_mode;
-mod trash;
 #[cfg(test)]
 mod tests;
+mod trash;
 
 pub use append::AppendFrom;
 pub use client::{LastBlock, LocatedBlock};

@@ -167,6 +167,21 @@ impl DfsClient {
         crate::writer::DfsWriter::create(self.clone(), path, opts)
     }
 
+    /// Opens an existing file to write at its end (HDFS's append); the writer is the one
+    /// `create` returns, and must be closed the same way.
+    pub fn append(&self, path: &str) -> ClientResult<crate::writer::DfsWriter> {
+        crate::writer::DfsWriter::append(self.clone(), path)
+    }
+
+    /// The namenode's settings a client follows (the trash interval, defaults) and the caller's
+    /// user as the namenode knows it.
+    pub fn server_defaults(&self) -> ClientResult<GetServerDefaultsResponse> {
+        let req = GetServerDefaultsRequest {};
+        self.call("server defaults", |mut c| async move {
+            c.get_server_defaults(req).await
+        })
+    }
+
     pub fn open(&self, path: &str) -> ClientResult<crate::reader::DfsReader> {
         crate::reader::DfsReader::open(self.clone(), path)
     }

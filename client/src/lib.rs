@@ -10,16 +10,20 @@
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
 //! - [`snapshots`]: allowing, taking, renaming, deleting and comparing snapshots.
+//! - [`homes`]: `/user`, `/tmp` and users' home directories, as an administrator makes them.
+//! - [`trash`]: `rm`'s move to the caller's trash, and `expunge`.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
 
 pub mod credentials;
 pub mod dfs;
 pub mod error;
+pub mod homes;
 #[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod reader;
 pub mod snapshots;
+pub mod trash;
 pub mod writer;
 
 pub use credentials::Credentials;

@@ -2,7 +2,8 @@
 //! each acknowledged by every node. Unacknowledged packets are kept; when a node fails, the
 //! pipeline is rebuilt from the survivors under a new generation stamp, each survivor cuts its
 //! replica back to the acknowledged length, and the kept packets are sent again. The lost
-//! replica is re-created later by the namenode.
+//! replica is re-created later by the namenode. An append reopens the last block's replicas
+//! the same way, with the append stage, and carries on from its end.
 
 use crate::dfs::{CreateOptions, DfsClient};
 use crate::error::{ClientError, ClientResult};
@@ -53,6 +54,9 @@ struct AckState {
 
 struct BlockStream {
     id: u64,
+    /// A block reopened by an append: its length then. Until a byte past it is acknowledged,
+    /// a pipeline is (re)built with the append stage, which reopens finalized replicas.
+    reopened_len: Option<u64>,
     /// Generation the block had when allocated.
     first_gen: u64,
     gen: u64,
@@ -107,6 +111,71 @@ impl DfsWriter {
         })
     }
 
+    /// Reopens an existing file to write at its end (HDFS's append): the namenode hands over
+    /// its lease; a partial last block's pipeline is rebuilt from its replicas with the append
+    /// stage under a new stamp, else the first write adds a block.
+    pub(crate) fn append(client: DfsClient, path: &str) -> ClientResult<Self> {
+        let req = AppendRequest {
+            caller: client.caller(),
+            path: path.into(),
+            client_name: client.client_name().into(),
+        };
+        let resp = client.call(path, |mut c| async move { c.append(req).await })?;
+        let status = resp
+            .status
+            .ok_or_else(|| ClientError::Internal("append returned no status".into()))?;
+        let bpc = resp.bytes_per_checksum.max(1) as usize;
+        client.writer_opened();
+        let mut w = DfsWriter {
+            file_id: status.file_id,
+            path: status.path,
+            bpc,
+            block_size: status.block_size,
+            packet_cap: (PACKET_BYTES / bpc).max(1) * bpc,
+            buf: Vec::new(),
+            block: None,
+            prev: resp.last_full,
+            bytes_in_block: 0,
+            excluded: Vec::new(),
+            closed: false,
+            client,
+        };
+        let Some(lb) = resp.last_block else {
+            return Ok(w);
+        };
+        let block = lb
+            .block
+            .ok_or_else(|| ClientError::Internal("append returned no block".into()))?;
+        let len = block.num_bytes;
+        let acks = AckState {
+            acked_len: len,
+            ..AckState::default()
+        };
+        let mut b = BlockStream {
+            id: block.id,
+            reopened_len: Some(len),
+            first_gen: block.gen_stamp,
+            gen: block.gen_stamp,
+            token: lb.token,
+            nodes: lb.locations,
+            out: None,
+            acks: Arc::new((Mutex::new(acks), Condvar::new())),
+            next_offset: len,
+            seqno: 0,
+        };
+        if b.nodes.is_empty() {
+            return Err(w.err(format!(
+                "blk_{}: the namenode knows no replica of the last block to append to",
+                b.id
+            )));
+        }
+        // A new stamp, the replicas reopened down the pipeline, the stamp committed.
+        w.rebuild(&mut b)?;
+        w.bytes_in_block = len;
+        w.block = Some(b);
+        Ok(w)
+    }
+
     fn err(&self, message: impl Into<String>) -> ClientError {
         ClientError::Transfer {
             path: self.path.clone(),
@@ -114,10 +183,18 @@ impl DfsWriter {
         }
     }
 
-    /// Bytes the current packet may still take: up to a full packet, never past the block end.
+    /// Bytes the current packet may still take: up to a full packet, never past the block end,
+    /// and (right after an append) never past the end of a partial last chunk, which the
+    /// first packet completes alone.
     fn room(&self) -> usize {
         let left_in_block = (self.block_size - self.bytes_in_block) as usize;
-        self.packet_cap.min(left_in_block) - self.buf.len()
+        let in_chunk = (self.bytes_in_block % self.bpc as u64) as usize;
+        let cap = if in_chunk == 0 {
+            self.packet_cap
+        } else {
+            self.bpc - in_chunk
+        };
+        cap.min(left_in_block) - self.buf.len()
     }
 
     /// Sends the buffered bytes as one packet, ending the block when it is full or `last`.
@@ -250,6 +327,7 @@ impl DfsWriter {
             .ok_or_else(|| ClientError::Internal("add_block returned no block".into()))?;
         let mut stream = BlockStream {
             id: block.id,
+            reopened_len: None,
             first_gen: block.gen_stamp,
             gen: block.gen_stamp,
             token: lb.token,
@@ -381,9 +459,15 @@ impl DfsWriter {
                 st.epoch += 1;
                 (st.acked_len, st.unacked.iter().cloned().collect::<Vec<_>>())
             };
-            let stage = WriteStage::Recover {
-                old_gen: b.first_gen,
-                acked_len,
+            let stage = match b.reopened_len {
+                Some(len) if acked_len == len => WriteStage::Append {
+                    old_gen: b.first_gen,
+                    len,
+                },
+                _ => WriteStage::Recover {
+                    old_gen: b.first_gen,
+                    acked_len,
+                },
             };
             match self.open_pipeline(b.id, new_gen, stage, &b.nodes, &b.token, &b.acks) {
                 Ok(out) => {

@@ -197,14 +197,27 @@ impl LocalCluster {
 
     /// Makes the job binary cache a sticky folder every user may upload to (as the job tracker
     /// also does once it reaches the namenode), so a job submitted right after start-up finds it.
+    /// Also makes `/user` (0755) and `/tmp` (1777), as a Hadoop administrator does.
     fn open_binary_cache(&self, timeout: Duration) -> ClusterResult<()> {
         let dfs = self.client()?;
         let dir = client::jobs::BINARIES_DIR;
         wait_for(timeout, "the job binary cache folder", || {
             dfs.mkdirs(dir)
                 .and_then(|()| dfs.set_permission(dir, 0o1777))
+                .and_then(|()| dfs.make_common_dirs())
                 .ok()
         })
+    }
+
+    /// Makes `/user/USER` (owner `user`, group its first group or `user`, 0755) when the
+    /// namenode runs; a cluster not started yet gets it from the next token issued after.
+    fn make_home(&self, user: &str, groups: &[&str]) -> ClusterResult<()> {
+        if self.pid("namenode").is_none() {
+            return Ok(());
+        }
+        let group = groups.first().copied().unwrap_or(user);
+        self.client()?.make_home(user, group)?;
+        Ok(())
     }
 
     /// Writes the config files for a new cluster (or loads an existing one) without starting it.
@@ -290,7 +303,9 @@ impl LocalCluster {
     }
 
     /// A token for `user` in `groups`, signed with the cluster's secret.
+    /// Makes the user's home directory too (when the namenode runs).
     pub fn issue_token(&self, user: &str, groups: &[&str]) -> ClusterResult<String> {
+        self.make_home(user, groups)?;
         let secret = ClusterSecret::load(&self.secret_path())
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let grant = Grant::User {

@@ -110,6 +110,12 @@ pub struct NamenodeConfig {
     pub max_connections_per_address: u32,
     /// A connection to the gRPC port that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
+    /// How long what `rm` moves to a user's trash stays there before the emptier deletes it
+    /// (HDFS's `fs.trash.interval`, here in milliseconds). 0 turns the trash off: `rm` deletes.
+    pub trash_interval_ms: u64,
+    /// How often the namenode's trash emptier checkpoints every `.Trash/Current` and deletes
+    /// expired checkpoints (HDFS's `fs.trash.checkpoint.interval`); 0: every `trash_interval_ms`.
+    pub trash_checkpoint_interval_ms: u64,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -141,6 +147,8 @@ impl Default for NamenodeConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            trash_interval_ms: 24 * 3_600_000,
+            trash_checkpoint_interval_ms: 0,
             security: SecurityConfig::default(),
         }
     }

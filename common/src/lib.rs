@@ -26,6 +26,7 @@
 //!   a blocking TLS stream that clones like a socket (transfer, shuffle); `tls_certs` (feature
 //!   `certs`): making a local CA and host certificates.
 //! - [`transfer`]: the framed TCP protocol that carries block data.
+//! - [`trash`]: where `rm` moves what it removes, and the names of the trash's checkpoints.
 //! - `logging`: tracing setup for binaries (feature `logging`, on by default).
 //! - [`user`]: who the process runs as (the owner of what a client creates).
 
@@ -56,6 +57,7 @@ pub mod tls_certs;
 pub mod tls_stream;
 pub mod topology;
 pub mod transfer;
+pub mod trash;
 pub mod user;
 
 pub use error::{Error, Result};

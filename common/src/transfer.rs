@@ -46,6 +46,13 @@ pub enum WriteStage {
     Recover { old_gen: u64, acked_len: u64 },
     /// A copy sent by another datanode (re-replication); finalized when complete.
     Replicate,
+    /// A closed block reopened to append to (HDFS's PIPELINE_SETUP_APPEND): each node checks
+    /// that its finalized replica (of generation `old_gen`) has the block's `len` bytes and a
+    /// sound last chunk, restamps it with the op's generation, moves it back to the
+    /// being-written area, and takes packets from `len` on. The first packet of a block whose
+    /// last chunk is partial carries only what completes that chunk; the node rewrites the
+    /// chunk's CRC over the old and new bytes together.
+    Append { old_gen: u64, len: u64 },
 }
 
 /// The first frame of a connection.

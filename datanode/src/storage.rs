@@ -439,6 +439,59 @@ impl Storage {
         self.next_dir.fetch_add(1, Ordering::Relaxed) % self.dirs.len()
     }
 
+    /// Reopens a replica to append to: a finalized one must hold exactly the block's `len`
+    /// bytes with a sound partial last chunk (the chunk the first appended packet completes);
+    /// it is restamped with `new_gen` and moved back to `rbw/`. A replica an earlier, failed
+    /// attempt already reopened is taken up as a pipeline recovery takes it.
+    pub fn reopen_for_append(
+        &self,
+        id: u64,
+        old_gen: u64,
+        new_gen: u64,
+        len: u64,
+    ) -> Result<ReplicaWriter> {
+        let r = self
+            .get(id)
+            .ok_or_else(|| Error::Protocol(format!("blk_{id}: no replica here to append to")))?;
+        if r.state == ReplicaState::Finalized {
+            let data_path = self.data_path(&r);
+            let on_disk = fs::metadata(&data_path).at(&data_path)?.len();
+            if on_disk != len {
+                return Err(Error::Protocol(format!(
+                    "blk_{id}: the replica has {on_disk} bytes, the block {len}: not appending \
+                     to it (the namenode replaces it)"
+                )));
+            }
+            self.verify_last_chunk(&r, len)?;
+        }
+        self.recover(id, old_gen, new_gen, len)
+    }
+
+    /// Checks the CRC of the chunk holding byte `len - 1`: appending rewrites it over more
+    /// bytes, so a bad one must not be blessed.
+    fn verify_last_chunk(&self, r: &Replica, len: u64) -> Result<()> {
+        let bpc = r.bytes_per_checksum as u64;
+        if len == 0 || len.is_multiple_of(bpc) {
+            return Ok(());
+        }
+        let start = len / bpc * bpc;
+        let (data_path, meta_path) = (self.data_path(r), self.meta_path(r));
+        let mut data = vec![0u8; (len - start) as usize];
+        File::open(&data_path)
+            .and_then(|f| f.read_exact_at(&mut data, start))
+            .at(&data_path)?;
+        let mut sum = [0u8; 4];
+        File::open(&meta_path)
+            .and_then(|f| f.read_exact_at(&mut sum, META_HEADER_LEN + start / bpc * 4))
+            .at(&meta_path)?;
+        checksum::verify(&data, &sum, bpc as usize).map_err(|_| {
+            Error::Protocol(format!(
+                "blk_{}: the replica's last chunk fails its checksum: not appending to it",
+                r.id
+            ))
+        })
+    }
+
     /// Rebuilds a replica for a recovered pipeline: cut to `len`, restamped with `new_gen`.
     pub fn recover(&self, id: u64, old_gen: u64, new_gen: u64, len: u64) -> Result<ReplicaWriter> {
         let mut map = self.replicas.lock();
@@ -461,7 +514,9 @@ impl Storage {
         map.insert(id, new.clone());
         let data_path = self.data_path(&new);
         let meta_path = self.meta_path(&new);
+        // Readable too: a packet that completes a partial last chunk rereads its start.
         let mut data = OpenOptions::new()
+            .read(true)
             .write(true)
             .open(&data_path)
             .at(&data_path)?;
@@ -714,17 +769,51 @@ pub struct ReplicaWriter {
 }
 
 impl ReplicaWriter {
-    /// Appends one packet's data and checksums; the packet must start where the replica ends
-    /// and on a chunk boundary.
+    /// Appends one packet's data and checksums; the packet must start where the replica ends,
+    /// on a chunk boundary, or (after an append reopened the replica) inside a partial last
+    /// chunk that it does not go past: then that chunk's CRC is rewritten over its old and new
+    /// bytes.
     pub fn append(&mut self, offset: u64, data: &[u8], sums: &[u8]) -> Result<()> {
-        if offset != self.len || !offset.is_multiple_of(self.replica.bytes_per_checksum as u64) {
+        let bpc = self.replica.bytes_per_checksum as u64;
+        let in_chunk = offset % bpc;
+        if offset != self.len || (in_chunk != 0 && in_chunk + data.len() as u64 > bpc) {
             return Err(Error::Protocol(format!(
-                "blk_{}: packet at offset {offset}, replica has {} bytes",
-                self.replica.id, self.len
+                "blk_{}: packet of {} bytes at offset {offset}, replica has {} bytes (a packet \
+                 must start on a chunk boundary or end within the partial last chunk)",
+                self.replica.id,
+                data.len(),
+                self.len
             )));
+        }
+        if in_chunk != 0 {
+            return self.complete_partial_chunk(offset, data);
         }
         self.data.write_all(data).at(&self.data_path)?;
         self.meta.write_all(sums).at(&self.meta_path)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// Adds `data` to the partial chunk the replica ends in, and rewrites that chunk's CRC
+    /// in place (the meta file keeps its length: still one CRC for the chunk).
+    fn complete_partial_chunk(&mut self, offset: u64, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let bpc = self.replica.bytes_per_checksum as u64;
+        let start = offset / bpc * bpc;
+        let mut chunk = vec![0u8; (offset - start) as usize];
+        self.data
+            .read_exact_at(&mut chunk, start)
+            .at(&self.data_path)?;
+        chunk.extend_from_slice(data);
+        self.data.write_all(data).at(&self.data_path)?;
+        self.meta
+            .write_all_at(
+                &crc32fast::hash(&chunk).to_le_bytes(),
+                META_HEADER_LEN + start / bpc * 4,
+            )
+            .at(&self.meta_path)?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -827,6 +916,38 @@ mod tests {
         // A stamp outside the recovery's range is refused.
         let e = s.recover(3, 1002, 1003, 512).err().expect("refused");
         assert!(e.to_string().contains("generation 1001"), "{e}");
+    }
+
+    #[test]
+    fn an_append_completes_the_partial_last_chunk_and_rewrites_its_crc() {
+        let (_dir, s) = open();
+        let mut w = s.create(8, 1000, 512, ReplicaState::Rbw).expect("create");
+        append(&mut w, 700);
+        s.finalize(w).expect("finalize");
+        // The namenode's length must match the replica's.
+        let e = s
+            .reopen_for_append(8, 1000, 1001, 600)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("700 bytes"), "{e}");
+        let mut w = s.reopen_for_append(8, 1000, 1001, 700).expect("reopen");
+        assert_eq!(
+            (w.len, w.replica.gen, w.replica.state),
+            (700, 1001, ReplicaState::Rbw)
+        );
+        // A packet past the partial chunk's end is refused; one that completes it is taken.
+        let tail = vec![9u8; 400];
+        assert!(w.append(700, &tail, &[0; 4]).is_err());
+        w.append(700, &tail[..324], &[0; 4])
+            .expect("completes the chunk");
+        append(&mut w, 512);
+        let fin = s.finalize(w).expect("finalize");
+        assert_eq!((fin.len, fin.gen), (1536, 1001));
+        let data = fs::read(s.data_path(&fin)).expect("data");
+        let meta = fs::read(s.meta_path(&fin)).expect("meta");
+        checksum::verify(&data, &meta[META_HEADER_LEN as usize..], 512)
+            .expect("every chunk's CRC holds");
+        assert_eq!(&data[690..710], &[[7u8; 10], [9u8; 10]].concat()[..]);
     }
 
     #[test]

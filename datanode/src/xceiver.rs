@@ -270,6 +270,9 @@ impl Xceiver {
             WriteStage::Recover { old_gen, acked_len } => {
                 self.storage.recover(id, old_gen, gen, acked_len)
             }
+            WriteStage::Append { old_gen, len } => {
+                self.storage.reopen_for_append(id, old_gen, gen, len)
+            }
         };
         let mut writer = match writer {
             Ok(w) => w,

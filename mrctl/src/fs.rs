@@ -1,5 +1,5 @@
 //! `mrctl fs ...`: the file verbs (put, get, cat, ls, mkdir, rm, mv, stat, setrep, du, chmod,
-//! chown, chgrp), with a progress bar on a terminal.
+//! chown, chgrp, appendToFile, expunge), with a progress bar on a terminal.
 
 use crate::admin;
 use crate::mode::{mode_string, ModeSpec};
@@ -41,12 +41,29 @@ pub enum Fs {
     },
     /// Creates a directory and its missing parents.
     Mkdir { paths: Vec<String> },
-    /// Deletes files, or directories with -r.
+    /// Moves files (directories with -r) to your trash, /user/NAME/.Trash/Current, emptied
+    /// after the namenode's trash_interval_ms; deletes them at once with -skipTrash, when the
+    /// trash is off, or when they are in a trash.
     Rm {
         paths: Vec<String>,
         /// Delete directories and everything under them.
         #[arg(short, long)]
         recursive: bool,
+        /// Delete at once instead of moving to the trash.
+        #[arg(long = "skipTrash")]
+        skip_trash: bool,
+    },
+    /// Appends local files (`-`: stdin) to a DFS file, creating it if missing: SRC... DST.
+    #[command(name = "appendToFile")]
+    AppendToFile {
+        #[arg(required = true, num_args = 2..)]
+        paths: Vec<String>,
+    },
+    /// Checkpoints your trash and deletes its checkpoints older than the trash interval.
+    Expunge {
+        /// Delete every checkpoint now, whatever its age.
+        #[arg(long)]
+        immediate: bool,
     },
     /// Renames or moves a file or directory.
     Mv { src: String, dst: String },
@@ -139,12 +156,16 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
                 dfs.mkdirs(&p)?;
             }
         }
-        Fs::Rm { paths, recursive } => {
-            for p in paths {
-                dfs.delete(&p, recursive)?;
-                writeln!(out, "deleted {}", escape(&p))?;
-            }
+        Fs::Rm {
+            paths,
+            recursive,
+            skip_trash,
+        } => crate::trash::rm(dfs, &paths, recursive, skip_trash, &mut out)?,
+        Fs::AppendToFile { mut paths } => {
+            let dst = paths.pop().unwrap_or_default();
+            crate::append::append_to_file(dfs, &paths, &dst)?;
         }
+        Fs::Expunge { immediate } => crate::trash::expunge(dfs, immediate, &mut out)?,
         Fs::Mv { src, dst } => dfs.rename(&src, &dst)?,
         Fs::Stat { path } => {
             let s = dfs.stat(&path)?;

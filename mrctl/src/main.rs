@@ -5,6 +5,7 @@
 //! cause, and a broken pipe is not an error.
 
 mod admin;
+mod append;
 mod certs;
 mod cluster;
 mod demo;
@@ -14,6 +15,7 @@ mod mode;
 mod printable;
 mod snapshot;
 mod tokens;
+mod trash;
 
 use clap::{Parser, Subcommand};
 use client::DfsClient;
@@ -66,7 +68,7 @@ enum Top {
 
 fn main() -> ExitCode {
     common::logging::init_quiet();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(trash::hdfs_flags(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

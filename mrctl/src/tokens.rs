@@ -78,7 +78,9 @@ pub fn run(
                 Some(s) => s,
                 None => crate::client_config(config, token)?.security.secret_file,
             };
-            issue(&secret, &user, &groups, &ttl)
+            let code = issue(&secret, &user, &groups, &ttl)?;
+            make_home(config, token, &user, &groups);
+            Ok(code)
         }
         AdminCmd::Token(TokenCmd::Revoke { id }) => {
             let config: ClientConfig = crate::client_config(config, token)?;
@@ -87,6 +89,29 @@ pub fn run(
             println!("revoked token {}", id.trim());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Makes the user's home directory, `/user/NAME` (owner NAME, group their first group or
+/// NAME, 0755), as a Hadoop administrator does by hand; a note on stderr when it cannot.
+fn make_home(config: &Option<PathBuf>, token: &Option<PathBuf>, user: &str, groups: &str) {
+    let user = user.trim();
+    let group = groups
+        .split(',')
+        .map(str::trim)
+        .find(|g| !g.is_empty())
+        .unwrap_or(user);
+    let made = crate::client_config(config, token)
+        .and_then(|c| Ok(DfsClient::connect(c)?))
+        .and_then(|dfs| Ok(dfs.make_home(user, group)?));
+    match made {
+        Ok(true) => eprintln!("made the home directory /user/{user} ({user}:{group}, 0755)"),
+        Ok(false) => {}
+        Err(e) => eprintln!(
+            "note: the home directory /user/{user} was not made ({e:#}); make it once the \
+             namenode is up: mrctl fs mkdir /user/{user} && mrctl fs chown {user}:{group} \
+             /user/{user}"
+        ),
     }
 }
 

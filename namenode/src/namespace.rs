@@ -117,6 +117,14 @@ pub enum Edit {
         old: String,
         new: String,
     },
+    /// A closed file reopened for writing at its end: `client` holds its lease, and a partial
+    /// last block is under construction again (`reopen_last`), its length no longer final.
+    /// The file's id is this edit's txid.
+    Append {
+        path: String,
+        client: String,
+        reopen_last: bool,
+    },
 }
 
 /// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
@@ -646,6 +654,29 @@ impl Namespace {
             }
             Edit::DeleteSnapshot { path, name } => self.delete_snapshot(path, name, &mut effect)?,
             Edit::RenameSnapshot { path, old, new } => self.rename_snapshot(path, old, new)?,
+            Edit::Append {
+                path,
+                client,
+                reopen_last,
+            } => {
+                let id = self.file(path)?.0;
+                self.before_change(id)?;
+                let client = self.intern(client);
+                let f = self.file_mut(path)?;
+                if f.client.is_some() {
+                    return Err(NnError::Internal(format!(
+                        "{path}: appended to while being written"
+                    )));
+                }
+                f.client = Some(client);
+                if *reopen_last {
+                    let last = f.blocks.last_mut().ok_or_else(|| {
+                        NnError::Internal(format!("{path}: no last block to reopen"))
+                    })?;
+                    last.committed = false;
+                }
+                self.remember_open(id, txid);
+            }
         }
         Ok(effect)
     }

@@ -10,7 +10,7 @@ use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::Perm;
 use crate::namesystem::{
-    BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
+    AppendFrom, BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
 };
 use crate::permission::Subject;
 use crate::revocation::Revocations;
@@ -559,6 +559,46 @@ impl ClientProtocol for Rpc {
 
     async fn snapshot_diff(&self, req: Request<SnapshotDiffRequest>) -> R<SnapshotDiffResponse> {
         snapshots::diff(self, req).await
+    }
+
+    async fn append(&self, req: Request<AppendRequest>) -> R<AppendResponse> {
+        let who = self.subject(&req)?;
+        let user = caller(&req)?.user;
+        let r = req.into_inner();
+        let appended = self.ns.append(&who, &r.path, &r.client_name);
+        let (status, from, c) = self.settled_err(appended).await?;
+        durable(c).await?;
+        let (last_block, last_full) = match from {
+            AppendFrom::Empty => (None, None),
+            AppendFrom::Full { id, gen, len } => (None, Some(block_msg(id, gen, len))),
+            AppendFrom::Partial(b) => {
+                // The writer reads back and rewrites the block, as after AddBlock.
+                let access = BlockAccess::WRITE.with(BlockAccess::READ);
+                let now = common::auth::now_ms();
+                (Some(located(&self.tokens, b, access, &user, now)), None)
+            }
+        };
+        Ok(Response::new(AppendResponse {
+            status: Some(status_msg(status)),
+            bytes_per_checksum: self.ns.config.bytes_per_checksum,
+            last_block,
+            last_full,
+        }))
+    }
+
+    async fn get_server_defaults(
+        &self,
+        req: Request<GetServerDefaultsRequest>,
+    ) -> R<GetServerDefaultsResponse> {
+        let user = caller(&req)?.user;
+        let c = &self.ns.config;
+        Ok(Response::new(GetServerDefaultsResponse {
+            trash_interval_ms: c.trash_interval_ms,
+            block_size: c.default_block_size,
+            replication: c.default_replication,
+            bytes_per_checksum: c.bytes_per_checksum,
+            user,
+        }))
     }
 
     async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {

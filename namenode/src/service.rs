@@ -1,5 +1,5 @@
 //! Running a namenode: load the namespace, serve gRPC, and drive the background monitors
-//! (heartbeats, safe mode, replication, leases, checkpoints).
+//! (heartbeats, safe mode, replication, leases, checkpoints, the trash emptier).
 
 use crate::block_tokens::BlockTokens;
 use crate::error::{NnError, NnResult};
@@ -114,6 +114,17 @@ fn spawn_monitors(ns: Arc<Namesystem>) {
             }
         }
     });
+    if let Some(period) = ns.trash_checkpoint_period_ms() {
+        let n = ns.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every(period)).await;
+                if let Err(e) = off_runtime(&n, Namesystem::empty_trash).await {
+                    tracing::error!(error = %e, "emptying the trash failed");
+                }
+            }
+        });
+    }
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;

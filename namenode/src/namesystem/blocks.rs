@@ -292,6 +292,15 @@ impl BlockManager {
             dns.get_mut(idx).commands.invalidate.push(invalidate);
             return Outcome::Rejected;
         }
+        if r.gen > meta.gen && !meta.committed {
+            // A block under recovery: a holder finalized it at the recovery's stamp before the
+            // primary's CommitBlockSynchronization arrived, which records it.
+            let e = self.expected.entry(b).or_default();
+            if !e.contains(&idx) {
+                e.push(idx);
+            }
+            return Outcome::Known;
+        }
         if r.gen > meta.gen || (meta.committed && r.len != meta.len) {
             tracing::warn!(
                 block = %b,

@@ -170,13 +170,15 @@ impl Namesystem {
             .filter(|&n| st.dns.liveness(n) == Liveness::Live)
             .collect();
         let Some(&primary) = holders.first() else {
-            // No live node holds any byte of it: nothing acknowledged can be saved.
+            // No live node holds any byte of it: nothing acknowledged can be saved. A block
+            // reopened for append keeps the length it was closed with (its replicas may come
+            // back); a new one goes.
             self.log(
                 st,
                 Edit::Close {
                     path: path.into(),
-                    last_len: None,
-                    drop_last: true,
+                    last_len: (len > 0).then_some(len),
+                    drop_last: len == 0,
                     mtime: now_ms(),
                 },
             )?;

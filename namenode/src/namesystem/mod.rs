@@ -6,8 +6,10 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`checkpoint`], [`snapshots`], and [`blocks`] (the block manager: where every replica is).
+//! [`checkpoint`], [`snapshots`], [`append`] (reopening a file), [`trash`] (the emptier), and
+//! [`blocks`] (the block manager: where every replica is).
 
+mod append;
 mod blocks;
 mod checkpoint;
 mod client;
@@ -21,7 +23,9 @@ mod safe_mode;
 mod snapshots;
 #[cfg(test)]
 mod tests;
+mod trash;
 
+pub use append::AppendFrom;
 pub use client::{LastBlock, LocatedBlock};
 pub use queries::{
     BlockHealth, ClusterReport, ContentSummary, FileInfo, FsckReport, Located, NodeReport,

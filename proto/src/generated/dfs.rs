@@ -177,6 +177,53 @@ pub struct CompleteRequest {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CompleteResponse {}
+/// Reopens a closed file for writing at its end (HDFS's append). Takes the lease for
+/// `client_name`; needs write permission on the file.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AppendRequest {
+    #[prost(message, optional, tag = "1")]
+    pub caller: ::core::option::Option<Caller>,
+    #[prost(string, tag = "2")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub client_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AppendResponse {
+    /// The file, now under construction; its file_id names it in AddBlock and Complete.
+    #[prost(message, optional, tag = "1")]
+    pub status: ::core::option::Option<FileStatus>,
+    #[prost(uint32, tag = "2")]
+    pub bytes_per_checksum: u32,
+    /// The last block when it is partial: reopened, at its current stamp, with its replicas and
+    /// a READ|WRITE token. The writer asks UpdateBlockForPipeline for a new stamp, sets up the
+    /// pipeline with the append stage and commits the stamp with UpdatePipeline. Absent when the
+    /// file is empty or its last block is full (the next write adds a block).
+    #[prost(message, optional, tag = "3")]
+    pub last_block: ::core::option::Option<LocatedBlock>,
+    /// The file's last block when it is full (id, stamp, length): the next AddBlock's
+    /// `previous` and Complete's `last`. Absent when the file is empty or its last block is partial.
+    #[prost(message, optional, tag = "4")]
+    pub last_full: ::core::option::Option<Block>,
+}
+/// What a client needs to know of the namenode's settings (HDFS's getServerDefaults).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetServerDefaultsRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetServerDefaultsResponse {
+    /// How long a file moved to the trash stays there; 0: the trash is off (rm deletes).
+    #[prost(uint64, tag = "1")]
+    pub trash_interval_ms: u64,
+    #[prost(uint64, tag = "2")]
+    pub block_size: u64,
+    #[prost(uint32, tag = "3")]
+    pub replication: u32,
+    #[prost(uint32, tag = "4")]
+    pub bytes_per_checksum: u32,
+    /// The caller as the namenode knows it (from its token): whose trash `rm` moves to.
+    #[prost(string, tag = "5")]
+    pub user: ::prost::alloc::string::String,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RenewLeaseRequest {
     #[prost(string, tag = "1")]
@@ -1438,6 +1485,50 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "SnapshotDiff"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn append(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AppendRequest>,
+        ) -> std::result::Result<tonic::Response<super::AppendResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/Append",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new("dfs.ClientProtocol", "Append"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_server_defaults(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetServerDefaultsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetServerDefaultsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/GetServerDefaults",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "GetServerDefaults"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1632,6 +1723,17 @@ pub mod client_protocol_server {
             request: tonic::Request<super::SnapshotDiffRequest>,
         ) -> std::result::Result<
             tonic::Response<super::SnapshotDiffResponse>,
+            tonic::Status,
+        >;
+        async fn append(
+            &self,
+            request: tonic::Request<super::AppendRequest>,
+        ) -> std::result::Result<tonic::Response<super::AppendResponse>, tonic::Status>;
+        async fn get_server_defaults(
+            &self,
+            request: tonic::Request<super::GetServerDefaultsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetServerDefaultsResponse>,
             tonic::Status,
         >;
     }
@@ -2969,6 +3071,97 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SnapshotDiffSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/Append" => {
+                    #[allow(non_camel_case_types)]
+                    struct AppendSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::AppendRequest>
+                    for AppendSvc<T> {
+                        type Response = super::AppendResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AppendRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::append(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AppendSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/GetServerDefaults" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetServerDefaultsSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::GetServerDefaultsRequest>
+                    for GetServerDefaultsSvc<T> {
+                        type Response = super::GetServerDefaultsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetServerDefaultsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::get_server_defaults(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetServerDefaultsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

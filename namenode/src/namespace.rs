@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 
+mod quota;
+pub use quota::{file_space, human_bytes, DirQuota, Usage};
+
 pub type InodeId = u32;
 
 /// The root directory's inode.
@@ -92,6 +95,12 @@ pub enum Edit {
         owner: Option<String>,
         group: Option<String>,
     },
+    /// A directory's quotas as they are to be from now on (None: no such quota).
+    SetQuota {
+        path: String,
+        names: Option<u64>,
+        space: Option<u64>,
+    },
 }
 
 /// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
@@ -168,6 +177,8 @@ pub struct Namespace {
     open_files: HashMap<u64, InodeId>,
     /// The same, by inode, to forget an id when its file is closed or deleted.
     open_ids: HashMap<InodeId, u64>,
+    /// The directories with a quota, with their cached usage ([`quota`]).
+    quotas: HashMap<InodeId, DirQuota>,
 }
 
 /// Splits an absolute path into its components, rejecting what HDFS rejects.
@@ -236,6 +247,7 @@ impl Namespace {
             name_ids: HashMap::new(),
             open_files: HashMap::new(),
             open_ids: HashMap::new(),
+            quotas: HashMap::new(),
         };
         let owner = ns.intern(owner);
         let group = ns.intern(group);
@@ -418,6 +430,8 @@ impl Namespace {
     /// failure means the journal contradicts itself. A file it creates gets `txid` as its id.
     pub fn apply_at(&mut self, edit: &Edit, txid: u64) -> NnResult<ApplyEffect> {
         let mut effect = ApplyEffect::default();
+        // A file whose space may change: its quota usage is charged after the edit.
+        let resized = self.resized_file(edit)?;
         match edit {
             Edit::Mkdirs { path, perm, mtime } => {
                 self.mkdirs(path, perm, *mtime)?;
@@ -536,6 +550,9 @@ impl Namespace {
                 let (new_parent, new_name) = self.parent_of(dst)?;
                 let new_parent = new_parent.ok_or_else(|| NnError::NotFound(dst.clone()))?;
                 let old_parent = old_parent.ok_or_else(|| NnError::NotFound(src.clone()))?;
+                // The subtree's usage moves from the old parent's quotas to the new one's.
+                let moved = self.usage_to_move(id)?;
+                self.charge(old_parent, -(moved.names as i64), -(moved.space as i64))?;
                 if let Kind::Dir(ch) = &mut self.inode_mut(old_parent)?.kind {
                     ch.remove(old_name);
                 }
@@ -551,6 +568,7 @@ impl Namespace {
                 let p = self.inode_mut(new_parent)?;
                 p.mtime = *mtime;
                 self.inode_mut(id)?.parent = new_parent;
+                self.charge(new_parent, moved.names as i64, moved.space as i64)?;
             }
             Edit::Delete { path, mtime } => {
                 let id = self
@@ -558,6 +576,8 @@ impl Namespace {
                     .ok_or_else(|| NnError::NotFound(path.clone()))?;
                 let (parent, name) = self.parent_of(path)?;
                 let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
+                let gone = self.usage_to_move(id)?;
+                self.charge(parent, -(gone.names as i64), -(gone.space as i64))?;
                 let p = self.inode_mut(parent)?;
                 if let Kind::Dir(ch) = &mut p.kind {
                     ch.remove(name);
@@ -571,6 +591,7 @@ impl Namespace {
                     };
                     self.free.push(id);
                     self.forget_open(id);
+                    self.forget_quota(id);
                     match inode.kind {
                         Kind::Dir(ch) => stack.extend(ch.values()),
                         Kind::File(f) => {
@@ -610,8 +631,33 @@ impl Namespace {
                     inode.group = g;
                 }
             }
+            Edit::SetQuota { path, names, space } => {
+                self.set_quota(path, *names, *space)?;
+            }
+        }
+        if let Some((id, before)) = resized {
+            let after = self.space_of(id)?;
+            self.charge(id, 0, after as i64 - before as i64)?;
         }
         Ok(effect)
+    }
+
+    /// The file an edit may grow or shrink, and its space before, when quotas are counted.
+    fn resized_file(&self, edit: &Edit) -> NnResult<Option<(InodeId, u64)>> {
+        if self.quotas.is_empty() {
+            return Ok(None);
+        }
+        let id = match edit {
+            Edit::AddBlock { path, .. }
+            | Edit::Close { path, .. }
+            | Edit::SetReplication { path, .. } => self.file(path)?.0,
+            Edit::UpdateBlock { block, .. } => match self.block_index.get(block) {
+                Some(&id) => id,
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some((id, self.space_of(id)?)))
     }
 
     fn link(&mut self, parent: InodeId, name: &str, inode: Inode, path: &str) -> NnResult<InodeId> {
@@ -629,6 +675,7 @@ impl Namespace {
             ch.insert(name.into(), id);
         }
         p.mtime = p.mtime.max(mtime);
+        self.charge(parent, 1, 0)?;
         Ok(id)
     }
 
@@ -741,6 +788,16 @@ impl Namespace {
             }
             Ok(())
         })?;
+        // After every inode, so loading finds the directories; usage is recounted at load.
+        let mut quotas: Vec<_> = self.quota_dirs().collect();
+        quotas.sort_unstable_by_key(|(id, _)| *id);
+        for (id, q) in quotas {
+            out.push(&encode(&ImageRecord::Quota {
+                path: self.path_of(id)?,
+                names: q.names,
+                space: q.space,
+            })?);
+        }
         Ok(out)
     }
 
@@ -811,6 +868,9 @@ impl Namespace {
                     let id = ns.file(&path)?.0;
                     ns.remember_open(id, file_id);
                 }
+                ImageRecord::Quota { path, names, space } => {
+                    ns.set_quota(&path, names, space)?;
+                }
             }
         }
         Ok(ns)
@@ -860,6 +920,12 @@ enum ImageRecord {
     /// Follows the `File` record of a file being written: its file id. A new variant, so
     /// images written before file ids still load (their open files have none).
     OpenFileId { path: String, file_id: u64 },
+    /// A directory's quotas (a new variant: older images have none).
+    Quota {
+        path: String,
+        names: Option<u64>,
+        space: Option<u64>,
+    },
 }
 
 pub fn encode<T: Serialize>(v: &T) -> NnResult<Vec<u8>> {

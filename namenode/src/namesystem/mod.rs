@@ -6,7 +6,8 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
+//! [`quotas`] (setting them, and the checks before an edit), [`checkpoint`], and [`blocks`]
+//! (the block manager: where every replica is).
 
 mod blocks;
 mod checkpoint;
@@ -15,6 +16,7 @@ mod leases;
 #[cfg(test)]
 mod permission_tests;
 mod queries;
+mod quotas;
 mod replication;
 mod reports;
 mod safe_mode;
@@ -26,7 +28,9 @@ pub use queries::{
     BlockHealth, ClusterReport, ContentSummary, FileInfo, FsckReport, Located, NodeReport,
     ReplicaHealth,
 };
+pub use quotas::{QuotaChange, QuotaInfo};
 pub use reports::{BadReplica, ReportDiff, ReportedReplica};
+pub use safe_mode::{SafeModeAction, SafeModeStatus};
 
 use crate::datanodes::Datanodes;
 use crate::error::{NnError, NnResult};
@@ -53,6 +57,8 @@ struct Metadata {
     blocks: BlockManager,
     /// Why mutations are refused, while in safe mode.
     safe_mode: Option<String>,
+    /// The administrator who entered safe mode by hand: it stays on until they leave it.
+    safe_mode_by: Option<String>,
     checkpoint: CheckpointMark,
 }
 
@@ -126,6 +132,8 @@ impl Namesystem {
             replayed += 1;
             Ok(())
         })?;
+        // Quota usage is cached, not journaled: count it once from the loaded tree.
+        ns.recompute_quotas()?;
         tracing::info!(image_txid, replayed, last_txid = last, "namespace loaded");
         let journal = Journal::start_with_sync_delay(
             &dir,
@@ -153,6 +161,7 @@ impl Namesystem {
             leases,
             blocks: BlockManager::default(),
             safe_mode: Some("waiting for block reports".into()),
+            safe_mode_by: None,
             checkpoint: CheckpointMark {
                 txid: last,
                 at: now,

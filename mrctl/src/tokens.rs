@@ -25,6 +25,12 @@ pub enum AdminCmd {
     /// Makes (or reuses) a CA and signs a TLS certificate for a host; prints the [security]
     /// lines naming the files.
     Certs(crate::certs::Certs),
+    /// Directory quotas: set and clear name and space quotas (superusers).
+    #[command(subcommand)]
+    Quota(crate::quota::QuotaCmd),
+    /// The namenode's safe mode: get, enter, leave, wait.
+    #[command(subcommand)]
+    Safemode(crate::safemode::SafemodeCmd),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +62,14 @@ pub fn run(
     match cmd {
         AdminCmd::Keygen { out, rotate } => keygen(&out, rotate),
         AdminCmd::Certs(args) => crate::certs::run(args),
+        AdminCmd::Quota(cmd) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::quota::run(&dfs, cmd)
+        }
+        AdminCmd::Safemode(cmd) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::safemode::run(&dfs, cmd)
+        }
         AdminCmd::Token(TokenCmd::Issue {
             user,
             groups,

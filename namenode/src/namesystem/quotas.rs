@@ -125,7 +125,8 @@ impl Metadata {
         };
         let prev_now = prev_len.unwrap_or(prev_was);
         let after = (before + (prev_now + f.block_size) * repl).saturating_sub(prev_was * repl);
-        self.ns.check_quota(id, 0, after.saturating_sub(before), None)
+        self.ns
+            .check_quota(id, 0, after.saturating_sub(before), None)
     }
 
     /// Refuses raising the file at `id` to `replication` when a space quota would go over.
@@ -135,7 +136,8 @@ impl Metadata {
         };
         let before = file_space(f);
         let after = before / (f.replication.max(1) as u64) * replication as u64;
-        self.ns.check_quota(id, 0, after.saturating_sub(before), None)
+        self.ns
+            .check_quota(id, 0, after.saturating_sub(before), None)
     }
 
     /// Refuses moving `src` under `dst_parent` when a quota of a directory it enters (one

@@ -262,7 +262,170 @@ impl Namespace {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Edit, Perm};
     use super::*;
+    use common::ids::{BlockId, GenStamp};
+
+    fn perm() -> Perm {
+        Perm {
+            owner: "alice".into(),
+            group: "staff".into(),
+            mode: 0o755,
+        }
+    }
+
+    fn create(path: &str) -> Edit {
+        Edit::Create {
+            path: path.into(),
+            perm: perm(),
+            mtime: 1,
+            replication: 2,
+            block_size: 100,
+            client: "c".into(),
+        }
+    }
+
+    fn used(ns: &Namespace, path: &str) -> Usage {
+        let id = ns.lookup(path).expect("ok").expect("exists");
+        ns.quota(id).expect("a quota").used
+    }
+
+    /// The cache after each edit must equal a fresh count of the tree.
+    fn assert_cache_is_exact(ns: &mut Namespace) {
+        let cached: Vec<_> = ns.quota_dirs().map(|(id, q)| (id, q.used)).collect();
+        ns.recompute_quotas().expect("recount");
+        for (id, before) in cached {
+            assert_eq!(ns.quota(id).expect("quota").used, before, "inode {id}");
+        }
+    }
+
+    #[test]
+    fn cached_usage_follows_every_edit_and_matches_a_recount() {
+        let mut ns = Namespace::new();
+        let edits = [
+            Edit::Mkdirs {
+                path: "/p/in".into(),
+                perm: perm(),
+                mtime: 1,
+            },
+            Edit::SetQuota {
+                path: "/p".into(),
+                names: Some(100),
+                space: Some(10_000),
+            },
+            Edit::SetQuota {
+                path: "/p/in".into(),
+                names: None,
+                space: Some(5_000),
+            },
+            create("/p/in/f"),
+            Edit::AddBlock {
+                path: "/p/in/f".into(),
+                block: BlockId(1),
+                gen: GenStamp(1),
+                prev_len: None,
+            },
+        ];
+        for e in &edits {
+            ns.apply(e).expect("apply");
+            assert_cache_is_exact(&mut ns);
+        }
+        // /p, /p/in, /p/in/f; the block being written counts in full, twice.
+        assert_eq!(
+            used(&ns, "/p"),
+            Usage {
+                names: 3,
+                space: 200
+            }
+        );
+        assert_eq!(
+            used(&ns, "/p/in"),
+            Usage {
+                names: 2,
+                space: 200
+            }
+        );
+        let more = [
+            Edit::AddBlock {
+                path: "/p/in/f".into(),
+                block: BlockId(2),
+                gen: GenStamp(2),
+                prev_len: Some(100),
+            },
+            Edit::Close {
+                path: "/p/in/f".into(),
+                last_len: Some(30),
+                drop_last: false,
+                mtime: 2,
+            },
+            Edit::SetReplication {
+                path: "/p/in/f".into(),
+                replication: 3,
+            },
+            Edit::Mkdirs {
+                path: "/out".into(),
+                perm: perm(),
+                mtime: 3,
+            },
+            Edit::Rename {
+                src: "/p/in/f".into(),
+                dst: "/out/f".into(),
+                mtime: 4,
+            },
+            Edit::Rename {
+                src: "/out".into(),
+                dst: "/p/in/out".into(),
+                mtime: 5,
+            },
+            create("/p/g"),
+            Edit::Delete {
+                path: "/p/in/out".into(),
+                mtime: 6,
+            },
+        ];
+        for e in &more {
+            ns.apply(e).expect("apply");
+            assert_cache_is_exact(&mut ns);
+        }
+        assert_eq!(used(&ns, "/p"), Usage { names: 3, space: 0 });
+        // A deleted quota directory forgets its quota (its inode may be reused).
+        ns.apply(&Edit::Delete {
+            path: "/p/in".into(),
+            mtime: 7,
+        })
+        .expect("delete");
+        assert_eq!(ns.quota_dirs().count(), 1);
+        assert_eq!(used(&ns, "/p"), Usage { names: 2, space: 0 });
+        let e = ns
+            .check_quota(ns.lookup("/p").expect("ok").expect("p"), 0, 10_001, None)
+            .expect_err("over")
+            .to_string();
+        assert!(e.contains("space quota of /p exceeded"), "{e}");
+    }
+
+    #[test]
+    fn quotas_survive_an_image_round_trip() {
+        let mut ns = Namespace::new();
+        ns.apply(&create("/d/f")).expect("create");
+        ns.apply(&Edit::SetQuota {
+            path: "/d".into(),
+            names: Some(7),
+            space: None,
+        })
+        .expect("quota");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = common::journal::Journal::start(dir.path(), 0).expect("journal");
+        j.write_image(3, ns.image().expect("image")).expect("write");
+        let (_, image) = common::journal::load_latest_image(dir.path())
+            .expect("load")
+            .expect("image");
+        let mut back = Namespace::from_image(&image).expect("load");
+        back.recompute_quotas().expect("recount");
+        let id = back.lookup("/d").expect("ok").expect("d");
+        let q = back.quota(id).expect("quota kept");
+        assert_eq!((q.names, q.space), (Some(7), None));
+        assert_eq!(q.used, Usage { names: 2, space: 0 });
+    }
 
     #[test]
     fn human_bytes_reads_like_the_examples() {

@@ -33,23 +33,30 @@ pub fn run(dfs: &DfsClient, cmd: SafemodeCmd) -> anyhow::Result<ExitCode> {
         SafemodeCmd::Enter => SafeModeAction::SafeModeEnter,
         SafemodeCmd::Leave => SafeModeAction::SafeModeLeave,
     };
-    let mut status = dfs.safe_mode(action).context("safe mode")?;
-    if let SafemodeCmd::Wait { timeout } = cmd {
-        let start = Instant::now();
-        while status.on {
-            if timeout.is_some_and(|t| start.elapsed() >= t) {
-                bail!(
-                    "safe mode is still ON after {:?}: {}",
-                    timeout.unwrap_or_default(),
-                    describe(&status)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-            status = dfs.safe_mode(action).context("safe mode")?;
-        }
-    }
+    let status = match cmd {
+        SafemodeCmd::Wait { timeout } => wait(dfs, timeout)?,
+        _ => dfs.safe_mode(action).context("safe mode")?,
+    };
     println!("Safe mode is {}", describe(&status));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Polls until safe mode is off. A namenode that does not answer yet (starting) is waited
+/// for like one in safe mode; any other error ends the wait.
+fn wait(dfs: &DfsClient, timeout: Option<Duration>) -> anyhow::Result<SafeModeResponse> {
+    let start = Instant::now();
+    loop {
+        let why = match dfs.safe_mode(SafeModeAction::SafeModeGet) {
+            Ok(s) if !s.on => return Ok(s),
+            Ok(s) => describe(&s),
+            Err(e) if e.is_temporary() => e.to_string(),
+            Err(e) => return Err(e).context("safe mode"),
+        };
+        if let Some(t) = timeout.filter(|&t| start.elapsed() >= t) {
+            bail!("safe mode is still ON after {t:?}: {why}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// "ON: <why>" or "OFF (<block counts>)".

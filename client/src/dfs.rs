@@ -331,6 +331,35 @@ impl DfsClient {
         })
     }
 
+    /// Sets (`Some`) or, with `clear_*`, removes a directory's name and space quotas; a quota
+    /// given neither way stays as it is. Superusers only.
+    pub fn set_quota(
+        &self,
+        path: &str,
+        names: Option<u64>,
+        space: Option<u64>,
+        clear_names: bool,
+        clear_space: bool,
+    ) -> ClientResult<()> {
+        let req = SetQuotaRequest {
+            path: path.into(),
+            name_quota: names,
+            space_quota: space,
+            clear_name_quota: clear_names,
+            clear_space_quota: clear_space,
+        };
+        self.call(path, |mut c| async move { c.set_quota(req).await })
+            .map(|_| ())
+    }
+
+    /// Reads, enters or leaves safe mode (entering and leaving: superusers only).
+    pub fn safe_mode(&self, action: SafeModeAction) -> ClientResult<SafeModeResponse> {
+        let req = SafeModeRequest {
+            action: action as i32,
+        };
+        self.call("safe mode", |mut c| async move { c.safe_mode(req).await })
+    }
+
     /// Revokes the token `id` (16 hex digits) cluster-wide; superusers only.
     pub fn revoke_token(&self, id: &str) -> ClientResult<()> {
         let req = RevokeTokenRequest {

@@ -29,3 +29,5 @@ pub mod writer;
 pub use credentials::Credentials;
 pub use dfs::{CreateOptions, DfsClient};
 pub use error::{ClientError, ClientResult};
+/// The safe mode request and reply, as `DfsClient::safe_mode` takes and gives them.
+pub use proto::dfs::{SafeModeAction, SafeModeResponse};

@@ -19,6 +19,9 @@ pub enum Error {
     Protocol(String),
     #[error(transparent)]
     Net(#[from] std::io::Error),
+    /// Another process holds the directory's `in_use.lock`.
+    #[error("{} is in use by pid {pid} (in_use.lock); stop that daemon or pick another directory", dir.display())]
+    DirInUse { dir: PathBuf, pid: String },
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
 }

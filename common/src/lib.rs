@@ -12,6 +12,7 @@
 //!   call's token and records the caller's identity.
 //! - [`config`]: the TOML config of each role, with defaults an operator rarely needs to change
 //!   (reading a file needs the `config-file` feature, on by default).
+//! - [`dir_lock`]: the `in_use.lock` every daemon holds on its directories.
 //! - [`error`]: the crate's error type.
 //! - [`fsutil`]: crash-safe file writes (temp file, fsync, rename, fsync the directory).
 //! - [`jobs`]: the job model every part shares: job and task specs, reports, heartbeats.
@@ -35,6 +36,7 @@ pub mod checksum;
 pub mod clock;
 pub mod config;
 pub mod conn_limit;
+pub mod dir_lock;
 pub mod error;
 pub mod fsutil;
 #[cfg(feature = "grpc-server")]

@@ -15,6 +15,8 @@ use std::time::Duration;
 pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     // Before anything else: a datanode without its secret would serve every block to anyone.
     let auth = Arc::new(BlockAuth::from_config(&config.security)?);
+    // Held until the process ends: two datanodes on one disk would delete each other's blocks.
+    let _locks = common::dir_lock::DirLock::acquire_all(&config.data_dirs)?;
     let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;

@@ -54,6 +54,9 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .map_err(|e| JtError::Config(e.to_string()))?;
     // Jobs' delegation tokens and keys are made from it.
     let secret = verifier.as_ref().map(|v| v.secret().clone());
+    // Held until the process ends: two job trackers on one journal would both append to it.
+    let _lock = common::dir_lock::DirLock::acquire(&config.meta_dir)
+        .map_err(|e| JtError::Config(e.to_string()))?;
     let clock = common::clock::system();
     // Recovery waits for journal appends, which must not block an async thread.
     let (meta_dir, now) = (config.meta_dir.clone(), clock.now());

@@ -13,6 +13,8 @@ mod fs;
 mod job;
 mod mode;
 mod printable;
+mod quota;
+mod safemode;
 mod snapshot;
 mod tokens;
 mod trash;
@@ -54,7 +56,8 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
-    /// Cluster secret, tokens and TLS certificates: keygen, token issue, token revoke, certs.
+    /// Cluster secret, tokens and TLS certificates (keygen, token issue, token revoke, certs),
+    /// quotas and safe mode.
     #[command(subcommand)]
     Admin(tokens::AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated

@@ -29,6 +29,12 @@ pub enum AdminCmd {
     AllowSnapshot { dir: String },
     /// Makes DIR an ordinary directory again (superuser); refused while it has snapshots.
     DisallowSnapshot { dir: String },
+    /// Directory quotas: set and clear name and space quotas (superusers).
+    #[command(subcommand)]
+    Quota(crate::quota::QuotaCmd),
+    /// The namenode's safe mode: get, enter, leave, wait.
+    #[command(subcommand)]
+    Safemode(crate::safemode::SafemodeCmd),
 }
 
 #[derive(Subcommand)]
@@ -67,6 +73,14 @@ pub fn run(
         AdminCmd::DisallowSnapshot { dir } => {
             let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
             crate::snapshot::allow(&dfs, &dir, false)
+        }
+        AdminCmd::Quota(cmd) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::quota::run(&dfs, cmd)
+        }
+        AdminCmd::Safemode(cmd) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::safemode::run(&dfs, cmd)
         }
         AdminCmd::Token(TokenCmd::Issue {
             user,

@@ -20,12 +20,19 @@ pub enum NnError {
     IsDir(String),
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("namenode is in safe mode ({0}): no changes are accepted until it ends")]
+    #[error(
+        "namenode is in safe mode ({0}): no changes are accepted until it ends; a superuser \
+         can end it now with `mrctl admin safemode leave`"
+    )]
     SafeMode(String),
     #[error("{0}: no lease held by {1} (the file is not being written by this client)")]
     NoLease(String, String),
     #[error("{0}")]
     NoDatanodes(String),
+    /// A change would take a directory over its name or space quota; the message names the
+    /// directory, the quota and what would be used.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A permission check failed: HDFS's message shape, naming the user, the access, the path
     /// and its mode and owners.
     #[error("permission denied: {0}")]
@@ -50,7 +57,7 @@ impl NnError {
             }
             NnError::SafeMode(_) => Reason::SafeMode,
             NnError::NoLease(..) | NnError::PermissionDenied(_) => Reason::PermissionDenied,
-            NnError::NoDatanodes(_) => Reason::ResourceExhausted,
+            NnError::NoDatanodes(_) | NnError::QuotaExceeded(_) => Reason::ResourceExhausted,
             NnError::Journal(_) | NnError::Internal(_) => Reason::Internal,
         }
     }

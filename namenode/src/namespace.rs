@@ -16,6 +16,9 @@ mod snapshot;
 use snapshot::SavedInode;
 pub use snapshot::{DiffEntry, SnapshotId, SnapshotMeta, Snapshots, SNAPSHOT_DIR};
 
+mod quota;
+pub use quota::{file_space, human_bytes, DirQuota, Usage};
+
 pub type InodeId = u32;
 
 /// The root directory's inode.
@@ -125,6 +128,12 @@ pub enum Edit {
         client: String,
         reopen_last: bool,
     },
+    /// A directory's quotas as they are to be from now on (None: no such quota).
+    SetQuota {
+        path: String,
+        names: Option<u64>,
+        space: Option<u64>,
+    },
 }
 
 /// One block's metadata. Kept inside its file's inode; the namespace's block index finds the
@@ -203,6 +212,8 @@ pub struct Namespace {
     open_ids: HashMap<InodeId, u64>,
     /// Snapshottable directories, their snapshots and the diffs that keep them readable.
     snaps: Snapshots,
+    /// The directories with a quota, with their cached usage ([`quota`]).
+    quotas: HashMap<InodeId, DirQuota>,
 }
 
 /// Splits an absolute path into its components, rejecting what HDFS rejects.
@@ -278,6 +289,7 @@ impl Namespace {
             open_files: HashMap::new(),
             open_ids: HashMap::new(),
             snaps: Snapshots::default(),
+            quotas: HashMap::new(),
         };
         let owner = ns.intern(owner);
         let group = ns.intern(group);
@@ -423,6 +435,28 @@ impl Namespace {
     }
 
     /// The file at `path`, or an error naming the path.
+    /// The path of live inode `id` (each step searches its parent's entries: for messages,
+    /// images and short lists, not for hot paths).
+    pub fn path_of(&self, mut id: InodeId) -> NnResult<String> {
+        let mut parts = Vec::new();
+        while id != ROOT {
+            let inode = self.inode(id)?;
+            let parent = self.inode(inode.parent)?;
+            let Kind::Dir(ch) = &parent.kind else {
+                return Err(NnError::Internal(format!("inode {id}'s parent is a file")));
+            };
+            let name = ch
+                .iter()
+                .find(|(_, &c)| c == id)
+                .map(|(n, _)| n.as_str())
+                .ok_or_else(|| NnError::Internal(format!("inode {id} is not in its parent")))?;
+            parts.push(name);
+            id = inode.parent;
+        }
+        parts.reverse();
+        Ok(format!("/{}", parts.join("/")))
+    }
+
     pub fn file(&self, path: &str) -> NnResult<(InodeId, &FileMeta)> {
         let id = self
             .lookup(path)?
@@ -460,6 +494,8 @@ impl Namespace {
     /// failure means the journal contradicts itself. A file it creates gets `txid` as its id.
     pub fn apply_at(&mut self, edit: &Edit, txid: u64) -> NnResult<ApplyEffect> {
         let mut effect = ApplyEffect::default();
+        // A file whose space may change: its quota usage is charged after the edit.
+        let resized = self.resized_file(edit)?;
         match edit {
             Edit::Mkdirs { path, perm, mtime } => {
                 self.mkdirs(path, perm, *mtime)?;
@@ -585,6 +621,9 @@ impl Namespace {
                 let old_parent = old_parent.ok_or_else(|| NnError::NotFound(src.clone()))?;
                 self.entry_removed(old_parent, old_name, id)?;
                 self.entry_created(new_parent, new_name, id, false)?;
+                // The subtree's usage moves from the old parent's quotas to the new one's.
+                let moved = self.usage_to_move(id)?;
+                self.charge(old_parent, -(moved.names as i64), -(moved.space as i64))?;
                 if let Kind::Dir(ch) = &mut self.inode_mut(old_parent)?.kind {
                     ch.remove(old_name);
                 }
@@ -600,6 +639,7 @@ impl Namespace {
                 let p = self.inode_mut(new_parent)?;
                 p.mtime = *mtime;
                 self.inode_mut(id)?.parent = new_parent;
+                self.charge(new_parent, moved.names as i64, moved.space as i64)?;
             }
             Edit::Delete { path, mtime } => {
                 let id = self
@@ -608,6 +648,8 @@ impl Namespace {
                 let (parent, name) = self.parent_of(path)?;
                 let parent = parent.ok_or_else(|| NnError::NotFound(path.clone()))?;
                 self.entry_removed(parent, name, id)?;
+                let gone = self.usage_to_move(id)?;
+                self.charge(parent, -(gone.names as i64), -(gone.space as i64))?;
                 let p = self.inode_mut(parent)?;
                 if let Kind::Dir(ch) = &mut p.kind {
                     ch.remove(name);
@@ -677,8 +719,34 @@ impl Namespace {
                 }
                 self.remember_open(id, txid);
             }
+            Edit::SetQuota { path, names, space } => {
+                self.set_quota(path, *names, *space)?;
+            }
+        }
+        if let Some((id, before)) = resized {
+            let after = self.space_of(id)?;
+            self.charge(id, 0, after as i64 - before as i64)?;
         }
         Ok(effect)
+    }
+
+    /// The file an edit may grow or shrink, and its space before, when quotas are counted.
+    fn resized_file(&self, edit: &Edit) -> NnResult<Option<(InodeId, u64)>> {
+        if self.quotas.is_empty() {
+            return Ok(None);
+        }
+        let id = match edit {
+            Edit::AddBlock { path, .. }
+            | Edit::Append { path, .. }
+            | Edit::Close { path, .. }
+            | Edit::SetReplication { path, .. } => self.file(path)?.0,
+            Edit::UpdateBlock { block, .. } => match self.block_index.get(block) {
+                Some(&id) => id,
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some((id, self.space_of(id)?)))
     }
 
     fn link(&mut self, parent: InodeId, name: &str, inode: Inode, path: &str) -> NnResult<InodeId> {
@@ -697,6 +765,7 @@ impl Namespace {
             ch.insert(name.into(), id);
         }
         p.mtime = p.mtime.max(mtime);
+        self.charge(parent, 1, 0)?;
         Ok(id)
     }
 
@@ -839,6 +908,16 @@ impl Namespace {
                 state: self.snaps.clone(),
             })?);
         }
+        // After every inode, so loading finds the directories; usage is recounted at load.
+        let mut quotas: Vec<_> = self.quota_dirs().collect();
+        quotas.sort_unstable_by_key(|(id, _)| *id);
+        for (id, q) in quotas {
+            out.push(&encode(&ImageRecord::Quota {
+                path: self.path_of(id)?,
+                names: q.names,
+                space: q.space,
+            })?);
+        }
         Ok(out)
     }
 
@@ -949,6 +1028,9 @@ impl Namespace {
                     let id = ns.file(&path)?.0;
                     ns.remember_open(id, file_id);
                 }
+                ImageRecord::Quota { path, names, space } => {
+                    ns.set_quota(&path, names, space)?;
+                }
             }
         }
         Ok(ns)
@@ -1013,6 +1095,12 @@ enum ImageRecord {
     Snapshots {
         names: Vec<String>,
         state: Snapshots,
+    },
+    /// A directory's quotas (a new variant: older images have none).
+    Quota {
+        path: String,
+        names: Option<u64>,
+        space: Option<u64>,
     },
 }
 

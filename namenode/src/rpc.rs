@@ -10,7 +10,8 @@ use crate::datanodes::{Commands, NodeInfo};
 use crate::error::{NnError, NnResult};
 use crate::namespace::Perm;
 use crate::namesystem::{
-    AppendFrom, BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, ReportedReplica,
+    AppendFrom, BadReplica, FileInfo, LastBlock, LocatedBlock, Namesystem, QuotaChange,
+    ReportedReplica, SafeModeAction,
 };
 use crate::permission::Subject;
 use crate::revocation::Revocations;
@@ -387,6 +388,8 @@ impl ClientProtocol for Rpc {
             files: s.files,
             directories: s.directories,
             space_consumed: s.space_consumed,
+            name_quota: s.quota.names.map(|n| n as i64),
+            space_quota: s.quota.space.map(|n| n as i64),
         }))
     }
 
@@ -598,6 +601,47 @@ impl ClientProtocol for Rpc {
             replication: c.default_replication,
             bytes_per_checksum: c.bytes_per_checksum,
             user,
+        }))
+    }
+
+    async fn set_quota(&self, req: Request<SetQuotaRequest>) -> R<SetQuotaResponse> {
+        let who = self.subject(&req)?;
+        let r = req.into_inner();
+        let change = |value: Option<u64>, clear: bool, what: &str| match (value, clear) {
+            (Some(_), true) => Err(Reason::InvalidArgument.status(format!(
+                "{}: both a {what} quota and clearing it: give one",
+                r.path
+            ))),
+            (Some(n), false) => Ok(QuotaChange::Set(n)),
+            (None, true) => Ok(QuotaChange::Clear),
+            (None, false) => Ok(QuotaChange::Keep),
+        };
+        let names = change(r.name_quota, r.clear_name_quota, "name")?;
+        let space = change(r.space_quota, r.clear_space_quota, "space")?;
+        let set = self.ns.set_quota(&who, &r.path, names, space);
+        durable(self.settled_err(set).await?).await?;
+        Ok(Response::new(SetQuotaResponse {}))
+    }
+
+    async fn safe_mode(&self, req: Request<SafeModeRequest>) -> R<SafeModeResponse> {
+        let who = self.subject(&req)?;
+        let action = match proto::dfs::SafeModeAction::try_from(req.get_ref().action) {
+            Ok(proto::dfs::SafeModeAction::SafeModeGet) => SafeModeAction::Get,
+            Ok(proto::dfs::SafeModeAction::SafeModeEnter) => SafeModeAction::Enter,
+            Ok(proto::dfs::SafeModeAction::SafeModeLeave) => SafeModeAction::Leave,
+            Err(_) => {
+                return Err(Reason::InvalidArgument.status(format!(
+                    "safe mode action {} is unknown (get, enter or leave)",
+                    req.get_ref().action
+                )))
+            }
+        };
+        // Counts every block: off the async threads.
+        let s = blocking(&self.ns, move |ns| ns.safe_mode(&who, action)).await?;
+        Ok(Response::new(SafeModeResponse {
+            on: s.on,
+            entered_by: s.entered_by.unwrap_or_default(),
+            blocks: s.blocks,
         }))
     }
 

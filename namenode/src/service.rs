@@ -19,6 +19,8 @@ use tonic::service::interceptor::InterceptedService;
 
 /// Loads the namespace and serves until the process is stopped.
 pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Result<()> {
+    // Held until the process ends: a second namenode on this metadata would fork the namespace.
+    let _lock = common::dir_lock::DirLock::acquire(&config.meta_dir)?;
     let addr: SocketAddr = config
         .rpc_addr
         .parse()

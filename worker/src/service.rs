@@ -16,6 +16,9 @@ use std::time::Duration;
 
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let root = config.local_dir.clone();
+    // Held until the process ends, and taken before the cleanup below: a second worker here
+    // would remove the map outputs the first one serves.
+    let _lock = common::dir_lock::DirLock::acquire(&root)?;
     // Map outputs of an earlier run are of no use: the job tracker treats a restarted worker
     // as a new one and has already re-run them elsewhere.
     let jobs_dir = root.join("jobs");

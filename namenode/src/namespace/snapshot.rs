@@ -425,6 +425,7 @@ impl Namespace {
         let mut stack = vec![(id, true)];
         while let Some((id, free)) = stack.pop() {
             self.forget_open(id);
+            self.forget_quota(id);
             let held = self.snaps.refs.get(&id).is_some_and(|&r| r > 0);
             if !free || held {
                 if free {
@@ -506,30 +507,6 @@ impl Namespace {
             }
         }
         Ok(None)
-    }
-
-    /// The path of live inode `id` (each step searches its parent's entries: for messages and
-    /// the short list of snapshottable directories, not for hot paths).
-    pub fn path_of(&self, id: InodeId) -> NnResult<String> {
-        let mut names = Vec::new();
-        let mut cur = id;
-        while cur != ROOT {
-            let parent = self.inode(cur)?.parent;
-            let Kind::Dir(ch) = &self.inode(parent)?.kind else {
-                return Err(NnError::Internal(format!(
-                    "inode {parent} is not a directory"
-                )));
-            };
-            let name = ch
-                .iter()
-                .find(|(_, &c)| c == cur)
-                .map(|(n, _)| n.to_string())
-                .ok_or_else(|| NnError::Internal(format!("inode {cur} is not in its parent")))?;
-            names.push(name);
-            cur = parent;
-        }
-        names.reverse();
-        Ok(format!("/{}", names.join("/")))
     }
 
     /// A snapshottable directory with snapshots at or under `id`: deleting `id` is refused

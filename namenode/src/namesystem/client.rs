@@ -149,6 +149,7 @@ impl Namesystem {
             None => st.check_writable()?,
         }
         self.check_name_limits(&path)?;
+        st.check_new_names(&path)?;
         let perm = self.inherit_group(&st, &path, perm)?;
         let edit = Edit::Mkdirs {
             path,
@@ -240,6 +241,7 @@ impl Namesystem {
         if !parent_exists && !create_parent {
             return Err(NnError::NotFound(parent));
         }
+        st.check_new_names(&path)?;
         let perm = self.inherit_group(&st, &path, perm)?;
         let edit = Edit::Create {
             path: path.clone(),
@@ -274,7 +276,7 @@ impl Namesystem {
         let path = Self::writer_path(&st, path, file_id, client)?;
         Self::check_lease(&st, &path, client)?;
         Self::check_writer(&st, who, &path)?;
-        let (_, f) = st.ns.file(&path)?;
+        let (inode, f) = st.ns.file(&path)?;
         let last = f.last_block().map(|b| b.id);
         let (replication, block_size) = (f.replication as usize, f.block_size);
         let prev_len = match (previous, last) {
@@ -295,6 +297,7 @@ impl Namesystem {
                 )));
             }
         }
+        st.check_new_block(inode, prev_len)?;
         let excluded: Vec<NodeIdx> = excluded
             .iter()
             .filter_map(|&id| st.dns.index_of(id))
@@ -499,10 +502,13 @@ impl Namesystem {
         }
         let parent = &dst[..dst.rfind('/').unwrap_or(0)];
         let parent = if parent.is_empty() { "/" } else { parent };
-        match st.ns.lookup(parent)? {
-            Some(id) if matches!(st.ns.inode(id)?.kind, Kind::Dir(_)) => {}
+        let dst_parent = match st.ns.lookup(parent)? {
+            Some(id) if matches!(st.ns.inode(id)?.kind, Kind::Dir(_)) => id,
             Some(_) => return Err(NnError::NotDir(parent.into())),
             None => return Err(NnError::NotFound(parent.into())),
+        };
+        if let Some(src_id) = st.ns.lookup(&src)? {
+            st.check_move(src_id, dst_parent)?;
         }
         let commit = self.log(
             &mut st,
@@ -573,7 +579,8 @@ impl Namesystem {
             ..Need::default()
         };
         permission::check(&st.ns, who, &path, need)?;
-        st.ns.file(&path)?;
+        let (id, _) = st.ns.file(&path)?;
+        st.check_replication(id, replication as u16)?;
         self.log(
             &mut st,
             Edit::SetReplication {

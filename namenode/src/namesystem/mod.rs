@@ -6,8 +6,9 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`checkpoint`], [`snapshots`], [`append`] (reopening a file), [`trash`] (the emptier), and
-//! [`blocks`] (the block manager: where every replica is).
+//! [`quotas`] (setting them, and the checks before an edit), [`checkpoint`], [`snapshots`],
+//! [`append`] (reopening a file), [`trash`] (the emptier), and [`blocks`] (the block manager:
+//! where every replica is).
 
 mod append;
 mod blocks;
@@ -17,6 +18,7 @@ mod leases;
 #[cfg(test)]
 mod permission_tests;
 mod queries;
+mod quotas;
 mod replication;
 mod reports;
 mod safe_mode;
@@ -31,7 +33,9 @@ pub use queries::{
     BlockHealth, ClusterReport, ContentSummary, FileInfo, FsckReport, Located, NodeReport,
     ReplicaHealth,
 };
+pub use quotas::{QuotaChange, QuotaInfo};
 pub use reports::{BadReplica, ReportDiff, ReportedReplica};
+pub use safe_mode::{SafeModeAction, SafeModeStatus};
 pub use snapshots::SnapshottableDir;
 
 use crate::datanodes::Datanodes;
@@ -59,6 +63,8 @@ struct Metadata {
     blocks: BlockManager,
     /// Why mutations are refused, while in safe mode.
     safe_mode: Option<String>,
+    /// The administrator who entered safe mode by hand: it stays on until they leave it.
+    safe_mode_by: Option<String>,
     checkpoint: CheckpointMark,
 }
 
@@ -132,6 +138,8 @@ impl Namesystem {
             replayed += 1;
             Ok(())
         })?;
+        // Quota usage is cached, not journaled: count it once from the loaded tree.
+        ns.recompute_quotas()?;
         tracing::info!(image_txid, replayed, last_txid = last, "namespace loaded");
         let journal = Journal::start_with_sync_delay(
             &dir,
@@ -159,6 +167,7 @@ impl Namesystem {
             leases,
             blocks: BlockManager::default(),
             safe_mode: Some("waiting for block reports".into()),
+            safe_mode_by: None,
             checkpoint: CheckpointMark {
                 txid: last,
                 at: now,

@@ -46,6 +46,8 @@ pub struct ContentSummary {
     pub directories: u64,
     /// Bytes stored, counting every replica the files ask for.
     pub space_consumed: u64,
+    /// The quotas of the directory summed up, if it has any.
+    pub quota: super::QuotaInfo,
 }
 
 /// One replica of a block, as fsck shows it.
@@ -269,6 +271,7 @@ impl Namesystem {
             }
             Ok(())
         })?;
+        sum.quota = Self::quota_of(&st, path)?;
         Ok(sum)
     }
 

@@ -348,6 +348,11 @@ pub struct ContentSummaryResponse {
     pub directories: u64,
     #[prost(uint64, tag = "4")]
     pub space_consumed: u64,
+    /// The directory's quotas, when it has them (`mrctl admin quota set`).
+    #[prost(int64, optional, tag = "5")]
+    pub name_quota: ::core::option::Option<i64>,
+    #[prost(int64, optional, tag = "6")]
+    pub space_quota: ::core::option::Option<i64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FsckRequest {
@@ -612,6 +617,39 @@ pub struct SnapshotDiffResponse {
     #[prost(message, repeated, tag = "1")]
     pub entries: ::prost::alloc::vec::Vec<SnapshotDiffEntry>,
 }
+/// Setting or clearing a directory's quotas (superusers only). Each quota: absent leaves it as
+/// it is, a value sets it, clear\_\* removes it. Space counts bytes times replication.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetQuotaRequest {
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    #[prost(uint64, optional, tag = "2")]
+    pub name_quota: ::core::option::Option<u64>,
+    #[prost(uint64, optional, tag = "3")]
+    pub space_quota: ::core::option::Option<u64>,
+    #[prost(bool, tag = "4")]
+    pub clear_name_quota: bool,
+    #[prost(bool, tag = "5")]
+    pub clear_space_quota: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetQuotaResponse {}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SafeModeRequest {
+    #[prost(enumeration = "SafeModeAction", tag = "1")]
+    pub action: i32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SafeModeResponse {
+    #[prost(bool, tag = "1")]
+    pub on: bool,
+    /// Who entered it by hand (empty: the start-up safe mode, or off).
+    #[prost(string, tag = "2")]
+    pub entered_by: ::prost::alloc::string::String,
+    /// "298 of 299 blocks have a reported replica, 99.9% needed; 4 datanodes live"
+    #[prost(string, tag = "3")]
+    pub blocks: ::prost::alloc::string::String,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterRequest {
     #[prost(uint64, tag = "1")]
@@ -744,6 +782,37 @@ pub struct CommitBlockSynchronizationRequest {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CommitBlockSynchronizationResponse {}
+/// Safe mode: GET reads it; ENTER (it then stays until LEAVE) and LEAVE (even short of the
+/// block threshold) take a superuser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum SafeModeAction {
+    SafeModeGet = 0,
+    SafeModeEnter = 1,
+    SafeModeLeave = 2,
+}
+impl SafeModeAction {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::SafeModeGet => "SAFE_MODE_GET",
+            Self::SafeModeEnter => "SAFE_MODE_ENTER",
+            Self::SafeModeLeave => "SAFE_MODE_LEAVE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SAFE_MODE_GET" => Some(Self::SafeModeGet),
+            "SAFE_MODE_ENTER" => Some(Self::SafeModeEnter),
+            "SAFE_MODE_LEAVE" => Some(Self::SafeModeLeave),
+            _ => None,
+        }
+    }
+}
 /// Generated client implementations.
 pub mod client_protocol_client {
     #![allow(
@@ -1529,6 +1598,54 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "GetServerDefaults"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn set_quota(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetQuotaRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetQuotaResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SetQuota",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SetQuota"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn safe_mode(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SafeModeRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SafeModeResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/SafeMode",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "SafeMode"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1734,6 +1851,20 @@ pub mod client_protocol_server {
             request: tonic::Request<super::GetServerDefaultsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetServerDefaultsResponse>,
+            tonic::Status,
+        >;
+        async fn set_quota(
+            &self,
+            request: tonic::Request<super::SetQuotaRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetQuotaResponse>,
+            tonic::Status,
+        >;
+        async fn safe_mode(
+            &self,
+            request: tonic::Request<super::SafeModeRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SafeModeResponse>,
             tonic::Status,
         >;
     }
@@ -3162,6 +3293,96 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetServerDefaultsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SetQuota" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetQuotaSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SetQuotaRequest>
+                    for SetQuotaSvc<T> {
+                        type Response = super::SetQuotaResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetQuotaRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::set_quota(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetQuotaSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/SafeMode" => {
+                    #[allow(non_camel_case_types)]
+                    struct SafeModeSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::SafeModeRequest>
+                    for SafeModeSvc<T> {
+                        type Response = super::SafeModeResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SafeModeRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::safe_mode(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SafeModeSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

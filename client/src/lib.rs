@@ -9,14 +9,20 @@
 //!   moving to another replica (and reporting the bad one) when a check fails.
 //! - `jobs`: the job client: describe and upload a job binary, submit, watch, kill (feature
 //!   `jobs`, on by default; tasks do not need it).
+//! - [`checksum`]: a file's composite CRC, independent of its block size.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
+//! - [`glob`]: path globs expanded against listings; [`paths`]: relative paths resolved
+//!   against the caller's home directory `/user/NAME`.
 
+pub mod checksum;
 pub mod credentials;
 pub mod dfs;
 pub mod error;
+pub mod glob;
 #[cfg(feature = "jobs")]
 pub mod jobs;
+pub mod paths;
 pub mod reader;
 pub mod writer;
 

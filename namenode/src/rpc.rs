@@ -385,6 +385,9 @@ impl ClientProtocol for Rpc {
             files: s.files,
             directories: s.directories,
             space_consumed: s.space_consumed,
+            // Filled once directories have quotas.
+            name_quota: None,
+            space_quota: None,
         }))
     }
 

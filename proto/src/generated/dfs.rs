@@ -301,6 +301,12 @@ pub struct ContentSummaryResponse {
     pub directories: u64,
     #[prost(uint64, tag = "4")]
     pub space_consumed: u64,
+    /// Quotas of the directory (`fs count -q`); unset: no quota. Bytes for space (times
+    /// replication, as HDFS counts them).
+    #[prost(int64, optional, tag = "5")]
+    pub name_quota: ::core::option::Option<i64>,
+    #[prost(int64, optional, tag = "6")]
+    pub space_quota: ::core::option::Option<i64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FsckRequest {

@@ -57,7 +57,7 @@ fn setup(tc: &TestCluster) -> Users {
     };
     // The superuser (the default client config) makes the shared directories.
     for args in [
-        &["fs", "mkdir", "/user/alice", "/user/bob", "/tmp"][..],
+        &["fs", "mkdir", "-p", "/user/alice", "/user/bob", "/tmp"][..],
         &["fs", "chown", "alice:alice", "/user/alice"],
         &["fs", "chown", "bob:bob", "/user/bob"],
         &["fs", "chmod", "1777", "/tmp"],

@@ -55,12 +55,7 @@ impl DfsClient {
         };
         let mut errors = Vec::new();
         for node in &lb.locations {
-            let asked = (|| -> common::Result<Reply> {
-                let s = transfer::connect_secure(&node.data_addr, &self.inner.tls)?;
-                transfer::write_op(&mut BufWriter::new(s.try_clone()?), &op)?;
-                transfer::read_reply(&mut std::io::BufReader::new(s))
-            })();
-            match asked {
+            match ask(&node.data_addr, &op, &self.inner.tls) {
                 Ok(Reply::BlockChecksum { crc, len: l }) if l == len => return Ok(crc),
                 Ok(Reply::Error { message, .. }) => {
                     errors.push(format!("{}: {message}", node.data_addr))
@@ -79,4 +74,11 @@ impl DfsClient {
             ),
         })
     }
+}
+
+/// Sends `op` to the datanode at `addr` and reads its reply.
+fn ask(addr: &str, op: &Op, tls: &common::tls::ClientTls) -> common::Result<Reply> {
+    let s = transfer::connect_secure(addr, tls)?;
+    transfer::write_op(&mut BufWriter::new(s.try_clone()?), op)?;
+    transfer::read_reply(&mut std::io::BufReader::new(s))
 }

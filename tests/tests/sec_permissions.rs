@@ -100,7 +100,7 @@ fn bob_is_refused_on_alices_files_and_alice_and_the_superuser_are_not() {
     let private_mode = "/user/alice/private (rwx------ alice:alice)";
     refused(bob(&["fs", "cat", f]), "cat", "READ", secret_mode);
     refused(
-        bob(&["fs", "put", &mine, f]),
+        bob(&["fs", "put", "-f", &mine, f]),
         "put over",
         "WRITE",
         home_mode,

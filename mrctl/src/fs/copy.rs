@@ -88,22 +88,35 @@ fn write_dfs_file(
     }
     let tmp = format!("{target}{COPYING_SUFFIX}");
     let pb = progress(len, target);
-    let written = (|| -> anyhow::Result<()> {
-        let mut w = dfs.create(&tmp, opts.clone())?;
-        copy_stream(input, &mut w, src, target, &pb)?;
-        w.close()?;
-        if force && dfs.exists(target)? {
-            dfs.delete(target, false)?;
-        }
-        dfs.rename(&tmp, target)?;
-        Ok(())
-    })();
+    let written = write_then_rename(dfs, input, src, &tmp, target, force, opts, &pb);
     pb.finish_and_clear();
     if written.is_err() {
         // Best effort: the error that matters is the copy's.
         let _ = dfs.delete(&tmp, false);
     }
     written
+}
+
+/// The steps of [`write_dfs_file`] that may fail half-way.
+#[allow(clippy::too_many_arguments)]
+fn write_then_rename(
+    dfs: &DfsClient,
+    input: impl Read,
+    src: &str,
+    tmp: &str,
+    target: &str,
+    force: bool,
+    opts: &CreateOptions,
+    pb: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut w = dfs.create(tmp, opts.clone())?;
+    copy_stream(input, &mut w, src, target, pb)?;
+    w.close()?;
+    if force && dfs.exists(target)? {
+        dfs.delete(target, false)?;
+    }
+    dfs.rename(tmp, target)?;
+    Ok(())
 }
 
 /// `put [-f] SRC... DST`: local files, directories (recursively) or stdin (`-`) into the DFS.
@@ -303,6 +316,30 @@ pub fn cp(dfs: &DfsClient, paths: &[String], force: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Writes `files` one after the other into the local `tmp`, then renames it to `dst`.
+fn merge_into(
+    dfs: &DfsClient,
+    files: &[proto::dfs::FileStatus],
+    tmp: &Path,
+    dst: &Path,
+    newline: bool,
+) -> anyhow::Result<()> {
+    let shown = dst.display().to_string();
+    let f = std::fs::File::create(tmp)
+        .with_context(|| format!("{}: cannot create", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for file in files {
+        let r = dfs.open(&file.path)?;
+        copy_stream(r, &mut w, &file.path, &shown, &ProgressBar::hidden())?;
+        if newline {
+            w.write_all(b"\n")
+                .with_context(|| format!("{shown}: writing"))?;
+        }
+    }
+    w.flush().with_context(|| format!("{shown}: writing"))?;
+    std::fs::rename(tmp, dst).with_context(|| format!("{shown}: cannot rename into place"))
+}
+
 /// `getmerge [-nl] SRC LOCAL_DST`: the files of a DFS directory (or of every path a glob
 /// matches), in name order, concatenated into one local file.
 pub fn getmerge(dfs: &DfsClient, src: &str, dst: &str, newline: bool) -> anyhow::Result<()> {
@@ -319,21 +356,7 @@ pub fn getmerge(dfs: &DfsClient, src: &str, dst: &str, newline: bool) -> anyhow:
     let mut tmp = dst.as_os_str().to_owned();
     tmp.push(COPYING_SUFFIX);
     let tmp = PathBuf::from(tmp);
-    let shown = dst.display().to_string();
-    let merged = (|| -> anyhow::Result<()> {
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("{}: cannot create", tmp.display()))?;
-        let mut w = std::io::BufWriter::new(f);
-        for file in &files {
-            copy_stream(dfs.open(&file.path)?, &mut w, &file.path, &shown, &ProgressBar::hidden())?;
-            if newline {
-                w.write_all(b"\n")
-                    .with_context(|| format!("{shown}: writing"))?;
-            }
-        }
-        w.flush().with_context(|| format!("{shown}: writing"))?;
-        std::fs::rename(&tmp, dst).with_context(|| format!("{shown}: cannot rename into place"))
-    })();
+    let merged = merge_into(dfs, &files, &tmp, dst, newline);
     if merged.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

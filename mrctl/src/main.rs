@@ -79,7 +79,7 @@ const SIGPIPE_STATUS: u8 = 141;
 
 fn main() -> ExitCode {
     common::logging::init_quiet();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(fs::hdfs_style_flags(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -204,7 +204,7 @@ pub enum Fs {
     /// Concatenates the files of DFS directories (or globs) into one local file.
     Getmerge {
         /// A newline after each file.
-        #[arg(long = "nl", short_alias = 'n')]
+        #[arg(long = "nl")]
         newline: bool,
         src: String,
         local_dst: String,
@@ -378,6 +378,16 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command line with HDFS's single-dash long flags that clap cannot parse spelled as long
+/// flags: `fs getmerge -nl` is `--nl`. (`find`'s `-name` and `-type` are parsed by `find`.)
+pub fn hdfs_style_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let verb = args.iter().position(|a| a == "fs").map(|i| i + 1);
+    let getmerge = verb.and_then(|i| args.get(i)).is_some_and(|v| v == "getmerge");
+    args.into_iter()
+        .map(|a| if getmerge && a == "-nl" { "--nl".into() } else { a })
+        .collect()
 }
 
 /// Every path the arguments name: globs expanded (one matching nothing is an error naming

@@ -192,7 +192,7 @@ impl DfsClient {
                     }
                     let entries = match self.list(dir) {
                         Ok(e) => e,
-                        Err(ClientError::NotFound(_)) => continue,
+                        Err(e) if names_nothing(&e) => continue,
                         Err(e) => return Err(e),
                     };
                     for e in entries {
@@ -206,8 +206,10 @@ impl DfsClient {
             }
             // Literal components after the last pattern may name nothing.
             for p in current {
-                if self.exists(&p)? {
-                    found.push(p);
+                match self.stat(&p) {
+                    Ok(_) => found.push(p),
+                    Err(e) if names_nothing(&e) => {}
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -228,6 +230,19 @@ impl DfsClient {
             format!("{}/{pattern}", self.home_dir())
         }
     }
+}
+
+/// Whether an error says a candidate path names nothing: it does not exist, or a component
+/// of it is a file (`/file/x`, from `/*/x`), as HDFS's globber drops such candidates.
+fn names_nothing(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::NotFound(_)
+            | ClientError::Namenode {
+                reason: proto::Reason::FailedPrecondition,
+                ..
+            }
+    )
 }
 
 fn join(dir: &str, name: &str) -> String {

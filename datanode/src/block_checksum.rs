@@ -59,8 +59,12 @@ mod tests {
         let mut sums = checksum::meta_header(512).to_vec();
         checksum::compute(&bytes, 512, &mut sums);
         let (dp, mp) = (dir.path().join("d"), dir.path().join("m"));
-        File::create(&dp).and_then(|mut f| f.write_all(&bytes)).expect("data");
-        File::create(&mp).and_then(|mut f| f.write_all(&sums)).expect("meta");
+        File::create(&dp)
+            .and_then(|mut f| f.write_all(&bytes))
+            .expect("data");
+        File::create(&mp)
+            .and_then(|mut f| f.write_all(&sums))
+            .expect("meta");
         let (data, meta) = (File::open(&dp).expect("d"), File::open(&mp).expect("m"));
         for len in [0, 1, 511, 512, 513, 2999, 3000] {
             let crc = replica_crc(1, &data, &meta, 512, 3000, len).expect("crc");

@@ -161,9 +161,13 @@ impl Xceiver {
             Op::ReadLocal { block, token } => {
                 (token, block.id, block.gen, BlockAccess::READ, "read_local")
             }
-            Op::BlockChecksum { block, token, .. } => {
-                (token, block.id, block.gen, BlockAccess::READ, "block_checksum")
-            }
+            Op::BlockChecksum { block, token, .. } => (
+                token,
+                block.id,
+                block.gen,
+                BlockAccess::READ,
+                "block_checksum",
+            ),
             Op::Write {
                 block,
                 stage,
@@ -201,10 +205,13 @@ impl Xceiver {
 
     /// The reply to [`Op::BlockChecksum`]: the CRC32 of the replica's first `len` bytes.
     fn block_checksum(&self, id: u64, gen: u64, len: u64) -> Reply {
-        let crc = self.storage.open_read(id, gen).and_then(|(r, data, meta, replica_len)| {
-            let bpc = u64::from(r.bytes_per_checksum).max(1);
-            crate::block_checksum::replica_crc(id, &data, &meta, bpc, replica_len, len)
-        });
+        let crc = self
+            .storage
+            .open_read(id, gen)
+            .and_then(|(r, data, meta, replica_len)| {
+                let bpc = u64::from(r.bytes_per_checksum).max(1);
+                crate::block_checksum::replica_crc(id, &data, &meta, bpc, replica_len, len)
+            });
         match crc {
             Ok(crc) => Reply::BlockChecksum { crc, len },
             Err(e) => error_reply(e.to_string(), None),

@@ -212,7 +212,10 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
     );
     outln!(
         "Files: {}  Blocks: {}  Awaiting replication check: {}  Pending deletions: {}",
-        r.files, r.total_blocks, r.under_replicated, r.pending_deletions
+        r.files,
+        r.total_blocks,
+        r.under_replicated,
+        r.pending_deletions
     );
     if !r.refused_tokens.is_empty() {
         let counts: Vec<String> = r

@@ -163,7 +163,10 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
         let line = line.join(" | ");
         if !line.is_empty() && line != last {
             // Progress only: a closed stdout shows at the next line that must print.
-            let _ = std::io::Write::write_all(&mut std::io::stdout(), format!("[demo]   {line}\n").as_bytes());
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                format!("[demo]   {line}\n").as_bytes(),
+            );
             last = line;
         }
     })?;

@@ -221,7 +221,11 @@ pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
         JobCmd::List => {
             outln!(
                 "{:<28} {:<10} {:<20} {:<10} {:>9}  error",
-                "job", "state", "submitted", "user", "seconds"
+                "job",
+                "state",
+                "submitted",
+                "user",
+                "seconds"
             );
             for r in jobs.list()? {
                 let secs = r
@@ -246,7 +250,9 @@ pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
             for s in &r.stages {
                 outln!(
                     "  stage {}: map phase {} ms, reduce phase {} ms",
-                    s.name, s.map_ms, s.reduce_ms
+                    s.name,
+                    s.map_ms,
+                    s.reduce_ms
                 );
             }
             if let Some(e) = &r.error {

@@ -163,7 +163,10 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
             (!s.under_construction).then_some(())
         },
     );
-    assert_eq!(t.dfs.stat("/lease/f._COPYING_").unwrap().length, bytes.len() as u64);
+    assert_eq!(
+        t.dfs.stat("/lease/f._COPYING_").unwrap().length,
+        bytes.len() as u64
+    );
     assert_eq!(t.dfs.read_file("/lease/f._COPYING_").unwrap(), bytes);
     let f = t.dfs.fsck("/lease").unwrap();
     assert_eq!(f.blocks[0].replicas.len(), 3);

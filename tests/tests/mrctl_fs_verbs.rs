@@ -43,7 +43,11 @@ fn fs(t: &TestCluster, args: &[&str]) -> Output {
 
 fn test_status(t: &TestCluster, flag: &str, path: &str) -> i32 {
     let o = fs(t, &["test", flag, path]);
-    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}", text(&o.stderr));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "{}",
+        text(&o.stderr)
+    );
     o.status.code().unwrap()
 }
 
@@ -77,16 +81,33 @@ fn every_verb_behaves_as_hdfs_dfs() {
     let a = local(&src, "a.txt");
     assert!(fails(&t, &["put", &a, "/in/a.txt"]).contains("/in/a.txt: File exists"));
     std::fs::write(tmp.path().join("a2.txt"), "alpha two\n").unwrap();
-    ok(&t, &["put", "-f", &local(tmp.path(), "a2.txt"), "/in/a.txt"]);
+    ok(
+        &t,
+        &["put", "-f", &local(tmp.path(), "a2.txt"), "/in/a.txt"],
+    );
     assert_eq!(ok(&t, &["cat", "/in/a.txt"]), "alpha two\n");
     ok(&t, &["put", "-f", &a, "/in/a.txt"]);
     let b = local(&src, "b.txt");
     assert!(fails(&t, &["put", &a, &b, "/multi"]).contains("/multi"));
     ok(&t, &["mkdir", "/multi"]);
     ok(&t, &["put", &a, &b, "/multi"]);
-    assert_eq!(ok(&t, &["cat", "/multi/a.txt", "/multi/b.txt"]), "alpha\nbeta\n");
+    assert_eq!(
+        ok(&t, &["cat", "/multi/a.txt", "/multi/b.txt"]),
+        "alpha\nbeta\n"
+    );
     let bigl = local(tmp.path(), "big.bin");
-    ok(&t, &["put", "--replication", "1", "--block-size", "65536", &bigl, "/big64k"]);
+    ok(
+        &t,
+        &[
+            "put",
+            "--replication",
+            "1",
+            "--block-size",
+            "65536",
+            &bigl,
+            "/big64k",
+        ],
+    );
     ok(&t, &["put", &bigl, "/big1m"]);
     assert_eq!(
         ok(&t, &["stat", "%r %o %b %F %n", "/big64k"]).trim(),
@@ -98,12 +119,26 @@ fn every_verb_behaves_as_hdfs_dfs() {
     std::fs::create_dir(&out).unwrap();
     let outs = out.to_str().unwrap();
     ok(&t, &["get", "/in", outs]);
-    assert_eq!(std::fs::read_to_string(out.join("in/sub/c.txt")).unwrap(), "gamma\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("in/sub/c.txt")).unwrap(),
+        "gamma\n"
+    );
     let e = fails(&t, &["get", "/in/a.txt", &local(&out, "in/a.txt")]);
     assert!(e.contains("already exists"), "{e}");
     ok(&t, &["get", "-f", "/multi/b.txt", &local(&out, "in/a.txt")]);
-    assert_eq!(std::fs::read_to_string(out.join("in/a.txt")).unwrap(), "beta\n");
-    ok(&t, &["get", "/multi/a.txt", "/multi/b.txt", &local(&out, "in/sub")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("in/a.txt")).unwrap(),
+        "beta\n"
+    );
+    ok(
+        &t,
+        &[
+            "get",
+            "/multi/a.txt",
+            "/multi/b.txt",
+            &local(&out, "in/sub"),
+        ],
+    );
     assert!(out.join("in/sub/b.txt").exists());
 
     // Globs on every path argument.
@@ -147,7 +182,10 @@ fn every_verb_behaves_as_hdfs_dfs() {
     let mut last = vec![0u8; 1024];
     child.stdout.take().unwrap().read_exact(&mut last).unwrap();
     assert_eq!(last, big[big.len() - 1024..]);
-    assert!(child.try_wait().unwrap().is_none(), "tail -f must keep running");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "tail -f must keep running"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -167,11 +205,17 @@ fn every_verb_behaves_as_hdfs_dfs() {
     let (records, _) = w.finish().unwrap();
     std::fs::write(tmp.path().join("part-r-00000"), records).unwrap();
     for name in ["l.gz", "l.zst", "part-r-00000"] {
-        ok(&t, &["put", &local(tmp.path(), name), &format!("/text/{name}")]);
+        ok(
+            &t,
+            &["put", &local(tmp.path(), name), &format!("/text/{name}")],
+        );
     }
     assert_eq!(ok(&t, &["text", "/text/l.gz"]), lines);
     assert_eq!(ok(&t, &["text", "/text/l.zst"]), lines);
-    assert_eq!(ok(&t, &["text", "/text/part-r-00000"]), "apple\t1\npear\t\\xff2\n");
+    assert_eq!(
+        ok(&t, &["text", "/text/part-r-00000"]),
+        "apple\t1\npear\t\\xff2\n"
+    );
     assert_eq!(ok(&t, &["text", "/in/a.txt"]), "alpha\n");
 
     // touchz and test (exit status only).
@@ -190,7 +234,10 @@ fn every_verb_behaves_as_hdfs_dfs() {
     assert_eq!(test_status(&t, "-s", "/in/empty"), 1);
 
     // stat with every HDFS specifier.
-    let s = ok(&t, &["stat", "%b|%F|%g|%n|%o|%r|%u|%y|%Y", "/in/a.txt", "/in"]);
+    let s = ok(
+        &t,
+        &["stat", "%b|%F|%g|%n|%o|%r|%u|%y|%Y", "/in/a.txt", "/in"],
+    );
     let rows: Vec<Vec<&str>> = s.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(rows.len(), 2, "{s}");
     assert_eq!(&rows[0][..3], ["6", "regular file", "supergroup"], "{s}");
@@ -198,7 +245,10 @@ fn every_verb_behaves_as_hdfs_dfs() {
     assert_eq!(&rows[1][..2], ["0", "directory"], "{s}");
     assert_eq!(&rows[1][4..6], ["0", "0"], "{s}");
     assert_eq!(rows[0][7].len(), "2026-01-01 00:00:00".len(), "{s}");
-    assert!(rows[0][8].parse::<u64>().unwrap() > 1_600_000_000_000, "{s}");
+    assert!(
+        rows[0][8].parse::<u64>().unwrap() > 1_600_000_000_000,
+        "{s}"
+    );
 
     // count (-q quota columns: none/inf while no quota is set), du, df.
     let c: Vec<String> = ok(&t, &["count", "/in"])
@@ -212,18 +262,27 @@ fn every_verb_behaves_as_hdfs_dfs() {
     assert_eq!(q[..4], ["none", "inf", "none", "inf"]);
     assert_eq!(q[5..], ["1", "293", "K", "/big1m"]);
     let du = ok(&t, &["du", "-s", "/big1m", "/in"]);
-    assert!(du.contains("300001") && du.contains("900003") && du.contains("51"), "{du}");
+    assert!(
+        du.contains("300001") && du.contains("900003") && du.contains("51"),
+        "{du}"
+    );
     let du = ok(&t, &["du", "/in"]);
     assert_eq!(du.lines().count(), 4, "each entry of /in: {du}");
     assert!(ok(&t, &["du", "-s", "-h", "/big1m"]).contains("878.9 K"));
     let df = ok(&t, &["df", "-h"]);
     let row: Vec<&str> = df.lines().nth(1).unwrap().split_whitespace().collect();
-    assert!(df.starts_with("Filesystem") && row.last().unwrap().ends_with('%'), "{df}");
+    assert!(
+        df.starts_with("Filesystem") && row.last().unwrap().ends_with('%'),
+        "{df}"
+    );
 
     // getmerge -nl: the directory's files in name order, a newline after each.
     let merged = tmp.path().join("merged.txt");
     ok(&t, &["getmerge", "-nl", "/multi", merged.to_str().unwrap()]);
-    assert_eq!(std::fs::read_to_string(&merged).unwrap(), "alpha\n\nbeta\n\n");
+    assert_eq!(
+        std::fs::read_to_string(&merged).unwrap(),
+        "alpha\n\nbeta\n\n"
+    );
 
     // find -name / -type.
     let f = ok(&t, &["find", "/in", "-name", "*.txt", "-type", "f"]);
@@ -291,7 +350,11 @@ fn relative_paths_are_under_the_home_directory_and_failed_puts_leave_nothing() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(t.dfs.exists("/user/alice/notes.txt").unwrap());
     let o = as_alice(&["ls"]);
-    assert!(text(&o.stdout).contains("/user/alice/notes.txt"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("/user/alice/notes.txt"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = as_alice(&["mkdir", "d"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = as_alice(&["mv", "notes.txt", "d/../d/n.txt"]);

@@ -179,7 +179,9 @@ fn put_dir(
     let mut todo: Vec<(PathBuf, String)> = vec![(dir.to_path_buf(), target.to_string())];
     while let Some((local, remote)) = todo.pop() {
         match stat_opt(dfs, &remote)? {
-            Some(st) if !st.is_dir => bail!("{}: File exists and is not a directory", escape(&remote)),
+            Some(st) if !st.is_dir => {
+                bail!("{}: File exists and is not a directory", escape(&remote))
+            }
             Some(_) => {}
             None => dfs.mkdirs(&remote)?,
         }
@@ -220,7 +222,13 @@ pub fn get(
     let srcs = expand_all(dfs, srcs)?;
     if dst == "-" {
         for src in &srcs {
-            copy_stream(dfs.open(src)?, &mut *out, src, "stdout", &ProgressBar::hidden())?;
+            copy_stream(
+                dfs.open(src)?,
+                &mut *out,
+                src,
+                "stdout",
+                &ProgressBar::hidden(),
+            )?;
         }
         return Ok(());
     }
@@ -253,10 +261,7 @@ fn get_one(dfs: &DfsClient, src: &str, target: &Path, force: bool) -> anyhow::Re
             continue;
         }
         if target.exists() && !force {
-            bail!(
-                "{}: already exists (use -f to overwrite)",
-                target.display()
-            );
+            bail!("{}: already exists (use -f to overwrite)", target.display());
         }
         let r = dfs.open(&st.path)?;
         let pb = progress(r.len(), &st.path);
@@ -266,8 +271,8 @@ fn get_one(dfs: &DfsClient, src: &str, target: &Path, force: bool) -> anyhow::Re
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("{}: cannot create", tmp.display()))?;
         let shown = tmp.display().to_string();
-        let copied = copy_stream(r, std::io::BufWriter::new(f), &st.path, &shown, &pb)
-            .and_then(|_| {
+        let copied =
+            copy_stream(r, std::io::BufWriter::new(f), &st.path, &shown, &pb).and_then(|_| {
                 std::fs::rename(&tmp, &target)
                     .with_context(|| format!("{}: cannot rename into place", target.display()))
             });
@@ -290,7 +295,11 @@ pub fn cp(dfs: &DfsClient, paths: &[String], force: bool) -> anyhow::Result<()> 
     for src in &srcs {
         let target = dfs_target(dfs, &dst, base_name(src), several)?;
         if target == *src || target.starts_with(&format!("{}/", src.trim_end_matches('/'))) {
-            bail!("{}: cannot copy into itself ({})", escape(src), escape(&target));
+            bail!(
+                "{}: cannot copy into itself ({})",
+                escape(src),
+                escape(&target)
+            );
         }
         let mut todo = vec![(dfs.stat(src)?, target)];
         while let Some((st, target)) = todo.pop() {
@@ -325,8 +334,8 @@ fn merge_into(
     newline: bool,
 ) -> anyhow::Result<()> {
     let shown = dst.display().to_string();
-    let f = std::fs::File::create(tmp)
-        .with_context(|| format!("{}: cannot create", tmp.display()))?;
+    let f =
+        std::fs::File::create(tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
     let mut w = std::io::BufWriter::new(f);
     for file in files {
         let r = dfs.open(&file.path)?;

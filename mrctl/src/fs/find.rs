@@ -37,7 +37,10 @@ impl Filter {
 
 /// Splits the arguments into paths and the expression after them.
 fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Filter)> {
-    let split = args.iter().position(|a| a.starts_with('-')).unwrap_or(args.len());
+    let split = args
+        .iter()
+        .position(|a| a.starts_with('-'))
+        .unwrap_or(args.len());
     let (paths, expr) = args.split_at(split);
     let mut f = Filter::default();
     let mut it = expr.iter();

@@ -145,7 +145,11 @@ fn format_stat(format: &str, s: &FileStatus) -> anyhow::Result<String> {
         match c {
             '%' => match chars.next() {
                 Some('b') => out.push_str(&s.length.to_string()),
-                Some('F') => out.push_str(if s.is_dir { "directory" } else { "regular file" }),
+                Some('F') => out.push_str(if s.is_dir {
+                    "directory"
+                } else {
+                    "regular file"
+                }),
                 Some('g') => out.push_str(&escape(&s.group)),
                 Some('n') => {
                     let name = s.path.rsplit('/').next().unwrap_or_default();

@@ -384,9 +384,17 @@ pub fn run(dfs: &DfsClient, cmd: Fs) -> anyhow::Result<ExitCode> {
 /// flags: `fs getmerge -nl` is `--nl`. (`find`'s `-name` and `-type` are parsed by `find`.)
 pub fn hdfs_style_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let verb = args.iter().position(|a| a == "fs").map(|i| i + 1);
-    let getmerge = verb.and_then(|i| args.get(i)).is_some_and(|v| v == "getmerge");
+    let getmerge = verb
+        .and_then(|i| args.get(i))
+        .is_some_and(|v| v == "getmerge");
     args.into_iter()
-        .map(|a| if getmerge && a == "-nl" { "--nl".into() } else { a })
+        .map(|a| {
+            if getmerge && a == "-nl" {
+                "--nl".into()
+            } else {
+                a
+            }
+        })
         .collect()
 }
 

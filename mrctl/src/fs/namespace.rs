@@ -29,7 +29,11 @@ pub fn mkdir(dfs: &DfsClient, paths: &[String], parents: bool) -> anyhow::Result
         };
         match stat_opt(dfs, &parent)? {
             Some(p) if p.is_dir => dfs.mkdirs(&path)?,
-            Some(_) => bail!("{}: parent {} is not a directory", escape(&path), escape(&parent)),
+            Some(_) => bail!(
+                "{}: parent {} is not a directory",
+                escape(&path),
+                escape(&parent)
+            ),
             None => bail!(
                 "{}: No such file or directory (the parent {} is missing; -p creates it)",
                 escape(&path),
@@ -136,7 +140,11 @@ pub fn setrep(
                 continue;
             }
             dfs.set_replication(&st.path, replication)?;
-            writeln!(out, "replication of {} set to {replication}", escape(&st.path))?;
+            writeln!(
+                out,
+                "replication of {} set to {replication}",
+                escape(&st.path)
+            )?;
             files.push(st.path);
         }
     }

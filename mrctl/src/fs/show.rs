@@ -29,7 +29,13 @@ fn files(dfs: &DfsClient, paths: &[String]) -> anyhow::Result<Vec<String>> {
 
 pub fn cat(dfs: &DfsClient, paths: &[String], out: &mut impl Write) -> anyhow::Result<()> {
     for p in files(dfs, paths)? {
-        copy_stream(dfs.open(&p)?, &mut *out, &p, "stdout", &ProgressBar::hidden())?;
+        copy_stream(
+            dfs.open(&p)?,
+            &mut *out,
+            &p,
+            "stdout",
+            &ProgressBar::hidden(),
+        )?;
     }
     Ok(())
 }
@@ -45,7 +51,11 @@ pub fn head(dfs: &DfsClient, path: &str, out: &mut impl Write) -> anyhow::Result
 pub fn tail(dfs: &DfsClient, path: &str, follow: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let paths = files(dfs, std::slice::from_ref(&path.to_string()))?;
     let [p] = paths.as_slice() else {
-        bail!("{}: tail takes one file, the pattern matches {}", escape(path), paths.len());
+        bail!(
+            "{}: tail takes one file, the pattern matches {}",
+            escape(path),
+            paths.len()
+        );
     };
     let mut r = dfs.open(p)?;
     let mut shown = r.len().saturating_sub(KIB);

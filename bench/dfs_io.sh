@@ -32,9 +32,9 @@ t0=$(now); cat "$src" > /dev/null; t1=$(now); cat_s=$(secs $t0 $t1)
 
 $mrctl cluster up --dir "$work/cluster" --datanodes 4 --racks 2 >/dev/null
 export MRCTL_CONFIG="$work/cluster/client.toml"
-t0=$(now); $mrctl fs put -r 1 "$src" /bench/r1.bin; t1=$(now); put1_s=$(secs $t0 $t1)
+t0=$(now); $mrctl fs put --replication 1 "$src" /bench/r1.bin; t1=$(now); put1_s=$(secs $t0 $t1)
 t0=$(now); $mrctl fs cat /bench/r1.bin > /dev/null; t1=$(now); get1_s=$(secs $t0 $t1)
-t0=$(now); $mrctl fs put -r 3 "$src" /bench/r3.bin; t1=$(now); put3_s=$(secs $t0 $t1)
+t0=$(now); $mrctl fs put --replication 3 "$src" /bench/r3.bin; t1=$(now); put3_s=$(secs $t0 $t1)
 t0=$(now); $mrctl fs cat /bench/r3.bin > /dev/null; t1=$(now); get3_s=$(secs $t0 $t1)
 $mrctl fs cat /bench/r1.bin | cmp - "$src"
 $mrctl cluster down --dir "$work/cluster" >/dev/null

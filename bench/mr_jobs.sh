@@ -38,7 +38,7 @@ trivial_median=$(printf '%s\n' "${trivial[@]}" | sort -n | sed -n 3p)
 
 # Wordcount.
 $bin/zipfwords "$wc_mib" "$work/words.txt"
-$mrctl fs put -r 1 "$work/words.txt" /words.txt
+$mrctl fs put --replication 1 "$work/words.txt" /words.txt
 cat "$work/words.txt" > /dev/null
 t0=$(now); $bin/wcfloor "$work/words.txt" >/dev/null; t1=$(now); floor_s=$(secs $t0 $t1)
 t0=$(now); LC_ALL=C tr -s ' ' '\n' < "$work/words.txt" | LC_ALL=C sort | LC_ALL=C uniq -c > /dev/null; t1=$(now); unix_s=$(secs $t0 $t1)

@@ -59,10 +59,10 @@ timed() {
 one_round() {
   local kind=$1 r=$2
   local m="$mrctl --config $work/$kind/client.toml"
-  timed "$kind" put1 $m fs put -r 1 "$src" /bench/r1-$r.bin
+  timed "$kind" put1 $m fs put --replication 1 "$src" /bench/r1-$r.bin
   timed "$kind" get1 sh -c "$m fs cat /bench/r1-$r.bin > /dev/null"
   timed "$kind" getremote sh -c "$mrctl --config $work/$kind/remote.toml fs cat /bench/r1-$r.bin > /dev/null"
-  timed "$kind" put3 $m fs put -r 3 "$src" /bench/r3-$r.bin
+  timed "$kind" put3 $m fs put --replication 3 "$src" /bench/r3-$r.bin
   timed "$kind" get3 sh -c "$m fs cat /bench/r3-$r.bin > /dev/null"
   $m fs cat /bench/r3-$r.bin | cmp - "$src"
   $m fs rm -r /bench >/dev/null

@@ -128,6 +128,16 @@ impl Credentials {
         }
     }
 
+    /// The user these credentials name (the token's user, unverified, or the claimed one):
+    /// what relative paths resolve against, as `/user/NAME`.
+    pub fn user_name(&self) -> Option<String> {
+        match &*self.0 {
+            Kind::Claimed(u) => Some(u.clone()),
+            Kind::Token(t) => common::auth::token::unverified_user(t),
+            Kind::Service { role, .. } => Some(role.clone()),
+        }
+    }
+
     /// The header to send: a token, or the claimed user.
     fn header(&self) -> Result<(&'static str, String), Status> {
         match &*self.0 {

@@ -12,15 +12,21 @@
 //! - [`snapshots`]: allowing, taking, renaming, deleting and comparing snapshots.
 //! - [`homes`]: `/user`, `/tmp` and users' home directories, as an administrator makes them.
 //! - [`trash`]: `rm`'s move to the caller's trash, and `expunge`.
+//! - [`checksum`]: a file's composite CRC, independent of its block size.
 //! - [`credentials`]: the token (or, insecure, the claimed user) every call carries.
 //! - [`error`]: the client's error type.
+//! - [`glob`]: path globs expanded against listings; [`paths`]: relative paths resolved
+//!   against the caller's home directory `/user/NAME`.
 
+pub mod checksum;
 pub mod credentials;
 pub mod dfs;
 pub mod error;
+pub mod glob;
 pub mod homes;
 #[cfg(feature = "jobs")]
 pub mod jobs;
+pub mod paths;
 pub mod reader;
 pub mod snapshots;
 pub mod trash;

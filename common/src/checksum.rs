@@ -34,6 +34,14 @@ pub fn verify(data: &[u8], sums: &[u8], bytes_per_checksum: usize) -> Result<(),
     Ok(())
 }
 
+/// The CRC32 of bytes A followed by bytes B, from A's CRC and length and B's: how chunk CRCs
+/// combine into a block's, and block CRCs into a file's, without the bytes.
+pub fn combine(crc_a: u32, len_a: u64, crc_b: u32, len_b: u64) -> u32 {
+    let mut a = crc32fast::Hasher::new_with_initial_len(crc_a, len_a);
+    a.combine(&crc32fast::Hasher::new_with_initial_len(crc_b, len_b));
+    a.finalize()
+}
+
 /// The header of a `.meta` file.
 pub fn meta_header(bytes_per_checksum: u32) -> [u8; 8] {
     let mut h = [0u8; 8];
@@ -54,6 +62,21 @@ pub fn parse_meta_header(h: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn combined_crcs_equal_the_crc_of_the_concatenation() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cut in [0, 1, 512, 4999, 5000] {
+            let (a, b) = data.split_at(cut);
+            let both = combine(
+                crc32fast::hash(a),
+                a.len() as u64,
+                crc32fast::hash(b),
+                b.len() as u64,
+            );
+            assert_eq!(both, crc32fast::hash(&data), "cut at {cut}");
+        }
+    }
 
     #[test]
     fn detects_a_flipped_byte_in_the_right_chunk() {

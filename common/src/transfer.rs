@@ -97,6 +97,17 @@ pub enum Op {
         /// Block access token allowing WRITE (from the namenode's recovery command).
         token: String,
     },
+    // New ops go last: postcard numbers variants in order, and peers of the previous
+    // release must still read the ones they know.
+    /// The CRC32 of the replica's first `len` bytes, combined from its stored chunk CRCs (only
+    /// a partial last chunk is read), so a file's checksum costs no data transfer
+    /// (`mrctl fs checksum`).
+    BlockChecksum {
+        block: BlockRef,
+        len: u64,
+        /// Block access token allowing READ.
+        token: String,
+    },
 }
 
 /// How a datanode's refusal of a block access token begins (`Reply::Error`'s message), so a
@@ -139,6 +150,11 @@ pub enum Reply {
     Error {
         message: String,
         bad_node: Option<u32>,
+    },
+    /// The CRC32 of the first `len` bytes of a replica ([`Op::BlockChecksum`]).
+    BlockChecksum {
+        crc: u32,
+        len: u64,
     },
 }
 

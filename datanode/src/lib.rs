@@ -4,6 +4,7 @@
 //! - [`storage`]: replica files and their checksum sidecars, the start-up scan.
 //! - [`xceiver`]: the data transfer server (reads, write pipelines, recovery steps).
 //! - [`local_reads`]: short-circuit reads, replica files handed over a Unix socket.
+//! - [`block_checksum`]: a replica's CRC from its chunk CRCs (`mrctl fs checksum`).
 //! - [`block_auth`]: the block access token check in front of every transfer op.
 //! - [`nn`]: registration, heartbeats, block reports, and the namenode's commands.
 //! - [`commands`]: re-replication copies and lease recovery as the primary.
@@ -12,6 +13,7 @@
 //! - [`service`]: wiring it all up.
 
 pub mod block_auth;
+pub mod block_checksum;
 pub mod commands;
 pub mod local_reads;
 pub mod nn;

@@ -5,7 +5,7 @@ use common::config::ConfigFile;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(about = "The block store's datanode")]
+#[command(version, about = "The block store's datanode")]
 struct Args {
     /// TOML file with a [datanode] section.
     #[arg(long)]

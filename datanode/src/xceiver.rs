@@ -113,6 +113,10 @@ impl Xceiver {
                     None,
                 ),
             ),
+            Op::BlockChecksum { block, len, .. } => {
+                let reply = self.block_checksum(block.id, block.gen, len);
+                transfer::write_reply(&mut output, &reply)
+            }
             Op::ReplicaState { block_id, .. } => {
                 let reply = match self.storage.get(block_id) {
                     Some(r) => Reply::ReplicaState {
@@ -157,6 +161,13 @@ impl Xceiver {
             Op::ReadLocal { block, token } => {
                 (token, block.id, block.gen, BlockAccess::READ, "read_local")
             }
+            Op::BlockChecksum { block, token, .. } => (
+                token,
+                block.id,
+                block.gen,
+                BlockAccess::READ,
+                "block_checksum",
+            ),
             Op::Write {
                 block,
                 stage,
@@ -190,6 +201,21 @@ impl Xceiver {
             ),
         };
         self.auth.check(token, block, gen, access, name, peer)
+    }
+
+    /// The reply to [`Op::BlockChecksum`]: the CRC32 of the replica's first `len` bytes.
+    fn block_checksum(&self, id: u64, gen: u64, len: u64) -> Reply {
+        let crc = self
+            .storage
+            .open_read(id, gen)
+            .and_then(|(r, data, meta, replica_len)| {
+                let bpc = u64::from(r.bytes_per_checksum).max(1);
+                crate::block_checksum::replica_crc(id, &data, &meta, bpc, replica_len, len)
+            });
+        match crc {
+            Ok(crc) => Reply::BlockChecksum { crc, len },
+            Err(e) => error_reply(e.to_string(), None),
+        }
     }
 
     fn read(

@@ -6,7 +6,7 @@ use common::config::ConfigFile;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(about = "The MapReduce engine's job tracker")]
+#[command(version, about = "The MapReduce engine's job tracker")]
 struct Args {
     /// TOML file with a [jobtracker] section.
     #[arg(long)]

@@ -146,6 +146,15 @@ pub fn run(build: impl Fn(&JobEnv) -> MrResult<Job>) -> ! {
             }
         }
         Some("task") => run_task(&build),
+        Some("--version") => {
+            // The SDK's version: a job binary is built with the SDK of its workspace.
+            let me = std::env::args().next().unwrap_or_else(|| "JOB".into());
+            let name = std::path::Path::new(&me)
+                .file_name()
+                .map_or(me.clone(), |n| n.to_string_lossy().into_owned());
+            println!("{name} {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
         _ => {
             let me = std::env::args().next().unwrap_or_else(|| "JOB".into());
             eprintln!(

@@ -186,10 +186,10 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
                 .map(|t| (t.reason.clone(), serde_json::Value::from(t.count)))
                 .collect::<serde_json::Map<_, _>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "Safe mode: {}",
         if r.safe_mode {
             format!("ON ({})", r.safe_mode_reason)
@@ -197,22 +197,25 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
             "off".into()
         }
     );
-    println!(
+    outln!(
         "Datanodes: {} live, {} stale, {} dead, on {} racks",
         count("live"),
         count("stale"),
         count("dead"),
         racks.len()
     );
-    println!(
+    outln!(
         "Capacity: {}  Used by blocks: {}  Remaining: {}",
         human(cap),
         human(used),
         human(remaining)
     );
-    println!(
+    outln!(
         "Files: {}  Blocks: {}  Awaiting replication check: {}  Pending deletions: {}",
-        r.files, r.total_blocks, r.under_replicated, r.pending_deletions
+        r.files,
+        r.total_blocks,
+        r.under_replicated,
+        r.pending_deletions
     );
     if !r.refused_tokens.is_empty() {
         let counts: Vec<String> = r
@@ -220,12 +223,12 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
             .iter()
             .map(|t| format!("{} {}", t.count, t.reason))
             .collect();
-        println!("Refused tokens (namenode): {}", counts.join(", "));
+        outln!("Refused tokens (namenode): {}", counts.join(", "));
     }
-    println!();
+    outln!();
     for d in &r.datanodes {
         let i = d.info.clone().unwrap_or_default();
-        println!(
+        outln!(
             "{:<22} {:<10} {:<6} blocks={:<6} used={:<10} remaining={:<10} last contact {} ms ago",
             i.data_addr,
             i.rack,
@@ -236,18 +239,18 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
             d.last_heartbeat_ms_ago
         );
     }
-    println!();
+    outln!();
     match workers {
         Ok(ws) => {
             let excluded = ws.iter().filter(|w| w.excluded_until_ms.is_some()).count();
-            println!(
+            outln!(
                 "Workers: {} live, {excluded} excluded from scheduling",
                 ws.len()
             );
             let now = common::jobs::now_ms();
             for w in &ws {
                 match w.excluded_until_ms {
-                    Some(until) => println!(
+                    Some(until) => outln!(
                         "{:<22} slots={:<3} EXCLUDED until {} (in {} s): {}",
                         w.host,
                         w.slots,
@@ -255,11 +258,11 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
                         until.saturating_sub(now).div_ceil(1000),
                         w.excluded_reason
                     ),
-                    None => println!("{:<22} slots={:<3} in service", w.host, w.slots),
+                    None => outln!("{:<22} slots={:<3} in service", w.host, w.slots),
                 }
             }
         }
-        Err(e) => println!("Workers: unknown: {e}"),
+        Err(e) => outln!("Workers: unknown: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }

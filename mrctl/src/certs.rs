@@ -26,9 +26,9 @@ pub fn run(args: Certs) -> anyhow::Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| args.ca_dir.clone());
     let name = format!("host-{}", args.host[0]);
     let (cert, key) = ca.issue(&out, &name, &args.host)?;
-    println!("[security]");
-    println!("tls_cert = {:?}", cert.display().to_string());
-    println!("tls_key = {:?}", key.display().to_string());
-    println!("tls_ca = {:?}", ca.cert_path.display().to_string());
+    outln!("[security]");
+    outln!("tls_cert = {:?}", cert.display().to_string());
+    outln!("tls_key = {:?}", key.display().to_string());
+    outln!("tls_ca = {:?}", ca.cert_path.display().to_string());
     Ok(ExitCode::SUCCESS)
 }

@@ -59,7 +59,7 @@ pub fn run(
                 ..Default::default()
             };
             let c = LocalCluster::up(&dir, spec)?;
-            println!(
+            outln!(
                 "cluster up: {} datanodes on {} racks; use --config {}",
                 c.spec.datanodes,
                 c.spec.racks,
@@ -73,7 +73,7 @@ pub fn run(
                 bail!("{}: no local cluster here", dir.display());
             }
             LocalCluster::prepare(&dir, ClusterSpec::default())?.down()?;
-            println!("cluster down");
+            outln!("cluster down");
             Ok(ExitCode::SUCCESS)
         }
         Cluster::Report { json } => {

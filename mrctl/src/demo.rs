@@ -19,7 +19,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let mut spec = ClusterSpec::fast(4, 2);
     spec.namenode.default_block_size = 8 << 20;
-    println!(
+    outln!(
         "[demo] starting a local cluster: 1 namenode, 4 datanodes on 2 racks, a job tracker and 4 workers, in {}",
         dir.display()
     );
@@ -32,7 +32,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
         let path = format!("/demo/file-{i}");
         let t = std::time::Instant::now();
         dfs.write_file(&path, &data, CreateOptions::default())?;
-        println!(
+        outln!(
             "[demo] wrote {path}: {} in {:.0?}",
             human(size as u64),
             t.elapsed()
@@ -47,7 +47,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
                 back.len()
             );
         }
-        println!("[demo] read back {path}: identical");
+        outln!("[demo] read back {path}: identical");
     }
     let r = dfs.fsck("/demo")?;
     for b in r.blocks.iter().take(4) {
@@ -56,14 +56,14 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| format!("{}{}", r.node, r.rack))
             .collect();
-        println!(
+        outln!(
             "[demo] {} blk_{}: {}",
             b.path,
             b.block.map_or(0, |x| x.id),
             reps.join(", ")
         );
     }
-    println!(
+    outln!(
         "[demo] fsck /demo: {} files, {} blocks, under-replicated {}, mis-replicated {}, corrupt {}, missing {}",
         r.files,
         r.blocks.len(),
@@ -74,7 +74,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     );
     demo_transactions(&cluster, &dfs, dir)?;
     cluster.down()?;
-    println!("[demo] cluster stopped; logs in {}/logs", dir.display());
+    outln!("[demo] cluster stopped; logs in {}/logs", dir.display());
     if r.corrupt + r.missing > 0 {
         return Err(ClientError::Internal("the demo's files are not healthy".into()).into());
     }
@@ -86,7 +86,7 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
 fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> anyhow::Result<()> {
     let binary = ::cluster::bin_dir()?.join("transactions");
     if !binary.exists() {
-        println!(
+        outln!(
             "[demo] skipping the pipeline: {} is not built",
             binary.display()
         );
@@ -121,12 +121,12 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
             &data,
             CreateOptions::default(),
         )?;
-        println!(
+        outln!(
             "[demo] loaded /bank/day/{name}.csv ({})",
             human(data.len() as u64)
         );
     }
-    println!(
+    outln!(
         "[demo] sample day generated and loaded in {:.1?}",
         t.elapsed()
     );
@@ -146,7 +146,7 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
     .map(String::from)
     .to_vec();
     let id = client::jobs::submit_binary(dfs, &jobs, &binary, &args)?;
-    println!("[demo] submitted the transaction pipeline as {id}");
+    outln!("[demo] submitted the transaction pipeline as {id}");
     let mut last = String::new();
     let report = jobs.wait(&id, |r| {
         let line: Vec<String> = r
@@ -162,7 +162,11 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
             .collect();
         let line = line.join(" | ");
         if !line.is_empty() && line != last {
-            println!("[demo]   {line}");
+            // Progress only: a closed stdout shows at the next line that must print.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                format!("[demo]   {line}\n").as_bytes(),
+            );
             last = line;
         }
     })?;
@@ -172,20 +176,20 @@ fn demo_transactions(cluster: &LocalCluster, dfs: &DfsClient, dir: &Path) -> any
             report.error.unwrap_or_default()
         );
     }
-    println!(
+    outln!(
         "[demo] the pipeline finished in {:.1?}; summary.json:",
         t.elapsed()
     );
-    print!(
-        "{}",
-        String::from_utf8_lossy(&dfs.read_file("/bank/reports/summary.json")?)
-    );
-    println!("[demo] reports (CSV with a header, part-* files):");
+    std::io::Write::write_all(
+        &mut std::io::stdout(),
+        &dfs.read_file("/bank/reports/summary.json")?,
+    )?;
+    outln!("[demo] reports (CSV with a header, part-* files):");
     for e in dfs.list("/bank/reports")? {
         if e.is_dir {
             let files = dfs.list_files(&e.path)?;
             let bytes: u64 = files.iter().map(|f| f.length).sum();
-            println!(
+            outln!(
                 "[demo]   {}/  {} files, {}",
                 e.path,
                 files.len(),

@@ -63,7 +63,7 @@ pub fn submit(dfs: &DfsClient, jobs: &JobClient, cmd: Submit) -> anyhow::Result<
         }
     })?;
     if !cmd.wait {
-        println!("{id}");
+        outln!("{id}");
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("submitted {id}");
@@ -110,7 +110,7 @@ fn follow(jobs: &JobClient, id: &str) -> anyhow::Result<ExitCode> {
     if line != last_line {
         eprintln!("{line}");
     }
-    print_counters(&report.counters);
+    print_counters(&report.counters)?;
     let secs = started.elapsed().as_secs_f64();
     match report.state {
         JobState::Succeeded => {
@@ -163,13 +163,14 @@ fn progress_line(r: &JobReport) -> String {
     stages.join(" | ")
 }
 
-fn print_counters(c: &Counters) {
+fn print_counters(c: &Counters) -> std::io::Result<()> {
     for (group, names) in &c.0 {
-        println!("{group}");
+        outln!("{group}");
         for (name, v) in names {
-            println!("  {name}={v}");
+            outln!("  {name}={v}");
         }
     }
+    Ok(())
 }
 
 /// The queues as a table (a line per queue, then a line per job under it), or as JSON.
@@ -218,16 +219,20 @@ fn when(ms: u64) -> String {
 pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         JobCmd::List => {
-            println!(
+            outln!(
                 "{:<28} {:<10} {:<20} {:<10} {:>9}  error",
-                "job", "state", "submitted", "user", "seconds"
+                "job",
+                "state",
+                "submitted",
+                "user",
+                "seconds"
             );
             for r in jobs.list()? {
                 let secs = r
                     .finished_ms
                     .map(|f| format!("{:.1}", f.saturating_sub(r.submitted_ms) as f64 / 1000.0))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "{:<28} {:<10} {:<20} {:<10} {:>9}  {}",
                     r.id,
                     state_name(r.state),
@@ -240,22 +245,24 @@ pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
         }
         JobCmd::Status { job_id } => {
             let r = jobs.job(&job_id)?;
-            println!("{} ({}): {}", r.id, r.name, state_name(r.state));
-            println!("{}", progress_line(&r));
+            outln!("{} ({}): {}", r.id, r.name, state_name(r.state));
+            outln!("{}", progress_line(&r));
             for s in &r.stages {
-                println!(
+                outln!(
                     "  stage {}: map phase {} ms, reduce phase {} ms",
-                    s.name, s.map_ms, s.reduce_ms
+                    s.name,
+                    s.map_ms,
+                    s.reduce_ms
                 );
             }
             if let Some(e) = &r.error {
-                println!("error: {e}");
+                outln!("error: {e}");
             }
         }
-        JobCmd::Counters { job_id } => print_counters(&jobs.job(&job_id)?.counters),
+        JobCmd::Counters { job_id } => print_counters(&jobs.job(&job_id)?.counters)?,
         JobCmd::Kill { job_id } => {
             jobs.kill(&job_id)?;
-            println!("killed {job_id}");
+            outln!("killed {job_id}");
         }
         JobCmd::Wait { job_id } => return follow(jobs, &job_id),
         JobCmd::Queues { json } => print_queues(&jobs.queues()?, json)?,
@@ -266,8 +273,8 @@ pub fn job_command(jobs: &JobClient, cmd: JobCmd) -> anyhow::Result<ExitCode> {
                 bail!("no attempt of {job_id} wrote a log");
             }
             for (name, bytes) in files {
-                println!("==> {name} <==");
-                print!("{}", String::from_utf8_lossy(&bytes));
+                outln!("==> {name} <==");
+                std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
             }
         }
     }

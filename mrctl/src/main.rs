@@ -2,10 +2,19 @@
 //! clusters (`mrctl cluster ...`, `mrctl demo`) and administration (`mrctl admin certs`).
 //! Thin glue over the `client` and `cluster` libraries: this file parses the command line and
 //! dispatches to one module per command group; errors are one line naming the path and the
-//! cause, and a broken pipe is not an error.
+//! cause, and a reader that closes stdout early (`mrctl fs cat big | head -1`) ends the command
+//! quietly with the status a shell gives a command killed by SIGPIPE (141).
+
+/// `println!` that returns the write's error (`?`) instead of panicking: a reader closing
+/// stdout early is a broken pipe to end on, not a crash.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
 
 mod admin;
-mod append;
 mod certs;
 mod cluster;
 mod demo;
@@ -17,7 +26,6 @@ mod quota;
 mod safemode;
 mod snapshot;
 mod tokens;
-mod trash;
 
 use clap::{Parser, Subcommand};
 use client::DfsClient;
@@ -28,6 +36,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "mrctl",
+    version,
     about = "Files, jobs and clusters of the MapReduce engine and its block store"
 )]
 struct Cli {
@@ -69,16 +78,21 @@ enum Top {
     },
 }
 
+/// What a shell reports for a command killed by SIGPIPE (128 + 13), as `cat big | head` gives.
+const SIGPIPE_STATUS: u8 = 141;
+
 fn main() -> ExitCode {
     common::logging::init_quiet();
-    let cli = Cli::parse_from(trash::hdfs_flags(std::env::args_os()));
+    let cli = Cli::parse_from(fs::hdfs_style_flags(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::from(SIGPIPE_STATUS);
             }
             // Errors name paths, which may hold control characters: print them escaped.
             eprintln!("mrctl: {}", printable::escape(&format!("{e:#}")));

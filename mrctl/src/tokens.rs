@@ -100,7 +100,7 @@ pub fn run(
             let config: ClientConfig = crate::client_config(config, token)?;
             let dfs = DfsClient::connect(config)?;
             dfs.revoke_token(&id)?;
-            println!("revoked token {}", id.trim());
+            outln!("revoked token {}", id.trim());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -181,7 +181,7 @@ fn issue(secret: &Path, user: &str, groups: &str, ttl: &str) -> anyhow::Result<E
         ttl_ms,
     )?;
     let text = body.sign(&secret)?;
-    println!("{text}");
+    outln!("{text}");
     eprintln!(
         "token id {} for {user} (revoke it with `mrctl admin token revoke {}`)",
         body.id, body.id

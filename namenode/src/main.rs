@@ -10,7 +10,7 @@ use std::path::PathBuf;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(about = "The block store's namenode")]
+#[command(version, about = "The block store's namenode")]
 struct Args {
     /// TOML file with a [namenode] section (and optionally [topology]).
     #[arg(long)]

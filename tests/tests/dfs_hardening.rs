@@ -352,7 +352,8 @@ fn partial_replicas_of_deleted_or_abandoned_blocks_are_cleaned_up() {
     put.kill().unwrap();
     put.wait().unwrap();
     drop(stdin);
-    t.dfs.delete("/gone-file", false).unwrap();
+    // put writes under a temporary name until complete, as HDFS does.
+    t.dfs.delete("/gone-file._COPYING_", false).unwrap();
 
     // A partial replica the namenode never heard of (a write that failed before any report,
     // say on a full disk), and stray files in the temporary area of a running node.

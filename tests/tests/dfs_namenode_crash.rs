@@ -121,6 +121,8 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
         .arg("--config")
         .arg(t.cluster.client_config_path())
         .args(["fs", "put", "-", "/lease/f"])
+        // put writes /lease/f._COPYING_ and renames it when complete, as HDFS does: a killed
+        // put leaves that name.
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -131,7 +133,7 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
     let id = wait(Duration::from_secs(10), "the block to exist", || {
         Some(
             t.dfs
-                .block_locations("/lease/f")
+                .block_locations("/lease/f._COPYING_")
                 .ok()?
                 .blocks
                 .first()?
@@ -152,17 +154,20 @@ fn a_vanished_writers_file_is_recovered_with_the_acknowledged_bytes() {
     );
     writer.kill().unwrap();
     writer.wait().unwrap();
-    assert!(t.dfs.stat("/lease/f").unwrap().under_construction);
+    assert!(t.dfs.stat("/lease/f._COPYING_").unwrap().under_construction);
     wait(
         Duration::from_secs(40),
         "lease recovery to close the file",
         || {
-            let s = t.dfs.stat("/lease/f").ok()?;
+            let s = t.dfs.stat("/lease/f._COPYING_").ok()?;
             (!s.under_construction).then_some(())
         },
     );
-    assert_eq!(t.dfs.stat("/lease/f").unwrap().length, bytes.len() as u64);
-    assert_eq!(t.dfs.read_file("/lease/f").unwrap(), bytes);
+    assert_eq!(
+        t.dfs.stat("/lease/f._COPYING_").unwrap().length,
+        bytes.len() as u64
+    );
+    assert_eq!(t.dfs.read_file("/lease/f._COPYING_").unwrap(), bytes);
     let f = t.dfs.fsck("/lease").unwrap();
     assert_eq!(f.blocks[0].replicas.len(), 3);
 }

@@ -15,7 +15,7 @@ fn text(b: &[u8]) -> String {
 fn names_too_long_or_too_deep_are_refused_naming_the_limit() {
     let t = start(1, 1, |_| {});
     let long = format!("/lim/{}", "n".repeat(300));
-    let o = mrctl(&t, &["fs", "mkdir", &long]);
+    let o = mrctl(&t, &["fs", "mkdir", "-p", &long]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
@@ -26,7 +26,7 @@ fn names_too_long_or_too_deep_are_refused_naming_the_limit() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("max_component_length"));
     let too_deep = "/d".repeat(1001);
-    let o = mrctl(&t, &["fs", "mkdir", &too_deep]);
+    let o = mrctl(&t, &["fs", "mkdir", "-p", &too_deep]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(

@@ -57,7 +57,7 @@ fn setup(tc: &TestCluster) -> Users {
     };
     // The superuser (the default client config) makes the shared directories.
     for args in [
-        &["fs", "mkdir", "/user/alice", "/user/bob", "/tmp"][..],
+        &["fs", "mkdir", "-p", "/user/alice", "/user/bob", "/tmp"][..],
         &["fs", "chown", "alice:alice", "/user/alice"],
         &["fs", "chown", "bob:bob", "/user/bob"],
         &["fs", "chmod", "1777", "/tmp"],
@@ -100,7 +100,7 @@ fn bob_is_refused_on_alices_files_and_alice_and_the_superuser_are_not() {
     let private_mode = "/user/alice/private (rwx------ alice:alice)";
     refused(bob(&["fs", "cat", f]), "cat", "READ", secret_mode);
     refused(
-        bob(&["fs", "put", &mine, f]),
+        bob(&["fs", "put", "-f", &mine, f]),
         "put over",
         "WRITE",
         home_mode,

@@ -5,7 +5,10 @@ use common::config::ConfigFile;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(about = "The MapReduce engine's per-node task runner and shuffle server")]
+#[command(
+    version,
+    about = "The MapReduce engine's per-node task runner and shuffle server"
+)]
 struct Args {
     /// TOML file with a [worker] section.
     #[arg(long)]

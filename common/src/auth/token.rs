@@ -170,6 +170,19 @@ pub fn unverified_id(text: &str) -> Option<TokenId> {
     postcard::from_bytes::<TokenBody>(&body).ok().map(|b| b.id)
 }
 
+/// The user a token's text names, without checking its signature: for resolving a client's
+/// home directory (the namenode checks the token on every call), never for trusting it. A
+/// service token names its role; a block token names nobody.
+pub fn unverified_user(text: &str) -> Option<String> {
+    let rest = text.trim().strip_prefix(PREFIX)?;
+    let body = B64.decode(rest.split_once('.')?.0).ok()?;
+    match postcard::from_bytes::<TokenBody>(&body).ok()?.grant {
+        Grant::User { user, .. } | Grant::Delegation { user, .. } => Some(user),
+        Grant::Service { role } => Some(role),
+        Grant::Block { .. } => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +206,7 @@ mod tests {
         let text = t.sign(&s).expect("sign");
         assert_eq!(TokenBody::open(&s, &text).expect("open"), t);
         assert_eq!(unverified_id(&text), Some(t.id));
+        assert_eq!(unverified_user(&text).as_deref(), Some("alice"));
     }
 
     #[test]

@@ -110,6 +110,11 @@ pub struct NamenodeConfig {
     pub max_connections_per_address: u32,
     /// A connection to the gRPC port that sends nothing for this long is closed.
     pub idle_timeout_ms: u64,
+    /// Include list (HDFS's `dfs.hosts`): when set, only the datanodes it names (by `host` or
+    /// `host:port`, one a line, `#` comments) may register. Re-read by `mrctl admin refresh-nodes`.
+    pub hosts_include: Option<PathBuf>,
+    /// Exclude list (HDFS's `dfs.hosts.exclude`): the datanodes it names are decommissioned.
+    pub hosts_exclude: Option<PathBuf>,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -141,6 +146,8 @@ impl Default for NamenodeConfig {
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,
+            hosts_include: None,
+            hosts_exclude: None,
             security: SecurityConfig::default(),
         }
     }
@@ -301,6 +308,11 @@ pub struct JobTrackerConfig {
     /// The queues jobs are submitted to (`[[jobtracker.queues]]`), sharing the slots by weight
     /// and minimum share; none configured means one queue, `default`. See [`QueueConfig`].
     pub queues: Vec<QueueConfig>,
+    /// Include list: when set, only the workers it names (by host, one a line, `#` comments)
+    /// get tasks. Re-read by `mrctl admin refresh-nodes`.
+    pub hosts_include: Option<PathBuf>,
+    /// Exclude list: the workers it names are drained (decommissioned).
+    pub hosts_exclude: Option<PathBuf>,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -402,6 +414,8 @@ impl Default for JobTrackerConfig {
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
             queues: Vec::new(),
+            hosts_include: None,
+            hosts_exclude: None,
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,

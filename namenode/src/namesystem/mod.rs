@@ -5,12 +5,14 @@
 //!
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
-//! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
+//! nodes), [`replication`] (the monitor), [`decommission`] (include/exclude lists, taking
+//! datanodes out of service), [`leases`] (expiry and recovery), [`safe_mode`],
 //! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
 
 mod blocks;
 mod checkpoint;
 mod client;
+mod decommission;
 mod leases;
 #[cfg(test)]
 mod permission_tests;
@@ -54,6 +56,8 @@ struct Metadata {
     /// Why mutations are refused, while in safe mode.
     safe_mode: Option<String>,
     checkpoint: CheckpointMark,
+    /// Who may register and who must leave.
+    admin: decommission::AdminLists,
 }
 
 pub struct Namesystem {
@@ -147,6 +151,7 @@ impl Namesystem {
             Duration::from_millis(config.dead_after_ms),
             clock.clone(),
         );
+        let admin = decommission::AdminLists::open(&config)?;
         let meta = Metadata {
             ns,
             dns,
@@ -157,6 +162,7 @@ impl Namesystem {
                 txid: last,
                 at: now,
             },
+            admin,
         };
         Ok(Namesystem {
             config,

@@ -11,6 +11,7 @@ mod demo;
 mod fs;
 mod job;
 mod mode;
+mod nodes;
 mod printable;
 mod tokens;
 
@@ -51,7 +52,8 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
-    /// Cluster secret, tokens and TLS certificates: keygen, token issue, token revoke, certs.
+    /// Cluster secret, tokens and TLS certificates (keygen, token issue, token revoke, certs);
+    /// nodes (decommission, recommission, refresh-nodes).
     #[command(subcommand)]
     Admin(tokens::AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated

@@ -341,9 +341,10 @@ impl DfsClient {
             recommission,
             dry_run,
         };
-        let r = self.call("decommission", |mut c| async move {
-            c.decommission(req).await
-        })?;
+        let r = self.call(
+            "decommission",
+            |mut c| async move { c.decommission(req).await },
+        )?;
         Ok(split_matches(r.matched))
     }
 

@@ -205,9 +205,10 @@ impl JobClient {
             recommission,
             dry_run,
         };
-        let r = self.call("decommission", |mut c| async move {
-            c.decommission(req).await
-        })?;
+        let r = self.call(
+            "decommission",
+            |mut c| async move { c.decommission(req).await },
+        )?;
         Ok(crate::dfs::split_matches(r.matched))
     }
 

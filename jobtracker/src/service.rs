@@ -453,10 +453,11 @@ impl JobTrackerProtocol for Rpc {
             .map_err(|e| proto::Reason::Internal.status(e))?;
         if !r.dry_run {
             let mut st = self.0.state.lock();
+            let now = self.0.clock.now();
             for host in matched.iter().flatten() {
                 let addr = known.get(host).map_or("", String::as_str);
                 drain::set_wanted(&mut st, host, admin.wanted_out(host, addr));
-                drain::check(&mut st, host);
+                drain::check(&mut st, host, now);
             }
             tracing::info!(by = %who, nodes = ?r.nodes, recommission = r.recommission, "worker admin command");
         }
@@ -486,8 +487,9 @@ impl JobTrackerProtocol for Rpc {
                 changes.push(format!("{host} refused (not in the include list)"));
                 continue;
             }
-            if let Some(change) = drain::set_wanted(&mut st, &host, admin.wanted_out(&host, &addr)) {
-                drain::check(&mut st, &host);
+            if let Some(change) = drain::set_wanted(&mut st, &host, admin.wanted_out(&host, &addr))
+            {
+                drain::check(&mut st, &host, self.0.clock.now());
                 changes.push(format!("{host} {change}"));
             }
         }

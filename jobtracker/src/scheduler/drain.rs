@@ -1,14 +1,15 @@
 //! Draining workers (decommission, for spot instances that must leave): a draining worker gets
 //! no new tasks, lets its running attempts finish, and keeps serving its committed map outputs
-//! until every reduce of their stages is done; only then is it decommissioned (safe to stop:
-//! losing it re-runs nothing). Workers are drained by `mrctl admin decommission` (kept in
+//! while the maps that unfinished reduces need from it run again elsewhere; only then is it
+//! decommissioned (safe to stop: losing it re-runs nothing and fails no job). Workers are drained by `mrctl admin decommission` (kept in
 //! `drained-workers` beside the job history, so a restart keeps them) or by the exclude list;
 //! with an include list only the workers it names are served.
 
-use crate::state::{AttemptPhase, TaskPhase, TrackerState};
+use crate::state::{AttemptPhase, StagePhase, TaskPhase, TrackerState};
 use common::config::JobTrackerConfig;
 use common::node_lists::{node_matches, DurableNodeSet, NodeLists};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// The file, in the job tracker's metadata directory, of the workers drained by command.
 const BY_COMMAND_FILE: &str = "drained-workers";
@@ -123,8 +124,10 @@ pub fn takes_tasks(st: &TrackerState, host: &str) -> bool {
 }
 
 /// Marks a draining worker decommissioned once nothing runs there and no unfinished reduce
-/// still needs a map output it holds.
-pub fn check(st: &mut TrackerState, host: &str) {
+/// needs a map output it holds. Once its attempts are done, the maps whose outputs unfinished
+/// reduces still need run again elsewhere (as when a worker is lost, but before it leaves), so
+/// a spot instance's drain takes the time of a few maps, not of the whole job.
+pub fn check(st: &mut TrackerState, host: &str, now: Instant) {
     if st.draining.get(host) != Some(&Drain::Draining) {
         return;
     }
@@ -138,22 +141,53 @@ pub fn check(st: &mut TrackerState, host: &str) {
                 })
             })
         });
-    if running_here || serves_needed_outputs(st, host) {
+    if running_here {
+        return;
+    }
+    if rerun_needed_outputs(st, host, now) {
         return;
     }
     tracing::info!(%host, "worker decommissioned: safe to stop");
     st.draining.insert(host.to_string(), Drain::Decommissioned);
 }
 
-/// Whether a committed map output on `host` belongs to a stage with reduces not yet done.
-fn serves_needed_outputs(st: &TrackerState, host: &str) -> bool {
-    st.jobs.iter().filter(|j| !j.state.is_over()).any(|j| {
-        j.stages.iter().any(|s| {
-            s.reduces_done() < s.reduces.len()
-                && s.maps.iter().any(|t| {
-                    t.phase == TaskPhase::Succeeded
-                        && t.committed_attempt().is_some_and(|a| a.worker == host)
-                })
-        })
-    })
+/// Runs again elsewhere every map whose committed output is on `host` and that a running
+/// stage's unfinished reduces still need; returns whether any such map is not yet done again
+/// elsewhere. The worker stays
+/// draining until the new attempts commit.
+fn rerun_needed_outputs(st: &mut TrackerState, host: &str, now: Instant) -> bool {
+    let mut any = false;
+    for job in st.jobs.iter_mut().filter(|j| !j.state.is_over()) {
+        let mut rerun = 0;
+        for stage in &mut job.stages {
+            if stage.phase != StagePhase::Running || stage.reduces_done() >= stage.reduces.len() {
+                continue;
+            }
+            let mut reset = false;
+            for task in &mut stage.maps {
+                if task.phase == TaskPhase::Succeeded
+                    && task.committed_attempt().is_some_and(|a| a.worker == host)
+                {
+                    task.reset(now);
+                    reset = true;
+                    rerun += 1;
+                }
+            }
+            if reset {
+                stage.maps_finished = None;
+                any = true;
+            }
+            // A map already running again elsewhere: the drain waits for it.
+            any |= stage.maps.iter().any(|t| {
+                t.phase != TaskPhase::Succeeded
+                    && t.attempts
+                        .iter()
+                        .any(|a| a.worker == host && a.phase == AttemptPhase::Succeeded)
+            });
+        }
+        if rerun > 0 {
+            tracing::info!(%host, job = %job.id, maps = rerun, "draining worker: its map outputs run again elsewhere");
+        }
+    }
+    any
 }

@@ -131,7 +131,7 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
         0
     };
     assign::assign(st, cx, &host, free, &mut reply);
-    drain::check(st, &host);
+    drain::check(st, &host, cx.now);
 
     let running = hb.attempts.iter().filter(|s| s.outcome.is_none());
     let reduces = running

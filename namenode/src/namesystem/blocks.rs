@@ -68,7 +68,11 @@ impl BlockManager {
 
     /// The good finalized replicas `idx` holds.
     pub fn blocks_on(&self, idx: NodeIdx) -> impl Iterator<Item = BlockId> + '_ {
-        self.by_node.get(idx.0 as usize).into_iter().flatten().copied()
+        self.by_node
+            .get(idx.0 as usize)
+            .into_iter()
+            .flatten()
+            .copied()
     }
 
     fn node_list(&mut self, idx: NodeIdx) -> &mut HashSet<BlockId> {

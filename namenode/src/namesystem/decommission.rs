@@ -135,7 +135,9 @@ impl Namesystem {
             return Ok(matched);
         }
         let addrs: Vec<&str> = matched.iter().flatten().map(String::as_str).collect();
-        st.admin.by_command.update(addrs.iter().copied(), !recommission)?;
+        st.admin
+            .by_command
+            .update(addrs.iter().copied(), !recommission)?;
         for idx in st.dns.all().collect::<Vec<_>>() {
             if addrs.contains(&st.dns.get(idx).data_addr.as_str()) {
                 if let Some(change) = st.apply_admin(idx) {

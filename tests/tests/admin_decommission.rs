@@ -198,10 +198,10 @@ fn a_datanode_decommissioned_during_a_write_and_a_job_loses_nothing() {
 fn the_include_list_refuses_unlisted_datanodes_and_refresh_nodes_reads_the_exclude_list() {
     let lists = tempfile::tempdir().unwrap();
     let (include, exclude) = (lists.path().join("include"), lists.path().join("exclude"));
-    let hosts: Vec<String> = (0..4).map(cluster::datanode_host).collect();
+    let hosts: Vec<String> = (0..5).map(cluster::datanode_host).collect();
     std::fs::write(&include, hosts.join("\n")).unwrap();
     std::fs::write(&exclude, "# none yet\n").unwrap();
-    let tc = start(4, 2, |s| {
+    let tc = start(5, 2, |s| {
         s.namenode.hosts_include = Some(include.clone());
         s.namenode.hosts_exclude = Some(exclude.clone());
         s.jobtracker.hosts_exclude = Some(exclude.clone());
@@ -213,24 +213,28 @@ fn the_include_list_refuses_unlisted_datanodes_and_refresh_nodes_reads_the_exclu
         .unwrap();
 
     // Drop the last host from the include list: the namenode refuses it from then on.
-    std::fs::write(&include, hosts[..3].join("\n")).unwrap();
+    std::fs::write(&include, hosts[..4].join("\n")).unwrap();
     let out = ok(&mrctl(&tc, &["admin", "refresh-nodes"]));
-    let last = tc.cluster.datanode_config(3).unwrap().data_addr;
+    let last = tc.cluster.datanode_config(4).unwrap().data_addr;
     assert!(out.contains(&format!("datanode {last} refused")), "{out}");
-    tc.cluster.kill("datanode-3").unwrap();
-    tc.cluster.start("datanode-3").unwrap();
+    tc.cluster.kill("datanode-4").unwrap();
+    tc.cluster.start("datanode-4").unwrap();
     let log = tc.cluster.dir.join("logs");
     wait(Duration::from_secs(30), "the datanode to be refused", || {
         let text: String = std::fs::read_dir(&log)
             .ok()?
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains("datanode-3"))
+            .filter(|e| e.file_name().to_string_lossy().contains("datanode-4"))
             .filter_map(|e| std::fs::read_to_string(e.path()).ok())
             .collect();
         text.contains("is not in the include list").then_some(())
     });
     let (state, _, _) = admin_state(&tc.dfs, &last).unwrap();
     assert_eq!(state, "dead", "a refused node never comes back to life");
+    // Its replicas were dropped with it (as HDFS does): re-created on the others.
+    wait(Duration::from_secs(30), "full replication without it", || {
+        short_blocks(&tc.dfs, "/").is_empty().then_some(())
+    });
 
     // The exclude list decommissions through the same mechanism.
     let second = tc.cluster.datanode_config(1).unwrap().data_addr;

@@ -139,7 +139,10 @@ fn a_datanode_decommissioned_during_a_write_and_a_job_loses_nothing() {
     let id = tests::submit_no_wait(&tc, "wordcount", &["/in", "/out"]);
 
     let out = ok(&mrctl(&tc, &["admin", "decommission", &victim]));
-    assert!(out.contains(&format!("datanode {victim} decommissioning")), "{out}");
+    assert!(
+        out.contains(&format!("datanode {victim} decommissioning")),
+        "{out}"
+    );
     // Placement no longer picks it: the rest of the write goes elsewhere.
     w.write_all(&during[1 << 20..]).unwrap();
     w.close().unwrap();
@@ -147,22 +150,34 @@ fn a_datanode_decommissioned_during_a_write_and_a_job_loses_nothing() {
     let jobs = tc.cluster.job_client().unwrap();
     let r = jobs.wait(&id, |_| {}).unwrap();
     assert_eq!(r.state, common::jobs::JobState::Succeeded, "{:?}", r.error);
-    assert_eq!(tests::read_counts(&tc.dfs, "/out"), tests::count_words(&text));
+    assert_eq!(
+        tests::read_counts(&tc.dfs, "/out"),
+        tests::count_words(&text)
+    );
 
-    wait(Duration::from_secs(90), "the datanode to be decommissioned", || {
-        let (_, admin, _) = admin_state(&tc.dfs, &victim)?;
-        (admin == "decommissioned").then_some(())
-    });
+    wait(
+        Duration::from_secs(90),
+        "the datanode to be decommissioned",
+        || {
+            let (_, admin, _) = admin_state(&tc.dfs, &victim)?;
+            (admin == "decommissioned").then_some(())
+        },
+    );
     let report = ok(&mrctl(&tc, &["cluster", "report"]));
     assert!(report.contains("DECOMMISSIONED (safe to stop)"), "{report}");
     let json = ok(&mrctl(&tc, &["cluster", "report", "--json"]));
-    assert!(json.contains("\"admin_state\": \"decommissioned\""), "{json}");
+    assert!(
+        json.contains("\"admin_state\": \"decommissioned\""),
+        "{json}"
+    );
     stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap();
     assert!(samples > 0);
 
     // Stopped, it takes nothing with it.
-    tc.cluster.kill(&format!("datanode-{victim_index}")).unwrap();
+    tc.cluster
+        .kill(&format!("datanode-{victim_index}"))
+        .unwrap();
     wait(Duration::from_secs(30), "the datanode to be dead", || {
         let (state, _, _) = admin_state(&tc.dfs, &victim)?;
         (state == "dead").then_some(())
@@ -175,11 +190,17 @@ fn a_datanode_decommissioned_during_a_write_and_a_job_loses_nothing() {
     assert_eq!(tc.dfs.read_file("/during/big").unwrap(), during);
 
     // Restarted, it is still out of service (durable), until recommissioned.
-    tc.cluster.start(&format!("datanode-{victim_index}")).unwrap();
-    wait(Duration::from_secs(30), "the restarted node to be decommissioned", || {
-        let (state, admin, _) = admin_state(&tc.dfs, &victim)?;
-        (state == "live" && admin == "decommissioned").then_some(())
-    });
+    tc.cluster
+        .start(&format!("datanode-{victim_index}"))
+        .unwrap();
+    wait(
+        Duration::from_secs(30),
+        "the restarted node to be decommissioned",
+        || {
+            let (state, admin, _) = admin_state(&tc.dfs, &victim)?;
+            (state == "live" && admin == "decommissioned").then_some(())
+        },
+    );
     let out = ok(&mrctl(&tc, &["admin", "recommission", &victim]));
     assert!(out.contains("back in service"), "{out}");
     wait(Duration::from_secs(10), "the node to be in service", || {
@@ -191,7 +212,10 @@ fn a_datanode_decommissioned_during_a_write_and_a_job_loses_nothing() {
     let o = mrctl(&tc, &["admin", "decommission", "127.0.0.99:1"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("127.0.0.99:1 matched no datanode and no worker"), "{err}");
+    assert!(
+        err.contains("127.0.0.99:1 matched no datanode and no worker"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -220,37 +244,53 @@ fn the_include_list_refuses_unlisted_datanodes_and_refresh_nodes_reads_the_exclu
     tc.cluster.kill("datanode-4").unwrap();
     tc.cluster.start("datanode-4").unwrap();
     let log = tc.cluster.dir.join("logs");
-    wait(Duration::from_secs(30), "the datanode to be refused", || {
-        let text: String = std::fs::read_dir(&log)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains("datanode-4"))
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .collect();
-        text.contains("is not in the include list").then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "the datanode to be refused",
+        || {
+            let text: String = std::fs::read_dir(&log)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().contains("datanode-4"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect();
+            text.contains("is not in the include list").then_some(())
+        },
+    );
     let (state, _, _) = admin_state(&tc.dfs, &last).unwrap();
     assert_eq!(state, "dead", "a refused node never comes back to life");
     // Its replicas were dropped with it (as HDFS does): re-created on the others.
-    wait(Duration::from_secs(30), "full replication without it", || {
-        short_blocks(&tc.dfs, "/").is_empty().then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "full replication without it",
+        || short_blocks(&tc.dfs, "/").is_empty().then_some(()),
+    );
 
     // The exclude list decommissions through the same mechanism.
     let second = tc.cluster.datanode_config(1).unwrap().data_addr;
     std::fs::write(&exclude, format!("{second}\n")).unwrap();
     let out = ok(&mrctl(&tc, &["admin", "refresh-nodes"]));
-    assert!(out.contains(&format!("datanode {second} decommissioning")), "{out}");
-    wait(Duration::from_secs(60), "the excluded node to be decommissioned", || {
-        let (_, admin, left) = admin_state(&tc.dfs, &second)?;
-        assert!(short_blocks(&tc.dfs, "/").is_empty());
-        (admin == "decommissioned" && left == 0).then_some(())
-    });
+    assert!(
+        out.contains(&format!("datanode {second} decommissioning")),
+        "{out}"
+    );
+    wait(
+        Duration::from_secs(60),
+        "the excluded node to be decommissioned",
+        || {
+            let (_, admin, left) = admin_state(&tc.dfs, &second)?;
+            assert!(short_blocks(&tc.dfs, "/").is_empty());
+            (admin == "decommissioned" && left == 0).then_some(())
+        },
+    );
     assert_eq!(tc.dfs.read_file("/f").unwrap(), bytes);
     // Out of the list again: back in service.
     std::fs::write(&exclude, "").unwrap();
     let out = ok(&mrctl(&tc, &["admin", "refresh-nodes"]));
-    assert!(out.contains(&format!("datanode {second} in service")), "{out}");
+    assert!(
+        out.contains(&format!("datanode {second} in service")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -281,9 +321,11 @@ fn a_worker_drained_during_a_job_leaves_the_output_byte_identical() {
             .find(|w| w.host == h)
             .map(|w| w.admin_state)
     };
-    wait(Duration::from_secs(120), "the worker to be decommissioned", || {
-        (state(&host)? == "decommissioned").then_some(())
-    });
+    wait(
+        Duration::from_secs(120),
+        "the worker to be decommissioned",
+        || (state(&host)? == "decommissioned").then_some(()),
+    );
     let report = ok(&mrctl(&tc, &["cluster", "report"]));
     assert!(report.contains("decommissioned"), "{report}");
     tc.cluster.kill("worker-1").unwrap();
@@ -294,9 +336,11 @@ fn a_worker_drained_during_a_job_leaves_the_output_byte_identical() {
     // Back in service when it returns.
     tc.cluster.start("worker-1").unwrap();
     ok(&mrctl(&tc, &["admin", "recommission", &host]));
-    wait(Duration::from_secs(30), "the worker to be in service", || {
-        (state(&host)? == "in service").then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "the worker to be in service",
+        || (state(&host)? == "in service").then_some(()),
+    );
 }
 
 #[test]

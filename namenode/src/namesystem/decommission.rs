@@ -63,8 +63,15 @@ impl Metadata {
     }
 
     /// Blocks on `idx` not yet fully replicated on in-service nodes, queueing them for the
-    /// replication monitor, plus blocks of files being written with a replica there.
+    /// replication monitor, plus blocks of files being written with a replica there. As in
+    /// HDFS, a block asking for more replicas than there are live in-service nodes (a job
+    /// binary's) is full once every such node holds one.
     fn blocks_left(&mut self, idx: NodeIdx) -> u64 {
+        let nodes_in_service = self
+            .dns
+            .all()
+            .filter(|&n| self.dns.in_service(n) && self.dns.liveness(n) == Liveness::Live)
+            .count();
         let mut short = Vec::new();
         for b in self.blocks.blocks_on(idx) {
             let Some((f, meta)) = self.ns.block_file(b) else {
@@ -76,7 +83,7 @@ impl Metadata {
                 .iter()
                 .filter(|&&n| self.dns.in_service(n) && self.dns.liveness(n) == Liveness::Live)
                 .count();
-            if !meta.committed || in_service < f.replication as usize {
+            if !meta.committed || in_service < (f.replication as usize).min(nodes_in_service) {
                 short.push(b);
             }
         }

@@ -434,6 +434,19 @@ fn spawn_lease_renewer(inner: &Arc<Inner>) {
     });
 }
 
+/// Per requested name, the comma-separated matches a decommission reply carries.
+pub fn split_matches(matched: Vec<String>) -> Vec<Vec<String>> {
+    matched
+        .into_iter()
+        .map(|m| {
+            m.split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,17 +461,4 @@ mod tests {
             assert!(e.contains("octal mask like 022"), "{e}");
         }
     }
-}
-
-/// Per requested name, the comma-separated matches a decommission reply carries.
-pub fn split_matches(matched: Vec<String>) -> Vec<Vec<String>> {
-    matched
-        .into_iter()
-        .map(|m| {
-            m.split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .collect()
 }

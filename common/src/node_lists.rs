@@ -136,6 +136,7 @@ impl DurableNodeSet {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -372,6 +372,34 @@ impl DfsClient {
         .map(|_| ())
     }
 
+    /// Decommissions (or recommissions, or with `dry_run` only matches) the datanodes `nodes`
+    /// name; superusers only. Returns, per name, the addresses it matched.
+    pub fn decommission(
+        &self,
+        nodes: &[String],
+        recommission: bool,
+        dry_run: bool,
+    ) -> ClientResult<Vec<Vec<String>>> {
+        let req = DecommissionRequest {
+            nodes: nodes.to_vec(),
+            recommission,
+            dry_run,
+        };
+        let r = self.call(
+            "decommission",
+            |mut c| async move { c.decommission(req).await },
+        )?;
+        Ok(split_matches(r.matched))
+    }
+
+    /// Makes the namenode re-read its include and exclude lists; returns what changed.
+    pub fn refresh_nodes(&self) -> ClientResult<Vec<String>> {
+        let r = self.call("refresh nodes", |mut c| async move {
+            c.refresh_nodes(RefreshNodesRequest {}).await
+        })?;
+        Ok(r.changes)
+    }
+
     /// The revoked token ids (cluster daemons only).
     pub fn revoked_tokens(&self) -> ClientResult<Vec<common::auth::TokenId>> {
         let r = self.call("revoked tokens", |mut c| async move {
@@ -448,6 +476,19 @@ fn spawn_lease_renewer(inner: &Arc<Inner>) {
             }
         }
     });
+}
+
+/// Per requested name, the comma-separated matches a decommission reply carries.
+pub fn split_matches(matched: Vec<String>) -> Vec<Vec<String>> {
+    matched
+        .into_iter()
+        .map(|m| {
+            m.split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub struct WorkerStatus {
     pub excluded_until_ms: Option<u64>,
     /// Why it is excluded; empty when it is not.
     pub excluded_reason: String,
+    /// "in service", "draining" or "decommissioned".
+    pub admin_state: String,
 }
 
 /// A connection to the job tracker. Blocking.
@@ -180,9 +182,42 @@ impl JobClient {
                     slots,
                     excluded_until_ms: (until > 0).then_some(until),
                     excluded_reason: r.excluded_reason.get(i).cloned().unwrap_or_default(),
+                    admin_state: r
+                        .admin_state
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| "in service".into()),
                 }
             })
             .collect())
+    }
+
+    /// Drains (or returns to service, or with `dry_run` only matches) the workers `nodes`
+    /// name; superusers only. Returns, per name, the hosts it matched.
+    pub fn decommission(
+        &self,
+        nodes: &[String],
+        recommission: bool,
+        dry_run: bool,
+    ) -> ClientResult<Vec<Vec<String>>> {
+        let req = DecommissionRequest {
+            nodes: nodes.to_vec(),
+            recommission,
+            dry_run,
+        };
+        let r = self.call(
+            "decommission",
+            |mut c| async move { c.decommission(req).await },
+        )?;
+        Ok(crate::dfs::split_matches(r.matched))
+    }
+
+    /// Makes the job tracker re-read its include and exclude lists; returns what changed.
+    pub fn refresh_nodes(&self) -> ClientResult<Vec<String>> {
+        let r = self.call("refresh nodes", |mut c| async move {
+            c.refresh_nodes(RefreshNodesRequest {}).await
+        })?;
+        Ok(r.changes)
     }
 
     /// Polls until the job is over, calling `progress` with each report.

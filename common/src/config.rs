@@ -116,6 +116,11 @@ pub struct NamenodeConfig {
     /// How often the namenode's trash emptier checkpoints every `.Trash/Current` and deletes
     /// expired checkpoints (HDFS's `fs.trash.checkpoint.interval`); 0: every `trash_interval_ms`.
     pub trash_checkpoint_interval_ms: u64,
+    /// Include list (HDFS's `dfs.hosts`): when set, only the datanodes it names (by `host` or
+    /// `host:port`, one a line, `#` comments) may register. Re-read by `mrctl admin refresh-nodes`.
+    pub hosts_include: Option<PathBuf>,
+    /// Exclude list (HDFS's `dfs.hosts.exclude`): the datanodes it names are decommissioned.
+    pub hosts_exclude: Option<PathBuf>,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -149,6 +154,8 @@ impl Default for NamenodeConfig {
             idle_timeout_ms: 60_000,
             trash_interval_ms: 24 * 3_600_000,
             trash_checkpoint_interval_ms: 0,
+            hosts_include: None,
+            hosts_exclude: None,
             security: SecurityConfig::default(),
         }
     }
@@ -309,6 +316,11 @@ pub struct JobTrackerConfig {
     /// The queues jobs are submitted to (`[[jobtracker.queues]]`), sharing the slots by weight
     /// and minimum share; none configured means one queue, `default`. See [`QueueConfig`].
     pub queues: Vec<QueueConfig>,
+    /// Include list: when set, only the workers it names (by host, one a line, `#` comments)
+    /// get tasks. Re-read by `mrctl admin refresh-nodes`.
+    pub hosts_include: Option<PathBuf>,
+    /// Exclude list: the workers it names are drained (decommissioned).
+    pub hosts_exclude: Option<PathBuf>,
     /// The file's `[security]` section, filled in by [`ConfigFile::load`].
     #[serde(skip)]
     pub security: SecurityConfig,
@@ -410,6 +422,8 @@ impl Default for JobTrackerConfig {
             binary_cache_ttl_ms: 7 * 24 * 3600 * 1000,
             max_reducers: 10_000,
             queues: Vec::new(),
+            hosts_include: None,
+            hosts_exclude: None,
             max_connections: 4_096,
             max_connections_per_address: 256,
             idle_timeout_ms: 60_000,

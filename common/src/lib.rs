@@ -19,6 +19,7 @@
 //! - [`shuffle`]: the protocol reduce attempts fetch map outputs with.
 //! - [`local_read`]: short-circuit reads: replica files handed over a Unix socket as descriptors.
 //! - [`map_output`]: the map output file and its index, written by tasks, served by workers.
+//! - [`node_lists`]: include and exclude lists, NODE matching, nodes decommissioned by command.
 //! - [`journal`]: the durable, group-committed, checksummed log of records with checkpoints,
 //!   used by the namenode for its edits (and by the job tracker for job state).
 //! - [`checksum`]: CRC32 per chunk of block data.
@@ -52,6 +53,7 @@ pub mod local_read;
 #[cfg(feature = "logging")]
 pub mod logging;
 pub mod map_output;
+pub mod node_lists;
 pub mod shuffle;
 pub mod tls;
 #[cfg(any(test, feature = "certs"))]

@@ -32,7 +32,7 @@ pub struct Superuser {
 }
 
 impl Superuser {
-    fn is(&self, who: &Identity) -> bool {
+    pub fn is(&self, who: &Identity) -> bool {
         who.user == self.user || (!self.group.is_empty() && who.in_group(&self.group))
     }
 }

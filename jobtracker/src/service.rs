@@ -4,6 +4,7 @@
 use crate::error::{JtError, JtResult};
 use crate::history::HistoryRecord;
 use crate::job_acl::{JobAction, Superuser};
+use crate::scheduler::drain::{self, AdminLists, Drain};
 use crate::scheduler::Context;
 use crate::state::{JobRun, TrackerState};
 use client::DfsClient;
@@ -42,6 +43,8 @@ pub struct JobTracker {
     pub secret: Option<ClusterSecret>,
     /// Who may act on any job.
     pub superuser: Superuser,
+    /// The include and exclude lists and the workers drained by command.
+    pub admin: Mutex<AdminLists>,
 }
 
 /// Runs the job tracker until Ctrl-C.
@@ -85,6 +88,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .parse()
         .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
     let supergroup = config.security.supergroup.clone();
+    let admin = AdminLists::open(&config).map_err(JtError::Config)?;
     let jt = Arc::new(JobTracker {
         config,
         topology: Topology::new(topology),
@@ -100,6 +104,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
             user: common::user::current(),
             group: supergroup,
         },
+        admin: Mutex::new(admin),
     });
     tokio::spawn(crate::driver::run(jt.clone()));
     if let Some(v) = &verifier {
@@ -183,6 +188,25 @@ fn read_logs(dfs: &DfsClient, id: &JobId) -> JtResult<(Vec<String>, Vec<bytes::B
         logs.push(data.into());
     }
     Ok((names, logs))
+}
+
+impl Rpc {
+    /// The caller, when it is the superuser; else a refusal naming it and `what` it tried.
+    fn require_superuser<T>(
+        &self,
+        req: &Request<T>,
+        what: &str,
+    ) -> Result<common::auth::Identity, Status> {
+        let who = caller(req)?;
+        if self.0.verifier.is_none() || self.0.superuser.is(&who) {
+            return Ok(who);
+        }
+        Err(proto::Reason::PermissionDenied.status(format!(
+            "{who} may not {what}: only the superuser may (the job tracker's user {}, or members \
+             of the group {})",
+            self.0.superuser.user, self.0.superuser.group
+        )))
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<bytes::Bytes, Status> {
@@ -389,6 +413,11 @@ impl JobTrackerProtocol for Rpc {
                 .iter()
                 .map(|e| e.map(|e| e.reason.clone()).unwrap_or_default())
                 .collect(),
+            admin_state: st
+                .workers
+                .keys()
+                .map(|h| Drain::as_str(st.draining.get(h).copied()).to_string())
+                .collect(),
         }))
     }
 
@@ -402,6 +431,74 @@ impl JobTrackerProtocol for Rpc {
         Ok(Response::new(QueuesResponse { queues_json }))
     }
 
+    async fn decommission(
+        &self,
+        req: Request<DecommissionRequest>,
+    ) -> Result<Response<DecommissionResponse>, Status> {
+        let what = if req.get_ref().recommission {
+            "return workers to service"
+        } else {
+            "drain workers"
+        };
+        let who = self.require_superuser(&req, what)?;
+        let r = req.into_inner();
+        let known: std::collections::BTreeMap<String, String> = self
+            .0
+            .state
+            .lock()
+            .workers
+            .iter()
+            .map(|(h, w)| (h.clone(), w.shuffle_addr.clone()))
+            .collect();
+        let mut admin = self.0.admin.lock();
+        let matched = admin
+            .decommission(&known, &r.nodes, r.recommission, r.dry_run)
+            .map_err(|e| proto::Reason::Internal.status(e))?;
+        if !r.dry_run {
+            let mut st = self.0.state.lock();
+            let now = self.0.clock.now();
+            for host in matched.iter().flatten() {
+                let addr = known.get(host).map_or("", String::as_str);
+                drain::set_wanted(&mut st, host, admin.wanted_out(host, addr));
+                drain::check(&mut st, host, now);
+            }
+            tracing::info!(by = %who, nodes = ?r.nodes, recommission = r.recommission, "worker admin command");
+        }
+        Ok(Response::new(DecommissionResponse {
+            matched: matched.into_iter().map(|m| m.join(",")).collect(),
+        }))
+    }
+
+    async fn refresh_nodes(
+        &self,
+        req: Request<RefreshNodesRequest>,
+    ) -> Result<Response<RefreshNodesResponse>, Status> {
+        self.require_superuser(&req, "refresh the node lists")?;
+        let mut admin = self.0.admin.lock();
+        admin
+            .reload(&self.0.config)
+            .map_err(|e| proto::Reason::InvalidArgument.status(e))?;
+        let mut st = self.0.state.lock();
+        let workers: Vec<(String, String)> = st
+            .workers
+            .iter()
+            .map(|(h, w)| (h.clone(), w.shuffle_addr.clone()))
+            .collect();
+        let mut changes = Vec::new();
+        for (host, addr) in workers {
+            if admin.refusal(&host, &addr).is_some() {
+                changes.push(format!("{host} refused (not in the include list)"));
+                continue;
+            }
+            if let Some(change) = drain::set_wanted(&mut st, &host, admin.wanted_out(&host, &addr))
+            {
+                drain::check(&mut st, &host, self.0.clock.now());
+                changes.push(format!("{host} {change}"));
+            }
+        }
+        Ok(Response::new(RefreshNodesResponse { changes }))
+    }
+
     async fn heartbeat(
         &self,
         req: Request<HeartbeatRequest>,
@@ -412,6 +509,13 @@ impl JobTrackerProtocol for Rpc {
         }
         let hb: Heartbeat = serde_json::from_slice(&req.into_inner().heartbeat_json)
             .map_err(|e| proto::Reason::InvalidArgument.status(format!("bad heartbeat: {e}")))?;
+        let wanted_out = {
+            let admin = self.0.admin.lock();
+            if let Some(why) = admin.refusal(&hb.host, &hb.shuffle_addr) {
+                return Err(proto::Reason::PermissionDenied.status(why));
+            }
+            admin.wanted_out(&hb.host, &hb.shuffle_addr)
+        };
         let cx = Context {
             config: &self.0.config,
             topology: &self.0.topology,
@@ -425,6 +529,7 @@ impl JobTrackerProtocol for Rpc {
             .collect();
         let (reply, wake) = {
             let mut st = self.0.state.lock();
+            drain::set_wanted(&mut st, &hb.host, wanted_out);
             let (reply, wake) = crate::scheduler::heartbeat(&mut st, &cx, hb);
             // Appended under the lock, so before the stage's commit record. Not awaited: a
             // success lost with a crash only runs its task again.

@@ -407,6 +407,8 @@ pub struct TrackerState {
     /// Recent attempt failures and exclusion from scheduling, by worker host (kept when the
     /// worker is lost, so a restart does not clear an exclusion).
     pub health: BTreeMap<String, WorkerHealth>,
+    /// Workers leaving service, by host (see `scheduler::drain`).
+    pub draining: BTreeMap<String, crate::scheduler::drain::Drain>,
 }
 
 /// A worker that held finished map outputs when the job tracker stopped: the outputs are

@@ -158,6 +158,7 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
                             "excluded": w.excluded_until_ms.is_some(),
                             "excluded_until_ms": w.excluded_until_ms,
                             "excluded_reason": w.excluded_reason,
+                            "admin_state": w.admin_state,
                         })
                     })
                     .collect(),
@@ -171,6 +172,19 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
                 "live": count("live"),
                 "stale": count("stale"),
                 "dead": count("dead"),
+                "nodes": r.datanodes.iter().map(|d| {
+                    let i = d.info.clone().unwrap_or_default();
+                    serde_json::json!({
+                        "address": i.data_addr,
+                        "rack": i.rack,
+                        "state": d.state,
+                        "admin_state": d.admin_state,
+                        "decommission_blocks_left": d.decommission_blocks_left,
+                        "blocks": d.blocks,
+                        "used": d.used,
+                        "remaining": d.remaining,
+                    })
+                }).collect::<Vec<_>>(),
             },
             "racks": racks.len(),
             "capacity": cap,
@@ -228,8 +242,16 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
     outln!();
     for d in &r.datanodes {
         let i = d.info.clone().unwrap_or_default();
+        let admin = match d.admin_state.as_str() {
+            "decommissioning" => format!(
+                " DECOMMISSIONING ({} blocks left to copy)",
+                d.decommission_blocks_left
+            ),
+            "decommissioned" => " DECOMMISSIONED (safe to stop)".into(),
+            _ => String::new(),
+        };
         outln!(
-            "{:<22} {:<10} {:<6} blocks={:<6} used={:<10} remaining={:<10} last contact {} ms ago",
+            "{:<22} {:<10} {:<6} blocks={:<6} used={:<10} remaining={:<10} last contact {} ms ago{admin}",
             i.data_addr,
             i.rack,
             d.state,
@@ -258,7 +280,7 @@ pub fn report(dfs: &DfsClient, jobs: &JobClient, json: bool) -> anyhow::Result<E
                         until.saturating_sub(now).div_ceil(1000),
                         w.excluded_reason
                     ),
-                    None => outln!("{:<22} slots={:<3} in service", w.host, w.slots),
+                    None => outln!("{:<22} slots={:<3} {}", w.host, w.slots, w.admin_state),
                 }
             }
         }

@@ -21,6 +21,7 @@ mod demo;
 mod fs;
 mod job;
 mod mode;
+mod nodes;
 mod printable;
 mod quota;
 mod safemode;
@@ -65,8 +66,8 @@ enum Top {
     /// Local clusters and cluster health.
     #[command(subcommand)]
     Cluster(cluster::Cluster),
-    /// Cluster secret, tokens and TLS certificates (keygen, token issue, token revoke, certs),
-    /// quotas and safe mode.
+    /// Cluster secret, tokens and TLS certificates (keygen, token issue, token revoke, certs);
+    /// nodes (decommission, recommission, refresh-nodes).
     #[command(subcommand)]
     Admin(tokens::AdminCmd),
     /// Starts a local cluster, checks its files, runs the transaction pipeline on a generated

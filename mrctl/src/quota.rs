@@ -45,7 +45,7 @@ pub fn run(dfs: &DfsClient, cmd: QuotaCmd) -> anyhow::Result<ExitCode> {
             if let Some(b) = space {
                 said.push(format!("space quota {b} bytes"));
             }
-            println!("{dir}: {}", said.join(", "));
+            outln!("{dir}: {}", said.join(", "));
         }
         QuotaCmd::Clear { dir, names, space } => {
             // Neither named: both, as `clear DIR` reads.
@@ -61,7 +61,7 @@ pub fn run(dfs: &DfsClient, cmd: QuotaCmd) -> anyhow::Result<ExitCode> {
                 (true, false) => "name quota",
                 _ => "space quota",
             };
-            println!("{dir}: {what} cleared");
+            outln!("{dir}: {what} cleared");
         }
     }
     Ok(ExitCode::SUCCESS)

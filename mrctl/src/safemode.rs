@@ -37,7 +37,7 @@ pub fn run(dfs: &DfsClient, cmd: SafemodeCmd) -> anyhow::Result<ExitCode> {
         SafemodeCmd::Wait { timeout } => wait(dfs, timeout)?,
         _ => dfs.safe_mode(action).context("safe mode")?,
     };
-    println!("Safe mode is {}", describe(&status));
+    outln!("Safe mode is {}", describe(&status));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -79,10 +79,10 @@ pub fn run(dfs: &DfsClient, cmd: SnapshotCmd, out: &mut impl Write) -> anyhow::R
 pub fn allow(dfs: &DfsClient, dir: &str, allow: bool) -> anyhow::Result<ExitCode> {
     if allow {
         dfs.allow_snapshot(dir)?;
-        println!("Allowing snapshot on {dir} succeeded");
+        outln!("Allowing snapshot on {dir} succeeded");
     } else {
         dfs.disallow_snapshot(dir)?;
-        println!("Disallowing snapshot on {dir} succeeded");
+        outln!("Disallowing snapshot on {dir} succeeded");
     }
     Ok(ExitCode::SUCCESS)
 }

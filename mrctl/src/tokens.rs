@@ -1,5 +1,6 @@
 //! `mrctl admin keygen`, `mrctl admin token ...` and `mrctl admin certs`: making and rotating the cluster secret,
-//! issuing user tokens from it, and revoking them at the namenode.
+//! issuing user tokens from it, and revoking them at the namenode; the node commands
+//! (decommission, recommission, refresh-nodes) dispatch to [`crate::nodes`].
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -35,6 +36,20 @@ pub enum AdminCmd {
     /// The namenode's safe mode: get, enter, leave, wait.
     #[command(subcommand)]
     Safemode(crate::safemode::SafemodeCmd),
+    /// Takes datanodes and workers out of service: a datanode's blocks are copied elsewhere
+    /// first, a worker drains. NODE: a datanode's transfer address (ip:port, as `cluster
+    /// report` shows it), a worker's host, or a bare host for every node on it. Superusers only.
+    Decommission {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Returns decommissioned (or decommissioning) datanodes and workers to service.
+    Recommission {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Makes the namenode and the job tracker re-read their include and exclude lists.
+    RefreshNodes,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +96,21 @@ pub fn run(
         AdminCmd::Safemode(cmd) => {
             let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
             crate::safemode::run(&dfs, cmd)
+        }
+        AdminCmd::Decommission { nodes } => {
+            let config = crate::client_config(config, token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
+            crate::nodes::decommission(&DfsClient::connect(config)?, &jobs, &nodes, false)
+        }
+        AdminCmd::Recommission { nodes } => {
+            let config = crate::client_config(config, token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
+            crate::nodes::decommission(&DfsClient::connect(config)?, &jobs, &nodes, true)
+        }
+        AdminCmd::RefreshNodes => {
+            let config = crate::client_config(config, token)?;
+            let jobs = client::jobs::JobClient::connect(&config)?;
+            crate::nodes::refresh(&DfsClient::connect(config)?, &jobs)
         }
         AdminCmd::Token(TokenCmd::Issue {
             user,

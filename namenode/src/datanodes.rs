@@ -35,6 +35,29 @@ impl Liveness {
     }
 }
 
+/// Whether a datanode is in service or being taken out of it (HDFS's admin states). A node
+/// that is not `Normal` is chosen for no new replica, and its replicas do not count toward a
+/// block's replication; it still serves reads and is a source for copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AdminState {
+    #[default]
+    Normal,
+    /// Its blocks are being copied to other nodes.
+    Decommissioning,
+    /// Every block it held has its full replication without it: safe to stop.
+    Decommissioned,
+}
+
+impl AdminState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Normal => "normal",
+            AdminState::Decommissioning => "decommissioning",
+            AdminState::Decommissioned => "decommissioned",
+        }
+    }
+}
+
 /// Where a datanode is, as handed to clients and to other datanodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -104,6 +127,11 @@ pub struct Datanode {
     /// Copies this node was asked to send that are not finished yet.
     pub transfers_scheduled: u32,
     pub commands: CommandQueue,
+    /// In service or being decommissioned; kept across re-registrations.
+    pub admin: AdminState,
+    /// While decommissioning: blocks not yet fully replicated without it (from the last pass
+    /// of the decommission monitor).
+    pub decommission_blocks_left: u64,
 }
 
 /// All datanodes ever registered since start-up.
@@ -215,9 +243,16 @@ impl Datanodes {
             dead: false,
             transfers_scheduled: 0,
             commands: CommandQueue::default(),
+            admin: AdminState::Normal,
+            decommission_blocks_left: 0,
         });
         self.by_id.insert(id, idx);
         idx
+    }
+
+    /// Whether the node is in service: new replicas may go there and its replicas count.
+    pub fn in_service(&self, idx: NodeIdx) -> bool {
+        self.get(idx).admin == AdminState::Normal
     }
 
     pub fn liveness(&self, idx: NodeIdx) -> Liveness {
@@ -248,12 +283,13 @@ impl Datanodes {
         (0..self.nodes.len() as u32).map(NodeIdx)
     }
 
-    /// Distinct racks of nodes that are not dead.
+    /// Distinct racks of nodes that are not dead and in service (a rack whose only nodes are
+    /// being decommissioned cannot take replicas).
     pub fn live_racks(&self) -> usize {
         let now = self.now();
         let mut racks: Vec<&str> = self
             .all()
-            .filter(|&i| self.liveness_at(i, now) != Liveness::Dead)
+            .filter(|&i| self.liveness_at(i, now) != Liveness::Dead && self.in_service(i))
             .map(|i| self.get(i).rack.as_str())
             .collect();
         racks.sort_unstable();

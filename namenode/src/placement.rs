@@ -19,6 +19,8 @@ pub fn choose_targets(
     let good: Vec<NodeIdx> = dns
         .all()
         .filter(|&i| dns.liveness(i) == Liveness::Live)
+        // A node being decommissioned takes no new replicas.
+        .filter(|&i| dns.in_service(i))
         .filter(|&i| !excluded.contains(&i))
         .filter(|&i| {
             let d = dns.get(i);
@@ -66,13 +68,15 @@ pub fn choose_targets(
     chosen
 }
 
-/// Orders replica holders for a reader on `reader_host`: nearest first, stale nodes last.
+/// Orders replica holders for a reader on `reader_host`: nearest first, stale nodes last,
+/// decommissioned nodes (about to be stopped) after those.
 pub fn sort_for_reader(dns: &Datanodes, topo: &Topology, reader_host: &str, nodes: &mut [NodeIdx]) {
     let reader_rack = topo.rack_of(reader_host);
     nodes.sort_by_key(|&i| {
         let d = dns.get(i);
         let stale = dns.liveness(i) != Liveness::Live;
+        let leaving = d.admin == crate::datanodes::AdminState::Decommissioned;
         let dist = Topology::distance(reader_host, &reader_rack, &d.host, &d.rack);
-        (stale, dist)
+        (leaving, stale, dist)
     });
 }

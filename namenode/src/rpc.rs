@@ -48,6 +48,26 @@ async fn durable(c: Commit) -> NnResult<()> {
 }
 
 impl Rpc {
+    /// The caller, when it is a superuser; else a refusal naming it and `what` it tried.
+    fn require_superuser<T>(
+        &self,
+        req: &Request<T>,
+        what: &str,
+    ) -> Result<common::auth::Identity, Status> {
+        let who = caller(req)?;
+        let supergroup = &self.ns.config.security.supergroup;
+        if self.ns.config.security.insecure
+            || crate::revocation::is_superuser(&who, &self.nn_user, supergroup)
+        {
+            return Ok(who);
+        }
+        Err(Reason::PermissionDenied.status(format!(
+            "{who} may not {what}: only superusers may (the namenode's user {}, or members of \
+             the group {supergroup})",
+            self.nn_user
+        )))
+    }
+
     /// Whom the call's permission checks are for: its verified identity.
     fn subject<T>(&self, req: &Request<T>) -> Result<Subject, Status> {
         Ok(self.ns.subject(&caller(req)?))
@@ -470,6 +490,8 @@ impl ClientProtocol for Rpc {
                 remaining: d.remaining,
                 blocks: d.blocks,
                 last_heartbeat_ms_ago: d.last_heartbeat_ms_ago,
+                admin_state: d.admin.as_str().into(),
+                decommission_blocks_left: d.decommission_blocks_left,
             })
             .collect();
         Ok(Response::new(ClusterReportResponse {
@@ -498,15 +520,7 @@ impl ClientProtocol for Rpc {
     }
 
     async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> R<RevokeTokenResponse> {
-        let who = caller(&req)?;
-        let supergroup = &self.ns.config.security.supergroup;
-        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
-            return Err(Reason::PermissionDenied.status(format!(
-                "{who} may not revoke tokens: only superusers may (the namenode's user {}, or \
-                 members of the group {supergroup})",
-                self.nn_user
-            )));
-        }
+        let who = self.require_superuser(&req, "revoke tokens")?;
         let id: common::auth::TokenId = req
             .into_inner()
             .token_id
@@ -645,6 +659,34 @@ impl ClientProtocol for Rpc {
         }))
     }
 
+    async fn decommission(&self, req: Request<DecommissionRequest>) -> R<DecommissionResponse> {
+        let r = req.get_ref();
+        let what = if r.recommission {
+            "recommission datanodes"
+        } else {
+            "decommission datanodes"
+        };
+        let who = self.require_superuser(&req, what)?;
+        let r = req.into_inner();
+        let (nodes, recommission, dry_run) = (r.nodes.clone(), r.recommission, r.dry_run);
+        let matched = blocking(&self.ns, move |ns| {
+            ns.decommission(&nodes, recommission, dry_run)
+        })
+        .await?;
+        if !dry_run {
+            tracing::info!(by = %who, nodes = ?r.nodes, recommission, "datanode admin command");
+        }
+        Ok(Response::new(DecommissionResponse {
+            matched: matched.into_iter().map(|m| m.join(",")).collect(),
+        }))
+    }
+
+    async fn refresh_nodes(&self, req: Request<RefreshNodesRequest>) -> R<RefreshNodesResponse> {
+        self.require_superuser(&req, "refresh the node lists")?;
+        let changes = blocking(&self.ns, |ns| ns.refresh_nodes()).await?;
+        Ok(Response::new(RefreshNodesResponse { changes }))
+    }
+
     async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {
         if self.verifier.is_some() {
             require_service(&caller(&req)?, "cluster daemon")?;
@@ -738,7 +780,7 @@ impl DatanodeProtocol for Rpc {
             return Err(Reason::InvalidArgument
                 .status(format!("data address '{}' is not ip:port", r.data_addr)));
         }
-        let rack = self.ns.register(NodeId(r.node_id), r.host, r.data_addr);
+        let rack = self.ns.register(NodeId(r.node_id), r.host, r.data_addr)?;
         Ok(Response::new(RegisterResponse {
             rack,
             heartbeat_interval_ms: self.ns.config.heartbeat_interval_ms,

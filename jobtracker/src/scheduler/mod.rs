@@ -4,12 +4,13 @@
 //! [`fair_share`] orders them; node-local, then rack-local, then any, each after a short
 //! locality delay; reduces once the slow-start fraction of maps is done), preempts reducers that hold the
 //! slots pending maps need ([`preemption`]), starts twins of stragglers ([`speculation`]), and tells
-//! reduces where the finished map outputs are.
+//! reduces where the finished map outputs are. A draining worker ([`drain`]) gets no tasks.
 //!
 //! Decisions read the time from [`Context::now`], never from the system clock, so the unit
 //! tests ([`test_harness`]) drive them with a manual clock and virtual workers.
 
 pub mod assign;
+pub mod drain;
 pub mod exclusion;
 pub mod fair_share;
 pub mod outcomes;
@@ -124,8 +125,13 @@ pub fn heartbeat(st: &mut TrackerState, cx: &Context<'_>, hb: Heartbeat) -> (Hea
             reply.kill.push(id);
         }
     }
-    let free = hb.slots.saturating_sub(busy);
+    let free = if drain::takes_tasks(st, &host) {
+        hb.slots.saturating_sub(busy)
+    } else {
+        0
+    };
     assign::assign(st, cx, &host, free, &mut reply);
+    drain::check(st, &host, cx.now);
 
     let running = hb.attempts.iter().filter(|s| s.outcome.is_none());
     let reduces = running

@@ -66,6 +66,15 @@ impl BlockManager {
         self.by_node.get(idx.0 as usize).map_or(0, HashSet::len)
     }
 
+    /// The good finalized replicas `idx` holds.
+    pub fn blocks_on(&self, idx: NodeIdx) -> impl Iterator<Item = BlockId> + '_ {
+        self.by_node
+            .get(idx.0 as usize)
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
     fn node_list(&mut self, idx: NodeIdx) -> &mut HashSet<BlockId> {
         let i = idx.0 as usize;
         if self.by_node.len() <= i {

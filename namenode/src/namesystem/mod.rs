@@ -5,15 +5,17 @@
 //!
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
-//! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
-//! [`quotas`] (setting them, and the checks before an edit), [`checkpoint`], [`snapshots`],
-//! [`append`] (reopening a file), [`trash`] (the emptier), and [`blocks`] (the block manager:
-//! where every replica is).
+//! nodes), [`replication`] (the monitor), [`decommission`] (include/exclude lists, taking
+//! datanodes out of service), [`leases`] (expiry and recovery), [`safe_mode`], [`quotas`]
+//! (setting them, and the checks before an edit), [`checkpoint`], [`snapshots`], [`append`]
+//! (reopening a file), [`trash`] (the emptier), and [`blocks`] (the block manager: where every
+//! replica is).
 
 mod append;
 mod blocks;
 mod checkpoint;
 mod client;
+mod decommission;
 mod leases;
 #[cfg(test)]
 mod permission_tests;
@@ -66,6 +68,8 @@ struct Metadata {
     /// The administrator who entered safe mode by hand: it stays on until they leave it.
     safe_mode_by: Option<String>,
     checkpoint: CheckpointMark,
+    /// Who may register and who must leave.
+    admin: decommission::AdminLists,
 }
 
 pub struct Namesystem {
@@ -161,6 +165,7 @@ impl Namesystem {
             Duration::from_millis(config.dead_after_ms),
             clock.clone(),
         );
+        let admin = decommission::AdminLists::open(&config)?;
         let meta = Metadata {
             ns,
             dns,
@@ -172,6 +177,7 @@ impl Namesystem {
                 txid: last,
                 at: now,
             },
+            admin,
         };
         Ok(Namesystem {
             config,

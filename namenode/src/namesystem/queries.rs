@@ -93,6 +93,9 @@ pub struct NodeReport {
     /// Good replicas it holds.
     pub blocks: u64,
     pub last_heartbeat_ms_ago: u64,
+    pub admin: crate::datanodes::AdminState,
+    /// While decommissioning: blocks still to be copied elsewhere.
+    pub decommission_blocks_left: u64,
 }
 
 /// The whole cluster at a glance.
@@ -353,6 +356,8 @@ impl Namesystem {
                     last_heartbeat_ms_ago: now
                         .saturating_duration_since(d.last_heartbeat)
                         .as_millis() as u64,
+                    admin: d.admin,
+                    decommission_blocks_left: d.decommission_blocks_left,
                 }
             })
             .collect();

@@ -55,6 +55,7 @@ impl Namesystem {
                 st.blocks.tried.remove(&b);
             }
         }
+        self.check_decommission(st);
     }
 
     /// One block's replication decision; returns true when it must be looked at again later.
@@ -66,7 +67,10 @@ impl Namesystem {
             return false;
         }
         let (gen, len, expected) = (meta.gen, meta.len, f.replication as usize);
+        // Replicas on nodes being decommissioned are sources, but do not count.
         let live: Vec<NodeIdx> = st.blocks.locations(b).to_vec();
+        let (live, leaving): (Vec<NodeIdx>, Vec<NodeIdx>) =
+            live.into_iter().partition(|&n| st.dns.in_service(n));
         let pending: Vec<NodeIdx> = st
             .blocks
             .pending
@@ -94,6 +98,7 @@ impl Namesystem {
             // A source whose copy timed out comes last: another holder may do better.
             let mut sources: Vec<NodeIdx> = live
                 .iter()
+                .chain(&leaving)
                 .copied()
                 .filter(|&n| st.dns.liveness(n) == Liveness::Live)
                 .filter(|&n| {
@@ -105,13 +110,14 @@ impl Namesystem {
             let Some(source) = source else {
                 // Every holder is busy: later. No good replica at all: nothing to copy from
                 // until a report brings one, which queues the block again.
-                return !live.is_empty();
+                return !live.is_empty() || !leaving.is_empty();
             };
             let mut existing = live.clone();
             existing.extend(&pending);
             // Targets of copies that timed out are avoided while others can take the block.
             let mut avoid = corrupt.clone();
             avoid.extend(&tried_targets);
+            avoid.extend(&leaving);
             let mut targets = placement::choose_targets(
                 &st.dns,
                 want - live.len(),
@@ -126,7 +132,7 @@ impl Namesystem {
                     want - live.len(),
                     None,
                     &existing,
-                    &corrupt,
+                    &[corrupt.as_slice(), leaving.as_slice()].concat(),
                     len.max(1),
                 );
                 if all.len() > targets.len() {

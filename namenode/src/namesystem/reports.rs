@@ -40,8 +40,10 @@ pub struct ReportDiff {
 }
 
 impl Namesystem {
-    /// Registers a node (again, after a restart or after being declared dead); returns its rack.
-    pub fn register(&self, id: NodeId, host: String, data_addr: String) -> String {
+    /// Registers a node (again, after a restart or after being declared dead); returns its
+    /// rack. A node the include list does not name is refused.
+    pub fn register(&self, id: NodeId, host: String, data_addr: String) -> NnResult<String> {
+        self.admit(&data_addr, &host)?;
         let rack = self.topology.rack_of(&data_addr);
         let mut st = self.meta.lock();
         let st = &mut *st;
@@ -52,7 +54,8 @@ impl Namesystem {
             .dns
             .register(id, host.clone(), data_addr.clone(), rack.clone());
         tracing::info!(node = %id, %idx, %data_addr, %rack, "datanode registered");
-        rack
+        Self::admin_on_register(st, idx);
+        Ok(rack)
     }
 
     /// Records a heartbeat and hands out the node's queued work; `None` tells the node to

@@ -83,7 +83,9 @@ impl Harness {
 
     fn add_node(&mut self, host: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u64 + 1);
-        self.ns.register(id, host.into(), format!("{host}:9866"));
+        self.ns
+            .register(id, host.into(), format!("{host}:9866"))
+            .expect("register");
         self.nodes.push(id);
         self.hosts.insert(id, host.into());
         id
@@ -396,7 +398,8 @@ fn safe_mode_ends_when_the_threshold_of_blocks_is_reported() {
         proto::Reason::of(&tonic::Status::from(e)),
         proto::Reason::SafeMode
     );
-    ns.register(node, "h1".into(), "h1:9866".into());
+    ns.register(node, "h1".into(), "h1:9866".into())
+        .expect("register");
     let one = ReportedReplica {
         block: b1,
         gen: gen1,

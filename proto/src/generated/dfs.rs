@@ -429,6 +429,12 @@ pub struct DatanodeReport {
     pub blocks: u64,
     #[prost(uint64, tag = "7")]
     pub last_heartbeat_ms_ago: u64,
+    /// Normal, decommissioning or decommissioned.
+    #[prost(string, tag = "8")]
+    pub admin_state: ::prost::alloc::string::String,
+    /// While decommissioning: blocks it holds that are not yet fully replicated without it.
+    #[prost(uint64, tag = "9")]
+    pub decommission_blocks_left: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ClusterReportResponse {
@@ -463,6 +469,34 @@ pub struct RefusedTokens {
 pub struct RevokeTokenRequest {
     #[prost(string, tag = "1")]
     pub token_id: ::prost::alloc::string::String,
+}
+/// Decommissioning (or recommissioning) datanodes (superusers only). A node is named by its
+/// transfer address (ip:port) or by a bare host meaning every datanode on it. With dry_run the
+/// namenode only says what the names match.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DecommissionRequest {
+    #[prost(string, repeated, tag = "1")]
+    pub nodes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(bool, tag = "2")]
+    pub recommission: bool,
+    #[prost(bool, tag = "3")]
+    pub dry_run: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DecommissionResponse {
+    /// For each name of the request, in order, the addresses it matched (comma-separated; empty:
+    /// none).
+    #[prost(string, repeated, tag = "1")]
+    pub matched: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Re-reading the include and exclude lists (superusers only).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefreshNodesRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefreshNodesResponse {
+    /// What changed, one line each ("127.0.0.2:5001 decommissioning", ...).
+    #[prost(string, repeated, tag = "1")]
+    pub changes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RevokeTokenResponse {}
@@ -1646,6 +1680,54 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "SafeMode"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn decommission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DecommissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecommissionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/Decommission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "Decommission"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn refresh_nodes(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RefreshNodesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RefreshNodesResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/RefreshNodes",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "RefreshNodes"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1865,6 +1947,20 @@ pub mod client_protocol_server {
             request: tonic::Request<super::SafeModeRequest>,
         ) -> std::result::Result<
             tonic::Response<super::SafeModeResponse>,
+            tonic::Status,
+        >;
+        async fn decommission(
+            &self,
+            request: tonic::Request<super::DecommissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecommissionResponse>,
+            tonic::Status,
+        >;
+        async fn refresh_nodes(
+            &self,
+            request: tonic::Request<super::RefreshNodesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RefreshNodesResponse>,
             tonic::Status,
         >;
     }
@@ -3383,6 +3479,96 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SafeModeSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/Decommission" => {
+                    #[allow(non_camel_case_types)]
+                    struct DecommissionSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::DecommissionRequest>
+                    for DecommissionSvc<T> {
+                        type Response = super::DecommissionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DecommissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::decommission(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DecommissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/RefreshNodes" => {
+                    #[allow(non_camel_case_types)]
+                    struct RefreshNodesSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::RefreshNodesRequest>
+                    for RefreshNodesSvc<T> {
+                        type Response = super::RefreshNodesResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RefreshNodesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::refresh_nodes(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RefreshNodesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -57,6 +57,34 @@ pub struct WorkersResponse {
     /// For each, why it is excluded; empty when it is not.
     #[prost(string, repeated, tag = "4")]
     pub excluded_reason: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// For each, "in service", "draining" or "decommissioned".
+    #[prost(string, repeated, tag = "5")]
+    pub admin_state: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Draining (or returning to service) workers (superusers only), named by host; dry_run only
+/// says what the names match.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DecommissionRequest {
+    #[prost(string, repeated, tag = "1")]
+    pub nodes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(bool, tag = "2")]
+    pub recommission: bool,
+    #[prost(bool, tag = "3")]
+    pub dry_run: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DecommissionResponse {
+    /// For each name of the request, in order, the hosts it matched (comma-separated; empty: none).
+    #[prost(string, repeated, tag = "1")]
+    pub matched: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Re-reading the include and exclude lists (superusers only).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefreshNodesRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefreshNodesResponse {
+    #[prost(string, repeated, tag = "1")]
+    pub changes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct QueuesRequest {}
@@ -358,6 +386,54 @@ pub mod job_tracker_protocol_client {
                 .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "JobLogs"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn decommission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DecommissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecommissionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/jobs.JobTrackerProtocol/Decommission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "Decommission"));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn refresh_nodes(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RefreshNodesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RefreshNodesResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/jobs.JobTrackerProtocol/RefreshNodes",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("jobs.JobTrackerProtocol", "RefreshNodes"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -417,6 +493,20 @@ pub mod job_tracker_protocol_server {
             &self,
             request: tonic::Request<super::JobRequest>,
         ) -> std::result::Result<tonic::Response<super::JobLogsResponse>, tonic::Status>;
+        async fn decommission(
+            &self,
+            request: tonic::Request<super::DecommissionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DecommissionResponse>,
+            tonic::Status,
+        >;
+        async fn refresh_nodes(
+            &self,
+            request: tonic::Request<super::RefreshNodesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RefreshNodesResponse>,
+            tonic::Status,
+        >;
     }
     #[derive(Debug)]
     pub struct JobTrackerProtocolServer<T> {
@@ -836,6 +926,98 @@ pub mod job_tracker_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = JobLogsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/jobs.JobTrackerProtocol/Decommission" => {
+                    #[allow(non_camel_case_types)]
+                    struct DecommissionSvc<T: JobTrackerProtocol>(pub Arc<T>);
+                    impl<
+                        T: JobTrackerProtocol,
+                    > tonic::server::UnaryService<super::DecommissionRequest>
+                    for DecommissionSvc<T> {
+                        type Response = super::DecommissionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DecommissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as JobTrackerProtocol>::decommission(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DecommissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/jobs.JobTrackerProtocol/RefreshNodes" => {
+                    #[allow(non_camel_case_types)]
+                    struct RefreshNodesSvc<T: JobTrackerProtocol>(pub Arc<T>);
+                    impl<
+                        T: JobTrackerProtocol,
+                    > tonic::server::UnaryService<super::RefreshNodesRequest>
+                    for RefreshNodesSvc<T> {
+                        type Response = super::RefreshNodesResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RefreshNodesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as JobTrackerProtocol>::refresh_nodes(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RefreshNodesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

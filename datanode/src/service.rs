@@ -15,7 +15,9 @@ use std::time::Duration;
 pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     // Before anything else: a datanode without its secret would serve every block to anyone.
     let auth = Arc::new(BlockAuth::from_config(&config.security)?);
-    let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
+    let storage = Arc::new(
+        Storage::open(&config.data_dirs, config.reserved_bytes)?.capped(config.capacity_bytes),
+    );
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
     // TLS files first: a missing one stops the datanode naming the field and the file.

@@ -5,9 +5,10 @@
 //!
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
-//! nodes), [`replication`] (the monitor), [`leases`] (expiry and recovery), [`safe_mode`],
+//! nodes), [`replication`] (the monitor), [`racks`] (topology changes), [`balancer`] (replica moves), [`leases`] (expiry and recovery), [`safe_mode`],
 //! [`checkpoint`], and [`blocks`] (the block manager: where every replica is).
 
+mod balancer;
 mod blocks;
 mod checkpoint;
 mod client;
@@ -15,6 +16,7 @@ mod leases;
 #[cfg(test)]
 mod permission_tests;
 mod queries;
+mod racks;
 mod replication;
 mod reports;
 mod safe_mode;

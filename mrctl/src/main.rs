@@ -5,6 +5,7 @@
 //! cause, and a broken pipe is not an error.
 
 mod admin;
+mod balance;
 mod certs;
 mod cluster;
 mod demo;

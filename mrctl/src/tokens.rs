@@ -25,6 +25,9 @@ pub enum AdminCmd {
     /// Makes (or reuses) a CA and signs a TLS certificate for a host; prints the [security]
     /// lines naming the files.
     Certs(crate::certs::Certs),
+    /// Moves replicas until every datanode's utilization is within --threshold points of the
+    /// cluster's mean (superusers only); safe to stop at any moment.
+    Balance(crate::balance::Balance),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +59,10 @@ pub fn run(
     match cmd {
         AdminCmd::Keygen { out, rotate } => keygen(&out, rotate),
         AdminCmd::Certs(args) => crate::certs::run(args),
+        AdminCmd::Balance(args) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::balance::run(&dfs, args)
+        }
         AdminCmd::Token(TokenCmd::Issue {
             user,
             groups,

@@ -55,12 +55,17 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
     );
     assert_eq!(grown.spec.datanodes, 4);
     let new_addr = grown.datanode_config(3).unwrap().data_addr;
+    // Live, on the rack `cluster up` wrote for it in the shared topology file.
     wait(Duration::from_secs(30), "the new datanode live", || {
         let r = t.dfs.cluster_report().ok()?;
         r.datanodes
             .iter()
             .any(|d| {
-                d.state == "live" && d.info.as_ref().is_some_and(|i| i.data_addr == new_addr)
+                d.state == "live"
+                    && d
+                        .info
+                        .as_ref()
+                        .is_some_and(|i| i.data_addr == new_addr && i.rack == "/rack1")
             })
             .then_some(())
     });
@@ -113,7 +118,7 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
         let nodes: HashSet<&str> = reps.iter().map(|r| r["node"].as_str().unwrap()).collect();
         let racks: HashSet<&str> = reps.iter().map(|r| r["rack"].as_str().unwrap()).collect();
         assert_eq!(nodes.len(), 3, "two replicas on one node: {b}");
-        assert_eq!(racks.len(), 2, "rack rule broken: {b}");
+        assert!(racks.len() >= 2, "rack rule broken: {b}");
         on_new += nodes.contains(new_addr.as_str()) as usize;
     }
     assert!(on_new > 0, "nothing moved to the new datanode");

@@ -336,8 +336,11 @@ impl DfsClient {
             from_node: from,
             to_node: to,
         };
-        self.call("move replica", |mut c| async move { c.move_replica(req).await })
-            .map(|_| ())
+        self.call(
+            "move replica",
+            |mut c| async move { c.move_replica(req).await },
+        )
+        .map(|_| ())
     }
 
     /// The revoked token ids (cluster daemons only).

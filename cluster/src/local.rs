@@ -520,14 +520,18 @@ impl LocalCluster {
             ConfigFile::load(&c.dir.join(name)).map_err(|e| ClusterError::Config(e.to_string()))
         };
         let nn_file = load("namenode.toml")?;
-        let nn_addr = ConfigFile::section(&c.dir.join("namenode.toml"), &nn_file.namenode, "namenode")
-            .map_err(|e| ClusterError::Config(e.to_string()))?
-            .rpc_addr;
-        let jt_file = load("jobtracker.toml")?;
-        let jt_addr =
-            ConfigFile::section(&c.dir.join("jobtracker.toml"), &jt_file.jobtracker, "jobtracker")
+        let nn_addr =
+            ConfigFile::section(&c.dir.join("namenode.toml"), &nn_file.namenode, "namenode")
                 .map_err(|e| ClusterError::Config(e.to_string()))?
                 .rpc_addr;
+        let jt_file = load("jobtracker.toml")?;
+        let jt_addr = ConfigFile::section(
+            &c.dir.join("jobtracker.toml"),
+            &jt_file.jobtracker,
+            "jobtracker",
+        )
+        .map_err(|e| ClusterError::Config(e.to_string()))?
+        .rpc_addr;
         // The daemons' shared [security]: the host certificate is made per new host below.
         let security = nn_file.security;
         let tasks_reach_dir = c.open_to_task_users()?;

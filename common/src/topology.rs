@@ -74,7 +74,9 @@ pub fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<String, String>> {
 
 /// Renders a topology file from a table, as [`parse_file`] reads it.
 pub fn render_file(racks: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("# host[:port] rack; re-read by the namenode and the job tracker when it changes\n");
+    let mut out = String::from(
+        "# host[:port] rack; re-read by the namenode and the job tracker when it changes\n",
+    );
     for (addr, rack) in racks {
         out.push_str(&format!("{addr} {rack}\n"));
     }

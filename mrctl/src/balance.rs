@@ -268,7 +268,10 @@ pub fn run(dfs: &DfsClient, args: Balance) -> anyhow::Result<ExitCode> {
         );
     }
     if !(args.bandwidth > 0.0 && args.bandwidth.is_finite()) {
-        bail!("--bandwidth {}: give a positive number of MiB/s", args.bandwidth);
+        bail!(
+            "--bandwidth {}: give a positive number of MiB/s",
+            args.bandwidth
+        );
     }
     let rate = args.bandwidth * (1u64 << 20) as f64;
     let started = Instant::now();
@@ -300,7 +303,10 @@ pub fn run(dfs: &DfsClient, args: Balance) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if args.max_iterations > 0 && iteration > args.max_iterations {
-            println!("stopped after {} iterations, not balanced", args.max_iterations);
+            println!(
+                "stopped after {} iterations, not balanced",
+                args.max_iterations
+            );
             return Ok(ExitCode::from(1));
         }
         let budget = (rate * ITERATION_PLAN.as_secs_f64()) as u64;
@@ -371,7 +377,14 @@ fn execute(
             .iter()
             .filter_map(|b| {
                 let id = b.block?.id;
-                Some((id, b.replicas.iter().filter(|r| !r.corrupt).map(|r| r.node_id).collect()))
+                Some((
+                    id,
+                    b.replicas
+                        .iter()
+                        .filter(|r| !r.corrupt)
+                        .map(|r| r.node_id)
+                        .collect(),
+                ))
             })
             .collect();
         waiting.retain(|m| {
@@ -450,7 +463,9 @@ mod tests {
     #[test]
     fn nothing_moves_within_the_threshold() {
         let v = View {
-            nodes: [node(1, "/r1", 45), node(2, "/r2", 35)].into_iter().collect(),
+            nodes: [node(1, "/r1", 45), node(2, "/r2", 35)]
+                .into_iter()
+                .collect(),
             blocks: (0..4).map(|i| block(i, &[1])).collect(),
             mean: 40.0,
             racks: 2,

@@ -72,8 +72,10 @@ pub fn run(
                     LocalCluster::grow(&dir, dn, w, datanode_capacity)?;
                 }
             }
-            let mut datanode = common::config::DatanodeConfig::default();
-            datanode.capacity_bytes = datanode_capacity.unwrap_or(0);
+            let datanode = common::config::DatanodeConfig {
+                capacity_bytes: datanode_capacity.unwrap_or(0),
+                ..Default::default()
+            };
             let datanodes = datanodes.unwrap_or(4);
             let spec = ClusterSpec {
                 datanodes,
@@ -124,9 +126,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
         Some('t') => (&t[..t.len() - 1], 40),
         _ => (t, 0),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size: give bytes or a number with k, m, g or t (e.g. 64m)"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{text:?} is not a size: give bytes or a number with k, m, g or t (e.g. 64m)")
+    })?;
     n.checked_mul(1u64 << shift)
         .filter(|&b| b > 0)
         .ok_or_else(|| format!("{text:?}: give a positive size below 16 EiB"))

@@ -24,10 +24,7 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
     // The cap is what each datanode reports as its capacity (the disk is far larger).
     wait(Duration::from_secs(20), "capped capacities", || {
         let r = t.dfs.cluster_report().ok()?;
-        r.datanodes
-            .iter()
-            .all(|d| d.capacity == CAP)
-            .then_some(())
+        r.datanodes.iter().all(|d| d.capacity == CAP).then_some(())
     });
     let files: Vec<(String, Vec<u8>)> = (0..3)
         .map(|i| (format!("/bal/f{i}"), data(2 << 20, 40 + i as u64)))
@@ -62,8 +59,7 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
             .iter()
             .any(|d| {
                 d.state == "live"
-                    && d
-                        .info
+                    && d.info
                         .as_ref()
                         .is_some_and(|i| i.data_addr == new_addr && i.rack == "/rack1")
             })
@@ -77,7 +73,10 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
     assert!(!o.status.success(), "bob balanced the cluster");
     assert!(err.contains("only superusers"), "{err}");
 
-    let o = mrctl(&t, &["admin", "balance", "--threshold", "10", "--bandwidth", "50"]);
+    let o = mrctl(
+        &t,
+        &["admin", "balance", "--threshold", "10", "--bandwidth", "50"],
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),
@@ -88,19 +87,23 @@ fn balance_brings_a_new_empty_datanode_within_the_threshold_keeping_every_replic
     assert!(out.contains("balanced"), "{out}");
 
     // The datanodes' own reports agree once the moved-away replicas are deleted.
-    wait(Duration::from_secs(30), "heartbeats showing balance", || {
-        let r = t.dfs.cluster_report().ok()?;
-        let live: Vec<_> = r.datanodes.iter().filter(|d| d.state == "live").collect();
-        let used: u64 = live.iter().map(|d| d.used).sum();
-        let cap: u64 = live.iter().map(|d| d.capacity).sum();
-        let mean = 100.0 * used as f64 / cap as f64;
-        (live.len() == 4
-            && live.iter().all(|d| {
-                let u = 100.0 * d.used as f64 / d.capacity as f64;
-                (u - mean).abs() <= 10.0
-            }))
-        .then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "heartbeats showing balance",
+        || {
+            let r = t.dfs.cluster_report().ok()?;
+            let live: Vec<_> = r.datanodes.iter().filter(|d| d.state == "live").collect();
+            let used: u64 = live.iter().map(|d| d.used).sum();
+            let cap: u64 = live.iter().map(|d| d.capacity).sum();
+            let mean = 100.0 * used as f64 / cap as f64;
+            (live.len() == 4
+                && live.iter().all(|d| {
+                    let u = 100.0 * d.used as f64 / d.capacity as f64;
+                    (u - mean).abs() <= 10.0
+                }))
+            .then_some(())
+        },
+    );
     let fsck = wait(Duration::from_secs(30), "no excess replicas", || {
         let o = mrctl(&t, &["fs", "fsck", "/bal", "--blocks", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;

@@ -52,7 +52,9 @@ fn a_datanode_joins_with_only_addresses_and_its_rack_follows_the_shared_topology
         .unwrap()
         .port();
     let addr = format!("{host}:{port}");
-    let base = ConfigFile::load(&dir.join("namenode.toml")).unwrap().security;
+    let base = ConfigFile::load(&dir.join("namenode.toml"))
+        .unwrap()
+        .security;
     let file = ConfigFile {
         datanode: Some(DatanodeConfig {
             namenode_addr: nn_addr,
@@ -76,9 +78,11 @@ fn a_datanode_joins_with_only_addresses_and_its_rack_follows_the_shared_topology
             .spawn()
             .unwrap(),
     );
-    wait(Duration::from_secs(30), "the new datanode on its rack", || {
-        (rack_of(&t, &addr)? == "/rack-new").then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "the new datanode on its rack",
+        || (rack_of(&t, &addr)? == "/rack-new").then_some(()),
+    );
     // It gets work: a file with one replica per datanode has one on it.
     let bytes = data(300 << 10, 7);
     t.dfs
@@ -91,13 +95,17 @@ fn a_datanode_joins_with_only_addresses_and_its_rack_follows_the_shared_topology
             },
         )
         .unwrap();
-    wait(Duration::from_secs(30), "a replica on the new datanode", || {
-        let f = t.dfs.fsck("/joined").ok()?;
-        f.blocks
-            .iter()
-            .all(|b| b.replicas.iter().any(|r| r.node == addr))
-            .then_some(())
-    });
+    wait(
+        Duration::from_secs(30),
+        "a replica on the new datanode",
+        || {
+            let f = t.dfs.fsck("/joined").ok()?;
+            f.blocks
+                .iter()
+                .all(|b| b.replicas.iter().any(|r| r.node == addr))
+                .then_some(())
+        },
+    );
 
     // The operator moves it to another rack: picked up without a restart.
     std::fs::write(&topology, racks.replace("/rack-new", "/rack-moved")).unwrap();

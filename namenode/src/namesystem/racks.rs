@@ -9,7 +9,11 @@ impl Namesystem {
     /// Re-reads the topology if it changed and moves registered nodes to their new racks;
     /// returns how many nodes changed rack.
     pub fn refresh_topology(&self) -> NnResult<usize> {
-        if !self.topology.refresh().map_err(|e| NnError::InvalidArgument(format!("topology: {e}")))? {
+        if !self
+            .topology
+            .refresh()
+            .map_err(|e| NnError::InvalidArgument(format!("topology: {e}")))?
+        {
             return Ok(0);
         }
         let mut st = self.meta.lock();

@@ -400,6 +400,21 @@ impl DfsClient {
         Ok(r.changes)
     }
 
+    /// Asks the namenode to move the replica of `block` on datanode `from` to `to` (superusers
+    /// only): it copies, then deletes the source once the copy is reported.
+    pub fn move_replica(&self, block: u64, from: u64, to: u64) -> ClientResult<()> {
+        let req = MoveReplicaRequest {
+            block_id: block,
+            from_node: from,
+            to_node: to,
+        };
+        self.call(
+            "move replica",
+            |mut c| async move { c.move_replica(req).await },
+        )
+        .map(|_| ())
+    }
+
     /// The revoked token ids (cluster daemons only).
     pub fn revoked_tokens(&self) -> ClientResult<Vec<common::auth::TokenId>> {
         let r = self.call("revoked tokens", |mut c| async move {

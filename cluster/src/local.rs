@@ -3,13 +3,15 @@
 //! `mrctl cluster up|down`, the demo, the integration tests and the benchmarks all use it.
 //!
 //! Layout of the directory: `cluster.toml` (what was asked for), `namenode.toml`,
-//! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `logs/`, `pids/`,
+//! `datanode-N.toml`, `jobtracker.toml`, `worker-N.toml`, `client.toml`, `topology` (the rack
+//! of every datanode host, shared by the namenode and the job tracker), `logs/`, `pids/`,
 //! `namenode/`, `datanode-N/`, `jobtracker/` and `worker-N/`. Worker N runs on datanode N's
 //! host, so map tasks can run next to their blocks. A secure cluster (the default) also has
 //! `security/`: the cluster secret (`cluster.secret`, mode 0600) every daemon's config names,
 //! and the token of each user a client config was made for (`USER.token`); `client.toml`
 //! presents the token of the OS user who made the cluster, the superuser.
-//! Starting on an existing directory restarts the same cluster on its metadata and blocks.
+//! Starting on an existing directory restarts the same cluster on its metadata and blocks;
+//! [`LocalCluster::grow`] adds datanodes and workers to it first.
 
 use crate::error::{ClusterError, ClusterResult};
 use client::jobs::JobClient;
@@ -31,6 +33,8 @@ use std::time::{Duration, Instant};
 #[serde(default)]
 pub struct ClusterSpec {
     pub datanodes: usize,
+    /// Workers (worker N on datanode N's host); none: as many as datanodes.
+    pub workers: Option<usize>,
     pub racks: usize,
     /// Data dirs per datanode.
     pub disks: usize,
@@ -51,6 +55,7 @@ impl Default for ClusterSpec {
     fn default() -> Self {
         ClusterSpec {
             datanodes: 4,
+            workers: None,
             racks: 2,
             disks: 1,
             namenode: NamenodeConfig::default(),
@@ -63,6 +68,11 @@ impl Default for ClusterSpec {
 }
 
 impl ClusterSpec {
+    /// How many workers the cluster runs.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or(self.datanodes)
+    }
+
     /// Short intervals, for tests: liveness and repairs within seconds.
     pub fn fast(datanodes: usize, racks: usize) -> Self {
         let mut s = ClusterSpec {
@@ -356,14 +366,16 @@ impl LocalCluster {
         nn.rpc_addr = format!("127.0.0.1:{}", free_port("127.0.0.1")?);
         nn.meta_dir = self.dir.join("namenode");
         let mut racks = BTreeMap::new();
-        for i in 0..self.spec.datanodes {
-            racks.insert(
-                datanode_host(i),
-                format!("/rack{}", i % self.spec.racks.max(1)),
-            );
+        for i in 0..self.spec.datanodes.max(self.spec.worker_count()) {
+            racks.insert(datanode_host(i), self.rack_of_index(i));
         }
+        common::fsutil::atomic_write(
+            &self.topology_path(),
+            common::topology::render_file(&racks).as_bytes(),
+        )
+        .map_err(|e| ClusterError::Config(e.to_string()))?;
         let topology = TopologyConfig {
-            racks,
+            file: Some(self.topology_path()),
             ..Default::default()
         };
         write_toml(
@@ -389,51 +401,11 @@ impl LocalCluster {
             },
         )?;
         let tasks_reach_dir = self.open_to_task_users()?;
-        for i in 0..self.spec.datanodes {
-            let mut w = self.spec.worker.clone();
-            if !tasks_reach_dir {
-                w.task_uid_count = 0;
-            }
-            w.jobtracker_addr = jt.rpc_addr.clone();
-            w.namenode_addr = nn.rpc_addr.clone();
-            w.host = datanode_host(i);
-            w.shuffle_port = free_port(&w.host)?;
-            w.local_dir = self.dir.join(format!("worker-{i}"));
-            if w.slots == 0 {
-                // The workers share this machine's cores: more tasks than cores would only
-                // make them compete for caches and memory.
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                w.slots = (cores / self.spec.datanodes).max(1) as u32;
-            }
-            write_toml(
-                &self.dir.join(format!("worker-{i}.toml")),
-                &ConfigFile {
-                    security: self.daemon_security(&security, &w.host)?,
-                    worker: Some(w),
-                    ..Default::default()
-                },
-            )?;
+        for i in 0..self.spec.worker_count() {
+            self.write_worker(i, &security, &nn.rpc_addr, &jt.rpc_addr, tasks_reach_dir)?;
         }
         for i in 0..self.spec.datanodes {
-            let mut dn = self.spec.datanode.clone();
-            dn.namenode_addr = nn.rpc_addr.clone();
-            let host = datanode_host(i);
-            dn.data_addr = format!("{host}:{}", free_port(&host)?);
-            dn.data_dirs = (0..self.spec.disks.max(1))
-                .map(|d| {
-                    self.dir
-                        .join(format!("datanode-{i}"))
-                        .join(format!("disk{d}"))
-                })
-                .collect();
-            write_toml(
-                &self.dir.join(format!("datanode-{i}.toml")),
-                &ConfigFile {
-                    datanode: Some(dn),
-                    security: self.daemon_security(&security, &host)?,
-                    ..Default::default()
-                },
-            )?;
+            self.write_datanode(i, &security, &nn.rpc_addr)?;
         }
         // The operator's client: its token (the superuser's: the namenode runs as this OS
         // user), and the secret, so `mrctl admin token issue` works with this config.
@@ -460,6 +432,149 @@ impl LocalCluster {
                 ..Default::default()
             },
         )
+    }
+
+    /// The rack of the node on loopback host `i`: racks alternate, as for a fresh cluster.
+    fn rack_of_index(&self, i: usize) -> String {
+        format!("/rack{}", i % self.spec.racks.max(1))
+    }
+
+    /// The shared topology file the namenode and the job tracker read.
+    pub fn topology_path(&self) -> PathBuf {
+        self.dir.join("topology")
+    }
+
+    /// Writes `worker-I.toml`: only the addresses, its own host and dirs, and security.
+    fn write_worker(
+        &self,
+        i: usize,
+        security: &SecurityConfig,
+        nn_addr: &str,
+        jt_addr: &str,
+        tasks_reach_dir: bool,
+    ) -> ClusterResult<()> {
+        let mut w = self.spec.worker.clone();
+        if !tasks_reach_dir {
+            w.task_uid_count = 0;
+        }
+        w.jobtracker_addr = jt_addr.into();
+        w.namenode_addr = nn_addr.into();
+        w.host = datanode_host(i);
+        w.shuffle_port = free_port(&w.host)?;
+        w.local_dir = self.dir.join(format!("worker-{i}"));
+        if w.slots == 0 {
+            // The workers share this machine's cores: more tasks than cores would only
+            // make them compete for caches and memory.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            w.slots = (cores / self.spec.datanodes.max(1)).max(1) as u32;
+        }
+        write_toml(
+            &self.dir.join(format!("worker-{i}.toml")),
+            &ConfigFile {
+                security: self.daemon_security(security, &w.host)?,
+                worker: Some(w),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Writes `datanode-I.toml`: only the namenode's address, its own address and dirs, and
+    /// security (a certificate for its host is issued if missing).
+    fn write_datanode(
+        &self,
+        i: usize,
+        security: &SecurityConfig,
+        nn_addr: &str,
+    ) -> ClusterResult<()> {
+        let mut dn = self.spec.datanode.clone();
+        dn.namenode_addr = nn_addr.into();
+        let host = datanode_host(i);
+        dn.data_addr = format!("{host}:{}", free_port(&host)?);
+        dn.data_dirs = (0..self.spec.disks.max(1))
+            .map(|d| {
+                self.dir
+                    .join(format!("datanode-{i}"))
+                    .join(format!("disk{d}"))
+            })
+            .collect();
+        write_toml(
+            &self.dir.join(format!("datanode-{i}.toml")),
+            &ConfigFile {
+                datanode: Some(dn),
+                security: self.daemon_security(security, &host)?,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Adds datanodes and workers to the existing cluster in `dir` (up to `datanodes` and
+    /// `workers` in all) without starting anything: their configs (next free addresses, a
+    /// certificate for each new host, racks alternating as for a fresh cluster, capped at
+    /// `datanode_capacity` bytes when given), their racks in the shared topology file, which
+    /// the running namenode and job tracker re-read, and the new counts in `cluster.toml`.
+    /// Fewer nodes than the cluster has is refused: nodes leave by decommission.
+    pub fn grow(
+        dir: &Path,
+        datanodes: usize,
+        workers: usize,
+        datanode_capacity: Option<u64>,
+    ) -> ClusterResult<()> {
+        let mut c = Self::prepare(dir, ClusterSpec::default())?;
+        c.owned = false;
+        let (old_dn, old_w) = (c.spec.datanodes, c.spec.worker_count());
+        if datanodes < old_dn || workers < old_w {
+            return Err(ClusterError::Config(format!(
+                "{}: the cluster has {old_dn} datanodes and {old_w} workers; `cluster up` only                  adds nodes (take nodes out with decommission)",
+                c.dir.display()
+            )));
+        }
+        if let Some(cap) = datanode_capacity {
+            c.spec.datanode.capacity_bytes = cap;
+        }
+        let load = |name: &str| -> ClusterResult<ConfigFile> {
+            ConfigFile::load(&c.dir.join(name)).map_err(|e| ClusterError::Config(e.to_string()))
+        };
+        let nn_file = load("namenode.toml")?;
+        let nn_addr =
+            ConfigFile::section(&c.dir.join("namenode.toml"), &nn_file.namenode, "namenode")
+                .map_err(|e| ClusterError::Config(e.to_string()))?
+                .rpc_addr;
+        let jt_file = load("jobtracker.toml")?;
+        let jt_addr = ConfigFile::section(
+            &c.dir.join("jobtracker.toml"),
+            &jt_file.jobtracker,
+            "jobtracker",
+        )
+        .map_err(|e| ClusterError::Config(e.to_string()))?
+        .rpc_addr;
+        // The daemons' shared [security]: the host certificate is made per new host below.
+        let security = nn_file.security;
+        let tasks_reach_dir = c.open_to_task_users()?;
+        c.spec.datanodes = datanodes;
+        c.spec.workers = Some(workers);
+        // New hosts' racks go into the shared file (kept if the operator changed them).
+        let path = c.topology_path();
+        let mut racks = match fs::read_to_string(&path) {
+            Ok(text) => common::topology::parse_file(&path, &text)
+                .map_err(|e| ClusterError::Config(e.to_string()))?,
+            Err(_) => BTreeMap::new(),
+        };
+        for i in 0..datanodes.max(workers) {
+            racks
+                .entry(datanode_host(i))
+                .or_insert_with(|| c.rack_of_index(i));
+        }
+        common::fsutil::atomic_write(&path, common::topology::render_file(&racks).as_bytes())
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        for i in old_w..workers {
+            c.write_worker(i, &security, &nn_addr, &jt_addr, tasks_reach_dir)?;
+        }
+        for i in old_dn..datanodes {
+            c.write_datanode(i, &security, &nn_addr)?;
+        }
+        let text = toml::to_string(&c.spec).map_err(|e| ClusterError::Internal(e.to_string()))?;
+        common::fsutil::atomic_write(&c.dir.join("cluster.toml"), text.as_bytes())
+            .map_err(|e| ClusterError::Config(e.to_string()))
     }
 
     pub fn client_config_path(&self) -> PathBuf {
@@ -490,7 +605,7 @@ impl LocalCluster {
         let mut v = vec!["namenode".to_string()];
         v.extend((0..self.spec.datanodes).map(|i| format!("datanode-{i}")));
         v.push("jobtracker".to_string());
-        v.extend((0..self.spec.datanodes).map(|i| format!("worker-{i}")));
+        v.extend((0..self.spec.worker_count()).map(|i| format!("worker-{i}")));
         v
     }
 
@@ -606,12 +721,12 @@ impl LocalCluster {
     pub fn wait_healthy(&self, timeout: Duration) -> ClusterResult<()> {
         let client = self.client()?;
         let jobs = self.job_client()?;
-        let want = self.spec.datanodes;
+        let (want, want_workers) = (self.spec.datanodes, self.spec.worker_count());
         wait_for(timeout, "the cluster to become healthy", || {
             let r = client.cluster_report().ok()?;
             let live = r.datanodes.iter().filter(|d| d.state == "live").count();
             let workers = jobs.workers().ok()?.len();
-            (!r.safe_mode && live >= want && workers >= want).then_some(())
+            (!r.safe_mode && live >= want && workers >= want_workers).then_some(())
         })
     }
 }

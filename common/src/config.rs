@@ -176,6 +176,10 @@ pub struct DatanodeConfig {
     pub scan_pass_interval_ms: u64,
     /// Bytes per data dir never used for blocks.
     pub reserved_bytes: u64,
+    /// The most bytes this node's replicas may hold, over all its data dirs (0: as much as the
+    /// disks hold). The node reports the smaller of this and its disks as its capacity, and
+    /// takes no new replica once full.
+    pub capacity_bytes: u64,
     /// A replica being written (or a copy arriving) that no writer has touched for this long
     /// is abandoned: copies and stray files are removed, client replicas are reported to the
     /// namenode, which has those of deleted or completed blocks deleted.
@@ -209,6 +213,7 @@ impl Default for DatanodeConfig {
             scan_bytes_per_sec: 64 << 20,
             scan_pass_interval_ms: 600_000,
             reserved_bytes: 0,
+            capacity_bytes: 0,
             abandoned_replica_age_ms: 600_000,
             exit_at_last_packet_for_tests: false,
             max_packet_bytes: 16 << 20,
@@ -532,11 +537,19 @@ impl Default for SecurityConfig {
 }
 
 /// Rack of each host or `host:port`; hosts absent from the table are on `default_rack`.
+/// The table can also live in a shared file (`file`, reloaded when it changes) or come from a
+/// script (`script`, as Hadoop's `net.topology.script.file.name`); see [`crate::topology`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopologyConfig {
     pub default_rack: String,
+    /// The inline table; entries of `file` override it.
     pub racks: BTreeMap<String, String>,
+    /// A file of `host[:port] rack` lines shared by the namenode and the job tracker.
+    pub file: Option<PathBuf>,
+    /// A program called with addresses as arguments that prints one rack per line; asked for
+    /// addresses neither the table nor the file names.
+    pub script: Option<PathBuf>,
 }
 
 impl Default for TopologyConfig {
@@ -544,6 +557,8 @@ impl Default for TopologyConfig {
         TopologyConfig {
             default_rack: "/default-rack".into(),
             racks: BTreeMap::new(),
+            file: None,
+            script: None,
         }
     }
 }

@@ -17,7 +17,9 @@ pub async fn run(config: DatanodeConfig) -> anyhow::Result<()> {
     let auth = Arc::new(BlockAuth::from_config(&config.security)?);
     // Held until the process ends: two datanodes on one disk would delete each other's blocks.
     let _locks = common::dir_lock::DirLock::acquire_all(&config.data_dirs)?;
-    let storage = Arc::new(Storage::open(&config.data_dirs, config.reserved_bytes)?);
+    let storage = Arc::new(
+        Storage::open(&config.data_dirs, config.reserved_bytes)?.capped(config.capacity_bytes),
+    );
     let listener = TcpListener::bind(&config.data_addr)
         .map_err(|e| anyhow::anyhow!("binding the data address {}: {e}", config.data_addr))?;
     // TLS files first: a missing one stops the datanode naming the field and the file.

@@ -62,6 +62,8 @@ pub struct Storage {
     next_dir: AtomicUsize,
     pub node_id: NodeId,
     reserved: u64,
+    /// The most bytes replicas may hold (`capacity_bytes`); 0: the disks' size.
+    capacity_cap: u64,
 }
 
 fn subdir(id: u64) -> String {
@@ -117,9 +119,16 @@ impl Storage {
             next_dir: AtomicUsize::new(0),
             node_id: NodeId(node_id),
             reserved,
+            capacity_cap: 0,
         };
         s.scan()?;
         Ok(s)
+    }
+
+    /// Caps the capacity this node reports and fills at `cap` bytes (0: no cap).
+    pub fn capped(mut self, cap: u64) -> Self {
+        self.capacity_cap = cap;
+        self
     }
 
     pub fn data_path(&self, r: &Replica) -> PathBuf {
@@ -325,6 +334,16 @@ impl Storage {
         state: ReplicaState,
     ) -> Result<ReplicaWriter> {
         let mut map = self.replicas.lock();
+        if self.capacity_cap > 0 {
+            let used: u64 = map.values().map(|r| r.len).sum();
+            if used >= self.capacity_cap {
+                return Err(Error::Protocol(format!(
+                    "blk_{id}: this datanode is full: its replicas hold {used} bytes of the \
+                     {} its capacity_bytes allows (raise capacity_bytes or balance the cluster)",
+                    self.capacity_cap
+                )));
+            }
+        }
         if let Some(old) = map.get(&id) {
             // A temporary copy no one is writing any more (its transfer failed or stalled)
             // is replaced by a new copy of the same generation, as HDFS does; anything else
@@ -722,7 +741,11 @@ impl Storage {
                 }
             }
         }
-        let used = self.replicas.lock().values().map(|r| r.len).sum();
+        let used: u64 = self.replicas.lock().values().map(|r| r.len).sum();
+        if self.capacity_cap > 0 {
+            capacity = capacity.min(self.capacity_cap);
+            remaining = remaining.min(self.capacity_cap.saturating_sub(used));
+        }
         Usage {
             capacity,
             used,

@@ -89,9 +89,11 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         .map_err(|e| JtError::Config(format!("rpc_addr {}: {e}", config.rpc_addr)))?;
     let supergroup = config.security.supergroup.clone();
     let admin = AdminLists::open(&config).map_err(JtError::Config)?;
+    let topology = Topology::load(topology)
+        .map_err(|e| JtError::Config(format!("reading the topology: {e}")))?;
     let jt = Arc::new(JobTracker {
         config,
-        topology: Topology::new(topology),
+        topology: topology.clone(),
         clock,
         state: Mutex::new(state),
         journal,
@@ -111,6 +113,7 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         tokio::spawn(refresh_revoked(jt.dfs.clone(), v.clone()));
     }
     tokio::spawn(crate::binary_cache::run(jt.clone()));
+    tokio::spawn(refresh_topology(topology));
     tracing::info!(%addr, "job tracker started");
     let limits = ConnLimits::new(
         jt.config.max_connections,
@@ -133,6 +136,26 @@ pub async fn run(config: JobTrackerConfig, topology: TopologyConfig) -> JtResult
         })
         .await
         .map_err(|e| JtError::Serve(format!("{addr}: {e}")))
+}
+
+/// How often the shared topology file is looked at for changes.
+const TOPOLOGY_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Re-reads the shared topology file when it changes: a worker's rack is looked up again on
+/// each of its heartbeats, so a change reaches scheduling without a restart.
+async fn refresh_topology(topology: Topology) {
+    loop {
+        tokio::time::sleep(TOPOLOGY_POLL).await;
+        let t = topology.clone();
+        match tokio::task::spawn_blocking(move || t.refresh()).await {
+            Ok(Ok(true)) => tracing::info!("topology changed: racks re-read"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "re-reading the topology failed; the racks stay as they were")
+            }
+            Err(e) => tracing::error!(error = %e, "topology refresh task failed"),
+        }
+    }
 }
 
 /// How often the revoked tokens are fetched from the namenode (which keeps the list).

@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod admin;
+mod balance;
 mod certs;
 mod cluster;
 mod demo;

@@ -50,6 +50,9 @@ pub enum AdminCmd {
     },
     /// Makes the namenode and the job tracker re-read their include and exclude lists.
     RefreshNodes,
+    /// Moves replicas until every datanode's utilization is within --threshold points of the
+    /// cluster's mean (superusers only); safe to stop at any moment.
+    Balance(crate::balance::Balance),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +114,10 @@ pub fn run(
             let config = crate::client_config(config, token)?;
             let jobs = client::jobs::JobClient::connect(&config)?;
             crate::nodes::refresh(&DfsClient::connect(config)?, &jobs)
+        }
+        AdminCmd::Balance(args) => {
+            let dfs = DfsClient::connect(crate::client_config(config, token)?)?;
+            crate::balance::run(&dfs, args)
         }
         AdminCmd::Token(TokenCmd::Issue {
             user,

@@ -687,6 +687,22 @@ impl ClientProtocol for Rpc {
         Ok(Response::new(RefreshNodesResponse { changes }))
     }
 
+    async fn move_replica(&self, req: Request<MoveReplicaRequest>) -> R<MoveReplicaResponse> {
+        let who = caller(&req)?;
+        let supergroup = &self.ns.config.security.supergroup;
+        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
+            return Err(Reason::PermissionDenied.status(format!(
+                "{who} may not move replicas (balance the cluster): only superusers may (the \
+                 namenode's user {}, or members of the group {supergroup})",
+                self.nn_user
+            )));
+        }
+        let r = req.into_inner();
+        let (block, from, to) = (BlockId(r.block_id), NodeId(r.from_node), NodeId(r.to_node));
+        self.ns.move_replica(block, from, to)?;
+        Ok(Response::new(MoveReplicaResponse {}))
+    }
+
     async fn revoked_tokens(&self, req: Request<RevokedTokensRequest>) -> R<RevokedTokensResponse> {
         if self.verifier.is_some() {
             require_service(&caller(&req)?, "cluster daemon")?;

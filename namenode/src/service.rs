@@ -39,7 +39,7 @@ pub async fn run(config: NamenodeConfig, topology: TopologyConfig) -> anyhow::Re
     )?);
     let ns = Arc::new(Namesystem::open(
         config,
-        Topology::new(topology),
+        Topology::load(topology).map_err(|e| anyhow::anyhow!("reading the topology: {e}"))?,
         common::clock::system(),
     )?);
     spawn_monitors(ns.clone());
@@ -81,6 +81,9 @@ async fn off_runtime(ns: &Arc<Namesystem>, work: fn(&Namesystem) -> NnResult<()>
         .await
         .unwrap_or_else(|e| Err(NnError::Internal(format!("monitor task: {e}"))))
 }
+
+/// How often the topology file's modification time is looked at.
+pub const TOPOLOGY_POLL: Duration = Duration::from_secs(2);
 
 fn spawn_monitors(ns: Arc<Namesystem>) {
     let every = |ms: u64| Duration::from_millis(ms.max(50));
@@ -127,6 +130,17 @@ fn spawn_monitors(ns: Arc<Namesystem>) {
             }
         });
     }
+    // The shared topology file is polled: a node's rack changes without a restart.
+    let n = ns.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(TOPOLOGY_POLL).await;
+            let r = off_runtime(&n, |ns| ns.refresh_topology().map(|_| ())).await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "re-reading the topology failed; the racks stay as they were");
+            }
+        }
+    });
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;

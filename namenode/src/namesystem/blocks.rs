@@ -44,6 +44,8 @@ pub(super) struct BlockManager {
     pub pending: HashMap<BlockId, PendingCopy>,
     /// Where copies of a block that did not complete in time came from and went to.
     pub tried: HashMap<BlockId, Tried>,
+    /// Blocks a balancer move copied: the node whose replica goes once the copy is reported.
+    pub move_hints: HashMap<BlockId, NodeIdx>,
     /// Each node's good finalized replicas (indexed by `NodeIdx`): the mirror, per node, of
     /// `replicas`.
     by_node: Vec<HashSet<BlockId>>,
@@ -92,6 +94,13 @@ impl BlockManager {
     /// Where `b` has good replicas.
     pub fn locations(&self, b: BlockId) -> &[NodeIdx] {
         self.replicas.get(&b).map_or(&[], |r| r.as_slice())
+    }
+
+    /// Queues every block `idx` holds for the replication monitor (its rack changed).
+    pub fn check_node_blocks(&mut self, idx: NodeIdx) {
+        if let Some(held) = self.by_node.get(idx.0 as usize) {
+            self.needed.extend(held.iter().copied());
+        }
     }
 
     /// Queues blocks for the replication monitor.
@@ -192,6 +201,7 @@ impl BlockManager {
         self.needed.remove(&b);
         self.pending.remove(&b);
         self.tried.remove(&b);
+        self.move_hints.remove(&b);
     }
 
     /// A copy scheduled from `source` cannot finish (its replica turned out corrupt): forget

@@ -6,12 +6,13 @@
 //! The operations live beside this file, one concern each: [`client`] (namespace mutations),
 //! [`queries`] (reads, fsck, the cluster report), [`reports`] (the datanode protocol and dead
 //! nodes), [`replication`] (the monitor), [`decommission`] (include/exclude lists, taking
-//! datanodes out of service), [`leases`] (expiry and recovery), [`safe_mode`], [`quotas`]
-//! (setting them, and the checks before an edit), [`checkpoint`], [`snapshots`], [`append`]
-//! (reopening a file), [`trash`] (the emptier), and [`blocks`] (the block manager: where every
-//! replica is).
+//! datanodes out of service), [`racks`] (topology changes), [`balancer`] (replica moves),
+//! [`leases`] (expiry and recovery), [`safe_mode`], [`quotas`] (setting them, and the checks
+//! before an edit), [`checkpoint`], [`snapshots`], [`append`] (reopening a file), [`trash`]
+//! (the emptier), and [`blocks`] (the block manager: where every replica is).
 
 mod append;
+mod balancer;
 mod blocks;
 mod checkpoint;
 mod client;
@@ -21,6 +22,7 @@ mod leases;
 mod permission_tests;
 mod queries;
 mod quotas;
+mod racks;
 mod replication;
 mod reports;
 mod safe_mode;

@@ -44,6 +44,7 @@ impl Namesystem {
                 let tried = st.blocks.tried.entry(b).or_default();
                 tried.sources.push(p.source);
                 tried.targets.extend(p.targets);
+                st.blocks.move_hints.remove(&b);
             }
             st.blocks.needed.insert(b);
         }
@@ -176,6 +177,16 @@ impl Namesystem {
         }
         if live.len() > expected && pending.is_empty() {
             let mut keep = live.clone();
+            // A balancer move's source goes first, unless that breaks the rack rule.
+            if let Some(hint) = st.blocks.move_hints.remove(&b) {
+                let rest: Vec<NodeIdx> = keep.iter().copied().filter(|&n| n != hint).collect();
+                let want_racks = expected.min(racks).min(2);
+                if rest.len() < keep.len() && rack_count(&st.dns, &rest) >= want_racks {
+                    keep = rest;
+                    st.blocks.remove_location(b, hint);
+                    st.dns.get_mut(hint).commands.invalidate.push(invalidate);
+                }
+            }
             while keep.len() > expected {
                 // Delete from a rack holding more than one replica, the fullest node first.
                 let victim = keep

@@ -44,6 +44,11 @@ impl Namesystem {
     /// rack. A node the include list does not name is refused.
     pub fn register(&self, id: NodeId, host: String, data_addr: String) -> NnResult<String> {
         self.admit(&data_addr, &host)?;
+        // A node that joins right after its line was added to the topology file must not wait
+        // for the next poll to get its rack: look at the file now (a stat when unchanged).
+        if let Err(e) = self.refresh_topology() {
+            tracing::error!(error = %e, "re-reading the topology failed; the racks stay as they were");
+        }
         let rack = self.topology.rack_of(&data_addr);
         let mut st = self.meta.lock();
         let st = &mut *st;

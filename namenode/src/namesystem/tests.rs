@@ -655,3 +655,61 @@ fn names_longer_or_paths_deeper_than_the_limits_are_refused_naming_the_limit() {
     let e = must_fail(h.ns.rename(&su(), "/a", &format!("/{long}")), "rename");
     assert!(e.to_string().contains("max_component_length"), "{e}");
 }
+
+#[test]
+fn a_balancer_move_copies_then_deletes_the_source_replica() {
+    let h = Harness::new(&two_racks());
+    let (b, pipeline) = h.write_file("/f", 3, "h1");
+    h.ns.check_replication();
+    h.heartbeat_all(&[]);
+    // pipeline: h1 (/r1), then two nodes of /r2; move one /r2 replica to the free /r2 node.
+    let source = pipeline[1];
+    let target = ["h4", "h5", "h6"]
+        .iter()
+        .map(|host| h.node(host))
+        .find(|n| !pipeline.contains(n))
+        .expect("a free /r2 node");
+    h.ns.move_replica(b, source, target).expect("move");
+    let cmds = h.heartbeat_all(&[]);
+    let copy = &cmds[&source].replicate;
+    assert_eq!(copy.len(), 1, "{cmds:?}");
+    assert_eq!(copy[0].targets[0].id, target);
+    // A second move of the same block waits for the first.
+    let e = must_fail(h.ns.move_replica(b, pipeline[2], target), "second move");
+    assert!(e.to_string().contains("under way"), "{e}");
+    h.report(target, b, h.gen_of("/f"), LEN, true);
+    h.ns.check_replication();
+    let cmds = h.heartbeat_all(&[]);
+    assert_eq!(
+        cmds[&source].invalidate,
+        vec![Invalidate {
+            block: b,
+            gen: Some(h.gen_of("/f"))
+        }],
+        "the source's replica goes: {cmds:?}"
+    );
+    let mut holders: Vec<NodeId> = h.holders("/f").iter().map(|n| n.id).collect();
+    holders.sort();
+    let mut want = vec![pipeline[0], pipeline[2], target];
+    want.sort();
+    assert_eq!(holders, want);
+}
+
+#[test]
+fn a_balancer_move_that_breaks_the_rack_rule_or_names_the_wrong_nodes_is_refused() {
+    let h = Harness::new(&two_racks());
+    let (b, pipeline) = h.write_file("/f", 3, "h1");
+    h.ns.check_replication();
+    let free_r2 = ["h4", "h5", "h6"]
+        .iter()
+        .map(|host| h.node(host))
+        .find(|n| !pipeline.contains(n))
+        .expect("a free /r2 node");
+    // h1 holds the only /r1 replica: moving it to /r2 leaves one rack.
+    let e = must_fail(h.ns.move_replica(b, pipeline[0], free_r2), "rack rule");
+    assert!(e.to_string().contains("racks"), "{e}");
+    let e = must_fail(h.ns.move_replica(b, free_r2, pipeline[0]), "non-holder");
+    assert!(e.to_string().contains("holds no good replica"), "{e}");
+    let e = must_fail(h.ns.move_replica(b, pipeline[1], pipeline[2]), "holder");
+    assert!(e.to_string().contains("already holds"), "{e}");
+}

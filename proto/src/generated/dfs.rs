@@ -684,6 +684,21 @@ pub struct SafeModeResponse {
     #[prost(string, tag = "3")]
     pub blocks: ::prost::alloc::string::String,
 }
+/// Moving one replica (superusers only; the balancer's tool): the namenode has `from_node` copy
+/// the block to `to_node`, then deletes the replica on `from_node` once the copy is reported
+/// (unless that would break the rack rule, when another excess replica goes). Refused with
+/// INVALID_ARGUMENT when the move is not possible now (see the message).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MoveReplicaRequest {
+    #[prost(uint64, tag = "1")]
+    pub block_id: u64,
+    #[prost(uint64, tag = "2")]
+    pub from_node: u64,
+    #[prost(uint64, tag = "3")]
+    pub to_node: u64,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MoveReplicaResponse {}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RegisterRequest {
     #[prost(uint64, tag = "1")]
@@ -1728,6 +1743,30 @@ pub mod client_protocol_client {
                 .insert(GrpcMethod::new("dfs.ClientProtocol", "RefreshNodes"));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn move_replica(
+            &mut self,
+            request: impl tonic::IntoRequest<super::MoveReplicaRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::MoveReplicaResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/dfs.ClientProtocol/MoveReplica",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("dfs.ClientProtocol", "MoveReplica"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1961,6 +2000,13 @@ pub mod client_protocol_server {
             request: tonic::Request<super::RefreshNodesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RefreshNodesResponse>,
+            tonic::Status,
+        >;
+        async fn move_replica(
+            &self,
+            request: tonic::Request<super::MoveReplicaRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::MoveReplicaResponse>,
             tonic::Status,
         >;
     }
@@ -3569,6 +3615,51 @@ pub mod client_protocol_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RefreshNodesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/dfs.ClientProtocol/MoveReplica" => {
+                    #[allow(non_camel_case_types)]
+                    struct MoveReplicaSvc<T: ClientProtocol>(pub Arc<T>);
+                    impl<
+                        T: ClientProtocol,
+                    > tonic::server::UnaryService<super::MoveReplicaRequest>
+                    for MoveReplicaSvc<T> {
+                        type Response = super::MoveReplicaResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::MoveReplicaRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ClientProtocol>::move_replica(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = MoveReplicaSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -51,7 +51,7 @@ fn name_quota_refuses_the_name_past_the_limit_survives_a_restart_and_clears() {
         e.contains("name quota of /proj exceeded: 4 allowed, 5 would be used"),
         "{e}"
     );
-    let e = refused(&t, &["fs", "mkdir", "/proj/b/c"]);
+    let e = refused(&t, &["fs", "mkdir", "-p", "/proj/b/c"]);
     assert!(
         e.contains("name quota of /proj exceeded: 4 allowed, 6 would be used"),
         "{e}"

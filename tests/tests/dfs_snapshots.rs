@@ -161,7 +161,7 @@ fn a_snapshot_keeps_old_files_across_a_crash_until_it_is_deleted() {
         "delete them",
     );
     fails(
-        mrctl(&tc, &["fs", "rm", "-r", "/proj"]),
+        mrctl(&tc, &["fs", "rm", "-r", "-skipTrash", "/proj"]),
         "deleting a directory with snapshots",
         "has snapshots",
     );
@@ -209,7 +209,7 @@ fn only_the_superuser_allows_and_only_the_owner_takes_snapshots() {
     let tc = start(1, 1, |_| {});
     let alice = tc.cluster.client_config_for("alice", &["alice"]).unwrap();
     let bob = tc.cluster.client_config_for("bob", &["bob"]).unwrap();
-    ok(mrctl(&tc, &["fs", "mkdir", "/user/alice"]), "mkdir");
+    ok(mrctl(&tc, &["fs", "mkdir", "-p", "/user/alice"]), "mkdir");
     ok(
         mrctl(&tc, &["fs", "chown", "alice:alice", "/user/alice"]),
         "chown",

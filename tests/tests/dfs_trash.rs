@@ -62,7 +62,7 @@ fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     // A directory needs -r; inside the trash, rm deletes.
     ok(&alice, &["fs", "put", src, "/user/alice/dir/g"]);
     let o = mrctl_with(&alice, &[], &["fs", "rm", "/user/alice/dir"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("directory is not empty"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/user/alice/dir: Is a directory (use -r)"));
     ok(&alice, &["fs", "rm", "-r", "/user/alice/dir"]);
     assert!(t
         .dfs

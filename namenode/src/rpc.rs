@@ -688,15 +688,7 @@ impl ClientProtocol for Rpc {
     }
 
     async fn move_replica(&self, req: Request<MoveReplicaRequest>) -> R<MoveReplicaResponse> {
-        let who = caller(&req)?;
-        let supergroup = &self.ns.config.security.supergroup;
-        if !crate::revocation::is_superuser(&who, &self.nn_user, supergroup) {
-            return Err(Reason::PermissionDenied.status(format!(
-                "{who} may not move replicas (balance the cluster): only superusers may (the \
-                 namenode's user {}, or members of the group {supergroup})",
-                self.nn_user
-            )));
-        }
+        self.require_superuser(&req, "move replicas (balance the cluster)")?;
         let r = req.into_inner();
         let (block, from, to) = (BlockId(r.block_id), NodeId(r.from_node), NodeId(r.to_node));
         self.ns.move_replica(block, from, to)?;

@@ -26,13 +26,18 @@ now() { date +%s.%N; }
 $mrctl cluster up --dir "$work/cluster" --datanodes 5 --racks 2 >/dev/null
 export MRCTL_CONFIG="$work/cluster/client.toml"
 # Replication 2 on 5 nodes: each node holds about 2/5 of the data.
-$mrctl fs put -r 2 "$src" /bench/data.bin
+$mrctl fs put --replication 2 "$src" /bench/data.bin
 report() { $mrctl cluster report --json; }
-# The node holding the most bytes, then the next one (for the kill).
-read -r a a_used b b_used < <(report | python3 -c '
+# The node holding the most bytes, then the next one (for the kill), once the heartbeats
+# carry what the put stored.
+while :; do
+  read -r a a_used b b_used < <(report | python3 -c '
 import json, sys
 n = sorted(json.load(sys.stdin)["datanodes"]["nodes"], key=lambda d: -d["used"])
 print(n[0]["address"], n[0]["used"], n[1]["address"], n[1]["used"])')
+  [ "$b_used" -gt 0 ] && break
+  sleep 0.5
+done
 state() { report | python3 -c "
 import json, sys
 for d in json.load(sys.stdin)['datanodes']['nodes']:

@@ -747,14 +747,19 @@ impl Drop for LocalCluster {
 }
 
 fn process_alive(pid: i32) -> bool {
-    // A zombie counts as gone: read its state from /proc.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
+    // A zombie counts as gone once every thread has exited (a killed daemon's main thread is a
+    // zombie a moment before its other threads, which still hold its files and ports).
+    let zombie = |stat: &str| {
+        stat.rsplit(')')
             .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    };
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .flatten()
+        .any(|t| fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| !zombie(&stat)))
 }
 
 /// Writes a file only its owner may read (a token).

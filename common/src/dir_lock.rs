@@ -2,13 +2,20 @@
 //! `flock` on `DIR/in_use.lock`, holding the owner's pid, kept for the life of the process. A
 //! second daemon pointed at the same directory refuses to start instead of corrupting it. The
 //! kernel drops a `flock` when its holder dies, so the file a killed daemon leaves behind does
-//! not block the next one.
+//! not block the next one. A killed daemon's threads take a moment to exit after its main
+//! thread is gone (a zombie), and the lock goes with the last of them: while the holder is
+//! dead or a zombie, the next daemon waits for the lock (a few seconds at most) instead of
+//! refusing.
 
 use crate::error::{Error, IoContext, Result};
 use rustix::fs::{flock, FlockOperation};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long to wait for the lock of a holder that is exiting.
+const EXITING_HOLDER_WAIT: Duration = Duration::from_secs(10);
 
 /// The lock file's name inside each locked directory.
 pub const LOCK_FILE: &str = "in_use.lock";
@@ -33,17 +40,23 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .at(&path)?;
-        if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        let deadline = Instant::now() + EXITING_HOLDER_WAIT;
+        while let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
             if e != rustix::io::Errno::WOULDBLOCK {
                 return Err(std::io::Error::from(e)).at(&path);
             }
             let mut holder = String::new();
             // The holder's pid, as it wrote it; a lock taken a moment ago may not have it yet.
+            file.rewind().at(&path)?;
             let _ = file.read_to_string(&mut holder);
             let pid = match holder.trim() {
                 "" => "unknown".to_string(),
                 p => p.to_string(),
             };
+            if exiting(&pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
             return Err(Error::DirInUse {
                 dir: dir.to_path_buf(),
                 pid,
@@ -67,6 +80,21 @@ impl DirLock {
     /// The locked directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Whether process `pid` is gone or a zombie whose other threads are still exiting (Linux's
+/// `/proc`; elsewhere nothing is known, and the lock is refused at once).
+fn exiting(pid: &str) -> bool {
+    if pid.parse::<u32>().is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('Z' | 'X'))),
+        Err(_) => Path::new("/proc/self").exists(),
     }
 }
 

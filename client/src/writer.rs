@@ -93,9 +93,20 @@ impl DfsWriter {
         let status = resp
             .status
             .ok_or_else(|| ClientError::Internal("create returned no status".into()))?;
-        let bpc = resp.bytes_per_checksum.max(1) as usize;
+        Ok(Self::opened(client, status, resp.bytes_per_checksum, None))
+    }
+
+    /// A writer on a file the namenode just opened for it (created or reopened), with `prev`
+    /// the file's last full block, if any.
+    fn opened(
+        client: DfsClient,
+        status: FileStatus,
+        bytes_per_checksum: u32,
+        prev: Option<Block>,
+    ) -> Self {
+        let bpc = bytes_per_checksum.max(1) as usize;
         client.writer_opened();
-        Ok(DfsWriter {
+        DfsWriter {
             file_id: status.file_id,
             path: status.path,
             bpc,
@@ -103,12 +114,12 @@ impl DfsWriter {
             packet_cap: (PACKET_BYTES / bpc).max(1) * bpc,
             buf: Vec::new(),
             block: None,
-            prev: None,
+            prev,
             bytes_in_block: 0,
             excluded: Vec::new(),
             closed: false,
             client,
-        })
+        }
     }
 
     /// Reopens an existing file to write at its end (HDFS's append): the namenode hands over
@@ -124,22 +135,7 @@ impl DfsWriter {
         let status = resp
             .status
             .ok_or_else(|| ClientError::Internal("append returned no status".into()))?;
-        let bpc = resp.bytes_per_checksum.max(1) as usize;
-        client.writer_opened();
-        let mut w = DfsWriter {
-            file_id: status.file_id,
-            path: status.path,
-            bpc,
-            block_size: status.block_size,
-            packet_cap: (PACKET_BYTES / bpc).max(1) * bpc,
-            buf: Vec::new(),
-            block: None,
-            prev: resp.last_full,
-            bytes_in_block: 0,
-            excluded: Vec::new(),
-            closed: false,
-            client,
-        };
+        let mut w = Self::opened(client, status, resp.bytes_per_checksum, resp.last_full);
         let Some(lb) = resp.last_block else {
             return Ok(w);
         };
